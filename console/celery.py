@@ -1,0 +1,56 @@
+"""The Celery app, and every periodic schedule Fleetdeck runs, in one place."""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "console.settings")
+
+app = Celery("fleetdeck")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks(["console", "clusters", "deployments"])
+
+
+def _interval(name: str, default: int) -> timedelta:
+    from django.conf import settings
+
+    return timedelta(seconds=int(getattr(settings, name, default)))
+
+
+@app.on_after_finalize.connect
+def declare_schedules(sender: Celery, **_: object) -> None:
+    """All periodic work. A schedule names a task by its dotted path so this module
+    does not import the apps (and so the layers stay one-way)."""
+    sender.conf.beat_schedule = {
+        "heartbeat": {
+            "task": "console.tasks.heartbeat",
+            "schedule": timedelta(seconds=30),
+        },
+    }
+    sender.conf.beat_schedule.update(_app_schedules())
+
+
+def _app_schedules() -> dict[str, dict[str, object]]:
+    """Schedules of later capabilities, declared here so there is one list.
+
+    A task named here that is not (yet) registered is skipped, so a schedule can
+    be declared before its task lands without beat sending unknown messages.
+    """
+    wanted: dict[str, dict[str, object]] = {
+        "aws-sync-all": {
+            "task": "clusters.tasks.sync_all_accounts",
+            "schedule": _interval("FLEETDECK_SYNC_INTERVAL_SECONDS", 30),
+        },
+        "docker-sync-all": {
+            "task": "clusters.tasks.sync_all_docker_hosts",
+            "schedule": _interval("FLEETDECK_DOCKER_SYNC_INTERVAL_SECONDS", 30),
+        },
+        "prune-history": {
+            "task": "clusters.tasks.prune_history",
+            "schedule": timedelta(hours=1),
+        },
+    }
+    return {name: entry for name, entry in wanted.items() if entry["task"] in app.tasks}

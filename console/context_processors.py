@@ -1,0 +1,18 @@
+from __future__ import annotations
+
+from django.http import HttpRequest
+
+from clusters.roles import user_role
+
+from .health import background_work_status
+from .navigation import NAVIGATION
+
+
+def shell(request: HttpRequest) -> dict[str, object]:
+    """What the base layout needs on every page: menu, role, background status."""
+    user = getattr(request, "user", None)
+    context: dict[str, object] = {"navigation": NAVIGATION}
+    if user is not None and user.is_authenticated:
+        context["user_role"] = user_role(user)
+        context["background"] = background_work_status()
+    return context

@@ -1,0 +1,258 @@
+"""Fleetdeck settings, all read from the environment (see README "Configuration").
+
+Two modes: DJANGO_DEBUG=true for development, otherwise production, which needs a
+real SECRET_KEY and, with FLEETDECK_HTTPS (default on in production), passes
+``manage.py check --deploy`` with no warnings.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dj_database_url
+
+from .env import ConfigError, env_bool, env_int, env_list, env_secret, env_str
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+DATA_DIR = Path(env_str("FLEETDECK_DATA_DIR", str(BASE_DIR / ".data")))
+
+DEBUG = env_bool("DJANGO_DEBUG", False)
+TESTING = env_bool("FLEETDECK_TESTING", False)
+
+_secret = env_secret("SECRET_KEY")
+if not _secret:
+    if not (DEBUG or TESTING):
+        raise ConfigError(
+            "SECRET_KEY (or SECRET_KEY_FILE) is required when DJANGO_DEBUG is off. "
+            "`make run` generates one under .data/."
+        )
+    _secret = "insecure-development-key-only-for-debug-and-tests-" + "x" * 20
+SECRET_KEY: str = _secret
+
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env_list("FLEETDECK_CSRF_TRUSTED_ORIGINS", [])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "django_htmx",
+    "template_partials",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    "clusters",
+    "deployments",
+    "console",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "console.middleware.FleetdeckLoginRequiredMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+    "console.middleware.SecurityHeadersMiddleware",
+]
+
+ROOT_URLCONF = "console.urls"
+WSGI_APPLICATION = "console.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "console.context_processors.shell",
+            ],
+        },
+    },
+]
+
+# --- database --------------------------------------------------------------
+_sqlite_path = DATA_DIR / "fleetdeck.sqlite3"
+DATABASES = {
+    "default": dj_database_url.parse(
+        env_str("DATABASE_URL") or f"sqlite:///{_sqlite_path}",
+        conn_max_age=env_int("FLEETDECK_DB_CONN_MAX_AGE", 60, minimum=0),
+        conn_health_checks=True,
+    )
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The worker, beat, watcher and web all write to one file: WAL lets readers
+    # run beside a writer and IMMEDIATE transactions avoid upgrade deadlocks.
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = False
+    DATABASES["default"]["OPTIONS"] = {
+        "timeout": 30,
+        "transaction_mode": "IMMEDIATE",
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
+    _test_db = env_str("FLEETDECK_SQLITE_TEST_NAME")
+    if _test_db:
+        # A file, not :memory:, so the real Celery worker in tests sees the data.
+        DATABASES["default"]["TEST"] = {"NAME": _test_db}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- broker, results, cache ------------------------------------------------
+REDIS_URL = env_str("REDIS_URL")
+BROKER_DIR = DATA_DIR / "broker"
+if REDIS_URL:
+    CELERY_BROKER_URL = REDIS_URL
+    CELERY_RESULT_BACKEND = REDIS_URL
+    CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {"visibility_timeout": 3600}
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "fleetdeck",
+        }
+    }
+else:
+    # Embedded default: a broker that needs no server. kombu's filesystem
+    # transport moves messages between folders; the worker picks them up in ~0.5 s.
+    CELERY_BROKER_URL = "filesystem://"
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(BROKER_DIR / "out"),
+        "data_folder_out": str(BROKER_DIR / "out"),
+        "processed_folder": str(BROKER_DIR / "processed"),
+        "store_processed": False,
+    }
+    CELERY_RESULT_BACKEND = f"file://{BROKER_DIR / 'results'}"
+    # The database cache is shared by every process, so per-object locks taken
+    # with cache.add() hold across the web, worker and beat processes.
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "LOCATION": "fleetdeck_cache",
+        }
+    }
+
+# --- auth ------------------------------------------------------------------
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+if TESTING:
+    # Hashing cost is irrelevant to what the tests check and dominates their time.
+    PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "dashboard"
+LOGOUT_REDIRECT_URL = "login"
+
+# --- i18n / static ---------------------------------------------------------
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = env_str("FLEETDECK_TIME_ZONE", "UTC")
+USE_I18N = False
+USE_TZ = True
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+# Set for a deployment that runs collectstatic (the Dockerfile does); without it
+# WhiteNoise serves straight from static/ through the finders.
+STATIC_ROOT = Path(env_str("FLEETDECK_STATIC_ROOT")) if env_str("FLEETDECK_STATIC_ROOT") else None
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+WHITENOISE_USE_FINDERS = True  # serve straight from static/ without collectstatic
+
+# --- security --------------------------------------------------------------
+HTTPS = env_bool("FLEETDECK_HTTPS", not DEBUG)
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_SECURE = HTTPS
+CSRF_COOKIE_SECURE = HTTPS
+SECURE_SSL_REDIRECT = HTTPS and env_bool("FLEETDECK_SSL_REDIRECT", True)
+SECURE_HSTS_SECONDS = env_int("FLEETDECK_HSTS_SECONDS", 31536000 if HTTPS else 0, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = HTTPS
+SECURE_HSTS_PRELOAD = HTTPS
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+SECURE_PROXY_SSL_HEADER = (
+    ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("FLEETDECK_BEHIND_PROXY", False) else None
+)
+SILENCED_SYSTEM_CHECKS: list[str] = []
+
+# --- logging: never log secrets (activation codes are redacted at source) ---
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("FLEETDECK_LOG_LEVEL", "INFO")},
+    "loggers": {"botocore": {"level": "WARNING"}, "urllib3": {"level": "WARNING"}},
+}
+
+# --- Celery (console/celery.py reads CELERY_*) -----------------------------
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_SOFT_TIME_LIMIT = env_int("FLEETDECK_TASK_SOFT_TIME_LIMIT", 240, minimum=1)
+CELERY_TASK_TIME_LIMIT = env_int("FLEETDECK_TASK_TIME_LIMIT", 300, minimum=1)
+CELERY_RESULT_EXPIRES = 3600
+CELERY_TASK_ALWAYS_EAGER = env_bool("FLEETDECK_CELERY_EAGER", False)
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
+
+# --- REST API --------------------------------------------------------------
+REST_FRAMEWORK = {
+    # Token first so an anonymous API call gets 401 with WWW-Authenticate.
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["console.api.permissions.CanViewFleet"],
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "PAGE_SIZE": 50,
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "console.api.errors.json_exception_handler",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Fleetdeck API",
+    "DESCRIPTION": "Read-only JSON view of the mirrored ECS fleet.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["console.api.permissions.CanViewFleet"],
+}
+
+# --- Fleetdeck's own settings ---------------------------------------------
+FLEETDECK_SYNC_INTERVAL_SECONDS = env_int("FLEETDECK_SYNC_INTERVAL_SECONDS", 30, minimum=5)
+FLEETDECK_DOCKER_SYNC_INTERVAL_SECONDS = env_int(
+    "FLEETDECK_DOCKER_SYNC_INTERVAL_SECONDS", 30, minimum=5
+)
+FLEETDECK_RETENTION_DAYS = env_int("FLEETDECK_RETENTION_DAYS", 30, minimum=1)
+FLEETDECK_EVENT_RETENTION_DAYS = env_int("FLEETDECK_EVENT_RETENTION_DAYS", 90, minimum=1)
+FLEETDECK_AWS_ENDPOINT_URL = env_str("FLEETDECK_AWS_ENDPOINT_URL")
+FLEETDECK_DEMO = env_bool("FLEETDECK_DEMO", False)
+FLEETDECK_ALLOW_SELF_APPROVAL = env_bool("FLEETDECK_ALLOW_SELF_APPROVAL", False)
+FLEETDECK_METRICS_TOKEN = env_secret("FLEETDECK_METRICS_TOKEN")
+# Key(s) for encrypting activation codes at rest (Fernet). Comma-separated: the
+# first encrypts, all decrypt, which is how a key is rotated (docs/security.md).
+FLEETDECK_ENCRYPTION_KEYS = env_list("FLEETDECK_ENCRYPTION_KEYS", [])
+_enc_file = env_secret("FLEETDECK_ENCRYPTION_KEYS")
+if _enc_file and not FLEETDECK_ENCRYPTION_KEYS:
+    FLEETDECK_ENCRYPTION_KEYS = [k.strip() for k in _enc_file.split(",") if k.strip()]

@@ -1,0 +1,21 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+
+from . import views
+
+urlpatterns = [
+    path("", views.dashboard, name="dashboard"),
+    path("timeline/", views.timeline, name="timeline"),
+    path("healthz", views.healthz, name="healthz"),
+    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("api/v1/", include("console.api.urls")),
+    path("admin/", admin.site.urls),
+    path("", include("clusters.urls")),
+    path("", include("deployments.urls")),
+]
+
+handler403 = "console.errors.permission_denied"
+handler404 = "console.errors.not_found"
+handler500 = "console.errors.server_error"

@@ -1,0 +1,82 @@
+"""`make run` starts the whole console and stops cleanly on Ctrl-C (SIGINT)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
+
+import pytest
+
+from tests.peers import REPO
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _children_of(pid: int) -> list[int]:
+    out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True)
+    return [int(p) for p in out.stdout.split()]
+
+
+@pytest.mark.slow
+def test_make_run_serves_healthz_and_stops_on_sigint(tmp_path) -> None:
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "FLEETDECK_"))}
+    env.update(
+        {
+            "PORT": str(port),
+            "FLEETDECK_DATA_DIR": str(tmp_path / "data"),
+            "FLEETDECK_SANDBOX_PORT": str(_free_port()),
+            "REDIS_URL": "",
+            "DATABASE_URL": "",
+        }
+    )
+    log_path = tmp_path / "make-run.log"
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            ["make", "run"],
+            cwd=REPO,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            body = None
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and body is None:
+                try:
+                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as r:
+                        assert r.status == 200
+                        body = json.loads(r.read())
+                except OSError:
+                    time.sleep(0.5)
+            assert body is not None, log_path.read_text()[-3000:]
+            assert body["database"]["ok"] and body["broker"]["ok"]
+            output = log_path.read_text()
+            assert f"http://127.0.0.1:{port}/" in output  # the URL to open is printed
+            assert "admin-password" in output
+            assert (tmp_path / "data" / "admin-password").exists()
+        finally:
+            os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal sends
+            try:
+                proc.wait(40)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                raise
+    # Nothing of the process group survives.
+    time.sleep(0.5)
+    leftover = subprocess.run(
+        ["pgrep", "-g", str(proc.pid)], capture_output=True, text=True
+    ).stdout.split()
+    assert leftover == [], f"processes still running: {leftover}"
+    with pytest.raises(OSError):
+        urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2)
