@@ -15,6 +15,10 @@ def _serve(args: argparse.Namespace) -> int:
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    import logging
+
+    # One line per request is noise for tests and the demo; keep warnings.
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
     from sandbox.server import SandboxServer
     from sandbox.state import CLOCK, SETTINGS
 

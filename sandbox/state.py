@@ -56,3 +56,5 @@ def reset_settings() -> None:
     """Forget per-run knobs (not the clock mode, which is a CLI choice)."""
     SETTINGS.forget_after = 3600.0
     SETTINGS.docker_links.clear()
+    # Manual ticks moved time forward; a reset brings it back to the wall clock.
+    CLOCK.offset = 0.0
