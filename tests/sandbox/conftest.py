@@ -9,7 +9,7 @@ from botocore.config import Config
 
 pytest_plugins = ["tests.sandbox_plugin"]
 
-NO_RETRY = Config(retries={"max_attempts": 1, "mode": "standard"})
+NO_RETRY = Config(retries={"total_max_attempts": 1, "mode": "standard"})
 
 
 @pytest.fixture
@@ -21,7 +21,7 @@ def aws(sandbox: Any, aws_env: str) -> Callable[..., Any]:
             service,
             region_name=region,
             endpoint_url=aws_env,
-            config=None if retries else NO_RETRY,
+            config=Config(retries={"mode": "standard"}) if retries else NO_RETRY,
         )
 
     return make

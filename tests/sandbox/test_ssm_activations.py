@@ -52,7 +52,7 @@ def test_create_activation_validates_limit_and_expiry(aws, sandbox, kwargs):
         "ssm",
         region_name="us-east-1",
         endpoint_url=sandbox.url,
-        config=Config(parameter_validation=False, retries={"max_attempts": 1}),
+        config=Config(parameter_validation=False, retries={"total_max_attempts": 1}),
     )
     with pytest.raises(ClientError) as err:
         ssm.create_activation(IamRole="ecsAnywhereRole", **kwargs)
