@@ -51,6 +51,7 @@ def _service(
     desired: int,
     launch_type: str,
     circuit_breaker: bool = False,
+    rollback: bool = True,
 ) -> SandboxService:
     c = backend._get_cluster(cluster)
     svc = SandboxService(
@@ -62,7 +63,7 @@ def _service(
         desired_count=desired,
         launch_type=launch_type,
         deployment_configuration={
-            "deploymentCircuitBreaker": {"enable": circuit_breaker, "rollback": circuit_breaker},
+            "deploymentCircuitBreaker": {"enable": circuit_breaker, "rollback": circuit_breaker and rollback},
             "maximumPercent": 200,
             "minimumHealthyPercent": 100,
         },
@@ -130,7 +131,7 @@ def seed(name: str) -> dict[str, Any]:
     plc = _td(east, "edge-plc-bridge", external=True, cpu=128, memory=256, image="ghcr.io/acme/plc-bridge:0.9")
     metrics = _td(east, "edge-metrics", external=True, cpu=128, memory=128, image="prom/node-exporter:1.8")
     _service(east, "prod-ec2", "web", web, 3, "EC2")
-    _service(east, "prod-ec2", "api", api, 2, "EC2", circuit_breaker=True)
+    _service(east, "prod-ec2", "api", api, 2, "EC2", circuit_breaker=True, rollback=False)
     _service(east, "prod-ec2", "worker", worker, 2, "EC2")
     _service(east, "prod-ec2", "reports", cron, 0, "EC2")
     _service(east, "onprem-edge", "camera-agent", cam, 3, "EXTERNAL", circuit_breaker=True)
@@ -149,7 +150,8 @@ def seed(name: str) -> dict[str, Any]:
     for t in [t for t in cluster_tasks(east, "prod-ec2") if t.group == "service:worker" and t.live][:2]:
         scheduler.kill(t, 137, "OutOfMemoryError: Container killed due to memory usage")
     scheduler.tick(2)
-    # api: a bad release whose deployment FAILED and was rolled back.
+    # api: a bad release whose deployment FAILED (breaker on, no rollback): the old
+    # deployment keeps serving while the failed one stays PRIMARY.
     api2 = _td(east, "api", external=False, cpu=512, memory=1024, image="ghcr.io/acme/api:2.5.0-rc1", port=8080)
     scheduler.CRASHES[api2.arn] = (1, "Error: missing env DATABASE_URL")
     api_svc = ecs_api.find_service(east, "prod-ec2", "api")
@@ -163,6 +165,12 @@ def seed(name: str) -> dict[str, Any]:
         ci.version += 1
     ecs_anywhere.set_agent_connected(edge[3]["instanceId"], False)
     scheduler.tick(3)
+    # plc-bridge: a new revision that asks for more memory than any edge box has,
+    # so its deployment stays IN_PROGRESS with a placement-failure event.
+    plc2 = _td(east, "edge-plc-bridge", external=True, cpu=128, memory=6144, image="ghcr.io/acme/plc-bridge:1.0")
+    plc_svc = ecs_api.find_service(east, "onprem-edge", "plc-bridge")
+    assert plc_svc is not None
+    scheduler.new_deployment(plc_svc, plc2)
     # web: mid-deployment (new image rolling out) when the demo opens.
     web2 = _td(east, "web", external=False, cpu=256, memory=512, image="nginx:1.27.3", port=80)
     web_svc = ecs_api.find_service(east, "prod-ec2", "web")
