@@ -95,7 +95,12 @@ class SandboxClient:
         return self._call(  # type: ignore[no-any-return]
             "POST",
             "crash-task-definition",
-            {"taskDefinition": task_definition, "exitCode": exit_code, "reason": reason, "crash": crash},
+            {
+                "taskDefinition": task_definition,
+                "exitCode": exit_code,
+                "reason": reason,
+                "crash": crash,
+            },
         )
 
     def stop_task(self, task: str, exit_code: int = 1, reason: str | None = None) -> dict[str, Any]:
@@ -110,7 +115,9 @@ class SandboxClient:
     def forget_after(self, seconds: float) -> dict[str, Any]:
         return self._call("POST", "forget-after", {"seconds": seconds})  # type: ignore[no-any-return]
 
-    def link_docker_host(self, ec2_instance_id: str, docker_url: str | None = None) -> dict[str, Any]:
+    def link_docker_host(
+        self, ec2_instance_id: str, docker_url: str | None = None
+    ) -> dict[str, Any]:
         body: dict[str, Any] = {"ec2InstanceId": ec2_instance_id}
         if docker_url:
             body["dockerUrl"] = docker_url

@@ -68,7 +68,9 @@ class ControlApp:
             ("POST", "reset"): self.reset,
         }
 
-    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+    def __call__(
+        self, environ: dict[str, Any], start_response: Callable[..., Any]
+    ) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
         if not path.startswith("/_sandbox/"):
             return self.app(environ, start_response)
@@ -188,7 +190,8 @@ def _respond(start_response: Callable[..., Any], status: int, payload: Any) -> l
     body = json.dumps(payload, default=str).encode()
     reason = {200: "OK", 400: "Bad Request", 404: "Not Found", 409: "Conflict"}.get(status, "Error")
     start_response(
-        f"{status} {reason}", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
+        f"{status} {reason}",
+        [("Content-Type", "application/json"), ("Content-Length", str(len(body)))],
     )
     return [body]
 

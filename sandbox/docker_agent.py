@@ -87,7 +87,9 @@ def stop(task: SandboxTask) -> None:
         task.docker_ids = []
 
 
-def poll(backend: EC2ContainerServiceBackend, instances: dict[str, SandboxContainerInstance]) -> None:
+def poll(
+    backend: EC2ContainerServiceBackend, instances: dict[str, SandboxContainerInstance]
+) -> None:
     """Stop tasks whose container died by itself, with the container's exit code."""
     from sandbox.ecs_model import all_tasks
 
@@ -107,7 +109,10 @@ def poll(backend: EC2ContainerServiceBackend, instances: dict[str, SandboxContai
                     )
                     stop(task)
                     task.mark_stopped(
-                        "EssentialContainerExited", "Essential container in task exited", code, reason
+                        "EssentialContainerExited",
+                        "Essential container in task exited",
+                        code,
+                        reason,
                     )
                     break
         except Exception as exc:

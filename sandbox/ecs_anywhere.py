@@ -60,7 +60,7 @@ def register_instance(
 
 def find_instances(ref: str) -> list[tuple[Any, SandboxContainerInstance]]:
     """Container instances (any region) matching an ARN, id or ec2InstanceId."""
-    out = []
+    out: list[tuple[Any, SandboxContainerInstance]] = []
     for backend in iter_backends():
         for cis in backend.container_instances.values():
             for ci in cis.values():

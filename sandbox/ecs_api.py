@@ -25,6 +25,7 @@ from sandbox.ecs_model import (
     SandboxService,
     SandboxTask,
     all_tasks,
+    cluster_instances,
     cluster_tasks,
     deployment_id,
     docker_attributes,
@@ -78,7 +79,9 @@ def find_instance(
     return ci if isinstance(ci, SandboxContainerInstance) else None
 
 
-def find_service(backend: EC2ContainerServiceBackend, cluster: str, ref: str) -> SandboxService | None:
+def find_service(
+    backend: EC2ContainerServiceBackend, cluster: str, ref: str
+) -> SandboxService | None:
     svc = backend.services.get(f"{cluster}:{ref.rsplit('/', 1)[-1]}")
     return svc if isinstance(svc, SandboxService) else None
 
@@ -205,7 +208,12 @@ def start_task(self: EC2ContainerServiceResponse) -> tuple[str, dict[str, str]]:
     for ref in self._get_param("containerInstances") or []:
         ci = find_instance(backend, cluster.name, ref)
         if ci is None:
-            failures.append({"arn": _arn_for(backend, "container-instance", cluster.name, ref), "reason": "MISSING"})
+            failures.append(
+                {
+                    "arn": _arn_for(backend, "container-instance", cluster.name, ref),
+                    "reason": "MISSING",
+                }
+            )
             continue
         task = scheduler.create_task(
             backend,
@@ -233,7 +241,9 @@ def describe_tasks(self: EC2ContainerServiceResponse) -> tuple[str, dict[str, st
     for ref in refs:
         t = find_task(backend, cluster.name, ref)
         if t is None:
-            failures.append({"arn": _arn_for(backend, "task", cluster.name, ref), "reason": "MISSING"})
+            failures.append(
+                {"arn": _arn_for(backend, "task", cluster.name, ref), "reason": "MISSING"}
+            )
         else:
             tasks.append(t.render(include_tags))
     return _json({"tasks": tasks, "failures": failures})
@@ -299,7 +309,9 @@ def create_service(self: EC2ContainerServiceResponse) -> tuple[str, dict[str, st
     if launch_type not in ("EC2", "FARGATE", "EXTERNAL"):
         raise InvalidParameterException("launch type should be one of [EC2,FARGATE,EXTERNAL]")
     if launch_type not in td.compatibilities:
-        raise InvalidParameterException(f"Task definition does not support launch_type {launch_type}.")
+        raise InvalidParameterException(
+            f"Task definition does not support launch_type {launch_type}."
+        )
     desired = int(self._get_param("desiredCount") or 0)
     config = json.loads(json.dumps(DEFAULT_DEPLOYMENT_CONFIGURATION))
     config.update(self._get_param("deploymentConfiguration") or {})
@@ -356,7 +368,9 @@ def describe_services(self: EC2ContainerServiceResponse) -> tuple[str, dict[str,
     for ref in refs:
         svc = find_service(backend, cluster.name, ref)
         if svc is None:
-            failures.append({"arn": _arn_for(backend, "service", cluster.name, ref), "reason": "MISSING"})
+            failures.append(
+                {"arn": _arn_for(backend, "service", cluster.name, ref), "reason": "MISSING"}
+            )
         else:
             services.append(svc.render(include_tags))
     return _json({"services": services, "failures": failures})
@@ -504,7 +518,7 @@ def list_container_instances(self: EC2ContainerServiceResponse) -> tuple[str, di
     flt = self._get_param("filter") or ""
     arns = []
     for ci in sorted(
-        (c for c in backend.container_instances.get(cluster.name, {}).values() if isinstance(c, SandboxContainerInstance)),
+        cluster_instances(backend, cluster.name),
         key=lambda c: (c.registered_at, c.id),
     ):
         if ci.status == "INACTIVE" or (status and ci.status != status):
@@ -532,25 +546,35 @@ def describe_container_instances(self: EC2ContainerServiceResponse) -> tuple[str
         ci = find_instance(backend, cluster.name, ref)
         if ci is None:
             failures.append(
-                {"arn": _arn_for(backend, "container-instance", cluster.name, ref), "reason": "MISSING"}
+                {
+                    "arn": _arn_for(backend, "container-instance", cluster.name, ref),
+                    "reason": "MISSING",
+                }
             )
         else:
             out.append(render_container_instance(backend, ci, include_tags))
     return _json({"containerInstances": out, "failures": failures})
 
 
-def update_container_instances_state(self: EC2ContainerServiceResponse) -> tuple[str, dict[str, str]]:
+def update_container_instances_state(
+    self: EC2ContainerServiceResponse,
+) -> tuple[str, dict[str, str]]:
     backend = self.ecs_backend
     cluster = _cluster(backend, self._get_param("cluster"))
     status = (self._get_param("status") or "").upper()
     if status not in ("ACTIVE", "DRAINING"):
-        raise InvalidParameterException("Container instance status should be one of [ACTIVE, DRAINING]")
+        raise InvalidParameterException(
+            "Container instance status should be one of [ACTIVE, DRAINING]"
+        )
     out, failures = [], []
     for ref in self._get_param("containerInstances") or []:
         ci = find_instance(backend, cluster.name, ref)
         if ci is None or ci.status == "INACTIVE":
             failures.append(
-                {"arn": _arn_for(backend, "container-instance", cluster.name, ref), "reason": "MISSING"}
+                {
+                    "arn": _arn_for(backend, "container-instance", cluster.name, ref),
+                    "reason": "MISSING",
+                }
             )
             continue
         if ci.status != status:
@@ -565,13 +589,17 @@ def update_container_instances_state(self: EC2ContainerServiceResponse) -> tuple
 _original_get_resource = EC2ContainerServiceBackend._get_resource
 
 
-def _get_resource(self: EC2ContainerServiceBackend, resource_arn: str, parsed_arn: dict[str, str]) -> Any:
+def _get_resource(
+    self: EC2ContainerServiceBackend, resource_arn: str, parsed_arn: dict[str, str]
+) -> Any:
     if parsed_arn["service"] == "container-instance":
         for instances in self.container_instances.values():
             for ci in instances.values():
                 if getattr(ci, "container_instance_arn", None) == resource_arn:
                     return ci
-        raise JsonRESTError("InvalidParameterException", "The specified container instance was not found.")
+        raise JsonRESTError(
+            "InvalidParameterException", "The specified container instance was not found."
+        )
     if parsed_arn["service"] == "task":
         for t in all_tasks(self):
             if t.task_arn == resource_arn:

@@ -13,12 +13,15 @@ from __future__ import annotations
 import math
 import random
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from moto.ecs.models import EC2ContainerServiceBackend, TaskDefinition
 
 from sandbox.state import CLOCK
+
+T = TypeVar("T")
 
 # Newest-first service events are capped at 100 like the DescribeServices docs say.
 MAX_EVENTS = 100
@@ -43,7 +46,8 @@ def task_requirements(td: TaskDefinition) -> dict[str, Any]:
     cpu = 0
     mem = 0
     ports: list[int] = []
-    for c in td.container_definitions:
+    container_definitions: list[dict[str, Any]] = td.container_definitions
+    for c in container_definitions:
         cpu += int(c.get("cpu") or 0)
         mem += int(c.get("memory") or c.get("memoryReservation") or 0)
         for pm in c.get("portMappings") or []:
@@ -143,7 +147,9 @@ class SandboxTask:
 
     @property
     def task_arn(self) -> str:
-        return f"arn:aws:ecs:{self.region_name}:{self.account_id}:task/{self.cluster_name}/{self.id}"
+        return (
+            f"arn:aws:ecs:{self.region_name}:{self.account_id}:task/{self.cluster_name}/{self.id}"
+        )
 
     @property
     def task_definition_arn(self) -> str:
@@ -215,7 +221,8 @@ class SandboxTask:
             "connectivity": "CONNECTED",
             "connectivityAt": self.created_at,
             "availabilityZone": f"{self.region_name}a",
-            "overrides": self.overrides or {"containerOverrides": [], "inferenceAcceleratorOverrides": []},
+            "overrides": self.overrides
+            or {"containerOverrides": [], "inferenceAcceleratorOverrides": []},
             "attachments": [],
             "attributes": [{"name": "ecs.cpu-architecture", "value": "x86_64"}],
             "containers": [
@@ -313,7 +320,8 @@ class SandboxService:
 
     @property
     def arn(self) -> str:
-        return f"arn:aws:ecs:{self.region_name}:{self.account_id}:service/{self.cluster_name}/{self.name}"
+        prefix = f"arn:aws:ecs:{self.region_name}:{self.account_id}"
+        return f"{prefix}:service/{self.cluster_name}/{self.name}"
 
     # moto's tagging code calls these.
     @property
@@ -377,17 +385,34 @@ class SandboxService:
         return out
 
 
+def only(values: Iterable[Any], cls: type[T]) -> list[T]:
+    """The sandbox's own objects among the values of one of moto's dicts."""
+    return [v for v in values if isinstance(v, cls)]
+
+
 def all_tasks(backend: EC2ContainerServiceBackend) -> list[SandboxTask]:
-    return [
-        t
-        for tasks in backend.tasks.values()
-        for t in tasks.values()
-        if isinstance(t, SandboxTask)
-    ]
+    return only((t for tasks in backend.tasks.values() for t in tasks.values()), SandboxTask)
 
 
 def cluster_tasks(backend: EC2ContainerServiceBackend, cluster: str) -> list[SandboxTask]:
-    return [t for t in backend.tasks.get(cluster, {}).values() if isinstance(t, SandboxTask)]
+    return only(backend.tasks.get(cluster, {}).values(), SandboxTask)
+
+
+def all_instances(backend: EC2ContainerServiceBackend) -> list[SandboxContainerInstance]:
+    return only(
+        (ci for cis in backend.container_instances.values() for ci in cis.values()),
+        SandboxContainerInstance,
+    )
+
+
+def cluster_instances(
+    backend: EC2ContainerServiceBackend, cluster: str
+) -> list[SandboxContainerInstance]:
+    return only(backend.container_instances.get(cluster, {}).values(), SandboxContainerInstance)
+
+
+def all_services(backend: EC2ContainerServiceBackend) -> list[SandboxService]:
+    return only(backend.services.values(), SandboxService)
 
 
 def instance_usage(
@@ -414,7 +439,13 @@ def _resources(cpu: int, mem: int, ports: list[int]) -> list[dict[str, Any]]:
     base_ports = ["22", "2376", "2375", "51678", "51679"]
     return [
         {"name": "CPU", "type": "INTEGER", "integerValue": cpu, "doubleValue": 0.0, "longValue": 0},
-        {"name": "MEMORY", "type": "INTEGER", "integerValue": mem, "doubleValue": 0.0, "longValue": 0},
+        {
+            "name": "MEMORY",
+            "type": "INTEGER",
+            "integerValue": mem,
+            "doubleValue": 0.0,
+            "longValue": 0,
+        },
         {
             "name": "PORTS",
             "type": "STRINGSET",
@@ -423,11 +454,20 @@ def _resources(cpu: int, mem: int, ports: list[int]) -> list[dict[str, Any]]:
             "integerValue": 0,
             "longValue": 0,
         },
-        {"name": "PORTS_UDP", "type": "STRINGSET", "stringSetValue": [], "doubleValue": 0.0, "integerValue": 0, "longValue": 0},
+        {
+            "name": "PORTS_UDP",
+            "type": "STRINGSET",
+            "stringSetValue": [],
+            "doubleValue": 0.0,
+            "integerValue": 0,
+            "longValue": 0,
+        },
     ]
 
 
-def remaining(backend: EC2ContainerServiceBackend, ci: SandboxContainerInstance) -> tuple[int, int, list[int]]:
+def remaining(
+    backend: EC2ContainerServiceBackend, ci: SandboxContainerInstance
+) -> tuple[int, int, list[int]]:
     cpu, mem, ports, _, _ = instance_usage(backend, ci)
     return ci.cpu - cpu, ci.memory - mem, ports
 

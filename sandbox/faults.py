@@ -59,7 +59,9 @@ def identify(environ: dict[str, Any]) -> tuple[str, str] | None:
     if action and scope:
         return scope.group(2), action
     if scope:
-        return scope.group(2), environ.get("REQUEST_METHOD", "GET") + " " + environ.get("PATH_INFO", "")
+        return scope.group(2), environ.get("REQUEST_METHOD", "GET") + " " + environ.get(
+            "PATH_INFO", ""
+        )
     return None
 
 
@@ -123,9 +125,7 @@ class Faults:
         return None
 
     def describe(self) -> list[dict[str, Any]]:
-        return [
-            {k: v for k, v in rule.__dict__.items() if v is not None} for rule in self.rules
-        ]
+        return [{k: v for k, v in rule.__dict__.items() if v is not None} for rule in self.rules]
 
 
 class AwsMiddleware:
@@ -143,7 +143,9 @@ class AwsMiddleware:
         with self._lock:
             return dict(self.counts)
 
-    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+    def __call__(
+        self, environ: dict[str, Any], start_response: Callable[..., Any]
+    ) -> Iterable[bytes]:
         ident = identify(environ)
         if ident is None:
             return self.app(environ, start_response)

@@ -27,6 +27,9 @@ from sandbox.ecs_model import (
     SandboxContainerInstance,
     SandboxService,
     SandboxTask,
+    all_instances,
+    all_services,
+    cluster_instances,
     cluster_tasks,
     deployment_id,
     remaining,
@@ -63,18 +66,15 @@ def crash_mark(td: TaskDefinition) -> tuple[int, str] | None:
 
 
 def _instances(backend: EC2ContainerServiceBackend, cluster: str) -> list[SandboxContainerInstance]:
-    return sorted(
-        (
-            ci
-            for ci in backend.container_instances.get(cluster, {}).values()
-            if isinstance(ci, SandboxContainerInstance)
-        ),
-        key=lambda c: (c.registered_at, c.id),
-    )
+    return sorted(cluster_instances(backend, cluster), key=lambda c: (c.registered_at, c.id))
 
 
 def place(
-    backend: EC2ContainerServiceBackend, cluster: str, td: TaskDefinition, launch_type: str, group: str
+    backend: EC2ContainerServiceBackend,
+    cluster: str,
+    td: TaskDefinition,
+    launch_type: str,
+    group: str,
 ) -> tuple[SandboxContainerInstance | None, str | None, SandboxContainerInstance | None]:
     """Pick an instance (spread by group, then binpack-ish by memory).
 
@@ -84,7 +84,9 @@ def place(
     candidates = [
         ci
         for ci in _instances(backend, cluster)
-        if ci.status == "ACTIVE" and ci.agent_connected and ci.external == (launch_type == "EXTERNAL")
+        if ci.status == "ACTIVE"
+        and ci.agent_connected
+        and ci.external == (launch_type == "EXTERNAL")
     ]
     if not candidates:
         return None, "NO_INSTANCES", None
@@ -103,7 +105,9 @@ def place(
             same_group = sum(
                 1
                 for t in cluster_tasks(backend, cluster)
-                if t.live and t.group == group and t.container_instance_arn == ci.container_instance_arn
+                if t.live
+                and t.group == group
+                and t.container_instance_arn == ci.container_instance_arn
             )
             fits.append((same_group, -mem, ci.registered_at, ci))
         elif closest is None or mem > closest[0]:
@@ -163,14 +167,36 @@ def start_task(
 ) -> tuple[SandboxTask | None, str | None, str | None]:
     """RunTask's placement: (task, None, None) or (None, reason, instance arn)."""
     if launch_type == "FARGATE":
-        return create_task(backend, cluster, td, None, launch_type, group=group, started_by=started_by, tags=tags, overrides=overrides), None, None
+        return (
+            create_task(
+                backend,
+                cluster,
+                td,
+                None,
+                launch_type,
+                group=group,
+                started_by=started_by,
+                tags=tags,
+                overrides=overrides,
+            ),
+            None,
+            None,
+        )
     ci, why, closest = place(backend, cluster.name, td, launch_type, group)
     if ci is None:
         if why == "NO_INSTANCES":
             raise InvalidParameterException("No Container Instances were found in your cluster.")
         return None, why, closest.container_instance_arn if closest else None
     task = create_task(
-        backend, cluster, td, ci, launch_type, group=group, started_by=started_by, tags=tags, overrides=overrides
+        backend,
+        cluster,
+        td,
+        ci,
+        launch_type,
+        group=group,
+        started_by=started_by,
+        tags=tags,
+        overrides=overrides,
     )
     return task, None, None
 
@@ -178,7 +204,9 @@ def start_task(
 # --- deployments -------------------------------------------------------------
 
 
-def new_deployment(svc: SandboxService, td: TaskDefinition, rollback_to: str | None = None) -> Deployment:
+def new_deployment(
+    svc: SandboxService, td: TaskDefinition, rollback_to: str | None = None
+) -> Deployment:
     now = CLOCK.timestamp()
     for d in svc.deployments:
         if d.status == "PRIMARY":
@@ -209,17 +237,8 @@ def tick(count: int = 1) -> int:
 
 
 def step(backend: EC2ContainerServiceBackend) -> None:
-    instances = {
-        ci.container_instance_arn: ci
-        for cis in backend.container_instances.values()
-        for ci in cis.values()
-        if isinstance(ci, SandboxContainerInstance)
-    }
-    services = {
-        f"service:{s.name}@{s.cluster_name}": s
-        for s in backend.services.values()
-        if isinstance(s, SandboxService)
-    }
+    instances = {ci.container_instance_arn: ci for ci in all_instances(backend)}
+    services = {f"service:{s.name}@{s.cluster_name}": s for s in all_services(backend)}
     docker_agent.poll(backend, instances)
     for cluster_name in list(backend.tasks):
         for task in cluster_tasks(backend, cluster_name):
@@ -231,7 +250,9 @@ def step(backend: EC2ContainerServiceBackend) -> None:
 
 
 def _advance(
-    task: SandboxTask, instances: dict[str, SandboxContainerInstance], services: dict[str, SandboxService]
+    task: SandboxTask,
+    instances: dict[str, SandboxContainerInstance],
+    services: dict[str, SandboxService],
 ) -> None:
     if task.last_status == "STOPPED":
         return
@@ -288,7 +309,9 @@ def _add_event_once(svc: SandboxService, message: str) -> None:
 
 
 def reconcile(
-    backend: EC2ContainerServiceBackend, svc: SandboxService, instances: dict[str, SandboxContainerInstance]
+    backend: EC2ContainerServiceBackend,
+    svc: SandboxService,
+    instances: dict[str, SandboxContainerInstance],
 ) -> None:
     group = f"service:{svc.name}"
     tasks = [t for t in cluster_tasks(backend, svc.cluster_name) if t.group == group]
@@ -309,7 +332,11 @@ def reconcile(
 
     # The circuit breaker judges the primary deployment by its failed tasks.
     cb_enabled, cb_rollback = svc.circuit_breaker()
-    if cb_enabled and primary.rollout_state == "IN_PROGRESS" and primary.failed_tasks >= svc.failure_threshold():
+    if (
+        cb_enabled
+        and primary.rollout_state == "IN_PROGRESS"
+        and primary.failed_tasks >= svc.failure_threshold()
+    ):
         primary.rollout_state = "FAILED"
         primary.rollout_state_reason = "ECS deployment circuit breaker: tasks failed to start."
         primary.updated_at = now
@@ -326,7 +353,9 @@ def reconcile(
     max_total = math.floor(desired * max_pct / 100)
     min_healthy = math.ceil(desired * min_pct / 100)
 
-    primary_good = [t for t in live if t.started_by == primary.id and not _needs_moving(t, instances)]
+    primary_good = [
+        t for t in live if t.started_by == primary.id and not _needs_moving(t, instances)
+    ]
     to_stop: list[SandboxTask] = []
     # Scale-in: excess primary tasks go first, pending ones before running ones.
     excess = len(primary_good) - desired
@@ -363,7 +392,9 @@ def reconcile(
     if need > 0 and not halted:
         cluster = backend._get_cluster(svc.cluster_name)
         for _ in range(max(0, min(need, room))):
-            ci, why, closest = place(backend, svc.cluster_name, primary.task_definition, svc.launch_type, group)
+            ci, why, closest = place(
+                backend, svc.cluster_name, primary.task_definition, svc.launch_type, group
+            )
             if ci is None:
                 _add_event_once(svc, _placement_message(name, why, closest))
                 break
@@ -393,7 +424,10 @@ def reconcile(
     running_primary = sum(
         1
         for t in tasks
-        if t.live and t.started_by == primary.id and t.last_status == "RUNNING" and not _needs_moving(t, instances)
+        if t.live
+        and t.started_by == primary.id
+        and t.last_status == "RUNNING"
+        and not _needs_moving(t, instances)
     )
     stopping = any(t.last_status != "STOPPED" and not t.live for t in tasks)
     settled = (
@@ -415,19 +449,25 @@ def reconcile(
 
 
 def _placement_message(name: str, why: str | None, closest: SandboxContainerInstance | None) -> str:
-    prefix = f"{name} was unable to place a task because no container instance met all of its requirements."
+    prefix = (
+        f"{name} was unable to place a task because no container instance met all of its "
+        "requirements."
+    )
     if why == "NO_INSTANCES" or closest is None:
         return (
             f"{prefix} Reason: No Container Instances were found in your cluster. For more "
             "information, see the Troubleshooting section of the Amazon ECS Developer Guide."
         )
-    what = {"RESOURCE:MEMORY": "memory", "RESOURCE:CPU": "CPU units", "RESOURCE:PORTS": "ports"}.get(
-        why or "", "resources"
-    )
+    what = {
+        "RESOURCE:MEMORY": "memory",
+        "RESOURCE:CPU": "CPU units",
+        "RESOURCE:PORTS": "ports",
+    }.get(why or "", "resources")
+    closest_ref = f"The closest matching (container-instance {closest.id})"
     if why == "RESOURCE:PORTS":
-        detail = f"The closest matching (container-instance {closest.id}) is already using a port required by your task."
+        detail = f"{closest_ref} is already using a port required by your task."
     else:
-        detail = f"The closest matching (container-instance {closest.id}) has insufficient {what} available."
+        detail = f"{closest_ref} has insufficient {what} available."
     return f"{prefix} {detail} For more information, see the Troubleshooting section."
 
 

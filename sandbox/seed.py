@@ -19,7 +19,16 @@ from sandbox.state import ACCOUNT_ID, CLOCK
 ROLE = "ecsAnywhereRole"
 
 
-def _td(backend: EC2ContainerServiceBackend, family: str, *, external: bool, cpu: int, memory: int, image: str, port: int | None = None) -> Any:
+def _td(
+    backend: EC2ContainerServiceBackend,
+    family: str,
+    *,
+    external: bool,
+    cpu: int,
+    memory: int,
+    image: str,
+    port: int | None = None,
+) -> Any:
     container: dict[str, Any] = {
         "name": family.split("-")[-1] if "-" in family else family,
         "image": image,
@@ -29,7 +38,11 @@ def _td(backend: EC2ContainerServiceBackend, family: str, *, external: bool, cpu
         "portMappings": [{"containerPort": port, "hostPort": 0, "protocol": "tcp"}] if port else [],
         "logConfiguration": {
             "logDriver": "awslogs",
-            "options": {"awslogs-group": f"/ecs/{family}", "awslogs-region": backend.region_name, "awslogs-stream-prefix": "ecs"},
+            "options": {
+                "awslogs-group": f"/ecs/{family}",
+                "awslogs-region": backend.region_name,
+                "awslogs-stream-prefix": "ecs",
+            },
         },
     }
     return backend.register_task_definition(
@@ -63,7 +76,10 @@ def _service(
         desired_count=desired,
         launch_type=launch_type,
         deployment_configuration={
-            "deploymentCircuitBreaker": {"enable": circuit_breaker, "rollback": circuit_breaker and rollback},
+            "deploymentCircuitBreaker": {
+                "enable": circuit_breaker,
+                "rollback": circuit_breaker and rollback,
+            },
             "maximumPercent": 200,
             "minimumHealthyPercent": 100,
         },
@@ -80,7 +96,9 @@ def _region(region: str, big: bool) -> dict[str, Any]:
     ecs.create_cluster("prod-ec2", tags=[{"key": "env", "value": "prod"}])
     ecs.create_cluster("onprem-edge", tags=[{"key": "env", "value": "edge"}])
     for i in range(3 if big else 2):
-        ecs_api.register_instance(ecs, "prod-ec2", f"i-0{region[-1]}{i:015x}", cpu=4096, memory=7680)
+        ecs_api.register_instance(
+            ecs, "prod-ec2", f"i-0{region[-1]}{i:015x}", cpu=4096, memory=7680
+        )
     act = ssm_activations.create_activation(
         ssm,
         iam_role=ROLE,
@@ -120,16 +138,41 @@ def seed(name: str) -> dict[str, Any]:
         return {"seeded": "none"}
     if name != "demo":
         raise ValueError(f"unknown seed {name!r}")
-    regions = {"us-east-1": _region("us-east-1", big=True), "eu-west-1": _region("eu-west-1", big=False)}
+    regions = {
+        "us-east-1": _region("us-east-1", big=True),
+        "eu-west-1": _region("eu-west-1", big=False),
+    }
 
     east = regions["us-east-1"]["ecs"]
     web = _td(east, "web", external=False, cpu=256, memory=512, image="nginx:1.27", port=80)
-    api = _td(east, "api", external=False, cpu=512, memory=1024, image="ghcr.io/acme/api:2.4.1", port=8080)
-    worker = _td(east, "worker", external=False, cpu=256, memory=512, image="ghcr.io/acme/worker:2.4.1")
-    cron = _td(east, "reports", external=False, cpu=128, memory=256, image="ghcr.io/acme/reports:1.0")
-    cam = _td(east, "edge-camera", external=True, cpu=256, memory=256, image="ghcr.io/acme/camera-agent:5.1")
-    plc = _td(east, "edge-plc-bridge", external=True, cpu=128, memory=256, image="ghcr.io/acme/plc-bridge:0.9")
-    metrics = _td(east, "edge-metrics", external=True, cpu=128, memory=128, image="prom/node-exporter:1.8")
+    api = _td(
+        east, "api", external=False, cpu=512, memory=1024, image="ghcr.io/acme/api:2.4.1", port=8080
+    )
+    worker = _td(
+        east, "worker", external=False, cpu=256, memory=512, image="ghcr.io/acme/worker:2.4.1"
+    )
+    cron = _td(
+        east, "reports", external=False, cpu=128, memory=256, image="ghcr.io/acme/reports:1.0"
+    )
+    cam = _td(
+        east,
+        "edge-camera",
+        external=True,
+        cpu=256,
+        memory=256,
+        image="ghcr.io/acme/camera-agent:5.1",
+    )
+    plc = _td(
+        east,
+        "edge-plc-bridge",
+        external=True,
+        cpu=128,
+        memory=256,
+        image="ghcr.io/acme/plc-bridge:0.9",
+    )
+    metrics = _td(
+        east, "edge-metrics", external=True, cpu=128, memory=128, image="prom/node-exporter:1.8"
+    )
     _service(east, "prod-ec2", "web", web, 3, "EC2")
     _service(east, "prod-ec2", "api", api, 2, "EC2", circuit_breaker=True, rollback=False)
     _service(east, "prod-ec2", "worker", worker, 2, "EC2")
@@ -140,19 +183,36 @@ def seed(name: str) -> dict[str, Any]:
 
     west = regions["eu-west-1"]["ecs"]
     wweb = _td(west, "web", external=False, cpu=256, memory=512, image="nginx:1.27", port=80)
-    wcam = _td(west, "edge-camera", external=True, cpu=256, memory=256, image="ghcr.io/acme/camera-agent:5.1")
+    wcam = _td(
+        west,
+        "edge-camera",
+        external=True,
+        cpu=256,
+        memory=256,
+        image="ghcr.io/acme/camera-agent:5.1",
+    )
     _service(west, "prod-ec2", "web", wweb, 2, "EC2")
     _service(west, "onprem-edge", "camera-agent", wcam, 2, "EXTERNAL")
 
     # Settle everything, then write some history.
     scheduler.tick(4)
     # A worker crashed twice with OOM (replaced by the scheduler).
-    for t in [t for t in cluster_tasks(east, "prod-ec2") if t.group == "service:worker" and t.live][:2]:
+    for t in [t for t in cluster_tasks(east, "prod-ec2") if t.group == "service:worker" and t.live][
+        :2
+    ]:
         scheduler.kill(t, 137, "OutOfMemoryError: Container killed due to memory usage")
     scheduler.tick(2)
     # api: a bad release whose deployment FAILED (breaker on, no rollback): the old
     # deployment keeps serving while the failed one stays PRIMARY.
-    api2 = _td(east, "api", external=False, cpu=512, memory=1024, image="ghcr.io/acme/api:2.5.0-rc1", port=8080)
+    api2 = _td(
+        east,
+        "api",
+        external=False,
+        cpu=512,
+        memory=1024,
+        image="ghcr.io/acme/api:2.5.0-rc1",
+        port=8080,
+    )
     scheduler.CRASHES[api2.arn] = (1, "Error: missing env DATABASE_URL")
     api_svc = ecs_api.find_service(east, "prod-ec2", "api")
     assert api_svc is not None
@@ -160,14 +220,21 @@ def seed(name: str) -> dict[str, Any]:
     scheduler.tick(6)
     # Edge: one machine drained for maintenance, one with its agent unplugged.
     edge = regions["us-east-1"]["edge"]
-    for backend, ci in ecs_anywhere.find_instances(edge[2]["instanceId"]):
+    for _backend, ci in ecs_anywhere.find_instances(edge[2]["instanceId"]):
         ci.status = "DRAINING"
         ci.version += 1
     ecs_anywhere.set_agent_connected(edge[3]["instanceId"], False)
     scheduler.tick(3)
     # plc-bridge: a new revision that asks for more memory than any edge box has,
     # so its deployment stays IN_PROGRESS with a placement-failure event.
-    plc2 = _td(east, "edge-plc-bridge", external=True, cpu=128, memory=6144, image="ghcr.io/acme/plc-bridge:1.0")
+    plc2 = _td(
+        east,
+        "edge-plc-bridge",
+        external=True,
+        cpu=128,
+        memory=6144,
+        image="ghcr.io/acme/plc-bridge:1.0",
+    )
     plc_svc = ecs_api.find_service(east, "onprem-edge", "plc-bridge")
     assert plc_svc is not None
     scheduler.new_deployment(plc_svc, plc2)

@@ -256,7 +256,11 @@ def _describe_activations(self: SimpleSystemManagerResponse) -> Any:
         elif key == "DefaultInstanceName":
             items = [a for a in items if a.default_instance_name in values]
         elif key == "IamRole":
-            items = [a for a in items if a.iam_role in values or any(v.endswith("/" + a.iam_role) for v in values)]
+            items = [
+                a
+                for a in items
+                if a.iam_role in values or any(v.endswith("/" + a.iam_role) for v in values)
+            ]
         else:
             raise ValidationException(f"Invalid filter key {key}")
     items.sort(key=lambda a: a.created)
@@ -304,7 +308,9 @@ def _describe_instance_information(self: SimpleSystemManagerResponse) -> Any:
             items = items if "Linux" in values else []
             continue
         if attr is None:
-            raise JsonRESTError("InvalidInstanceInformationFilterValue", f"Invalid filter key {key}")
+            raise JsonRESTError(
+                "InvalidInstanceInformationFilterValue", f"Invalid filter key {key}"
+            )
         items = [i for i in items if getattr(i, attr) in values]
     items.sort(key=lambda i: (i.registered, i.id))
     page, token = paginate(

@@ -42,7 +42,18 @@ def sandbox_server() -> Iterator[SandboxServer]:
     for key in ("AWS_PROFILE", "AWS_ENDPOINT_URL"):
         env.pop(key, None)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "sandbox", "serve", "--port", str(port), "--clock", "manual", "--seed", "none"],
+        [
+            sys.executable,
+            "-m",
+            "sandbox",
+            "serve",
+            "--port",
+            str(port),
+            "--clock",
+            "manual",
+            "--seed",
+            "none",
+        ],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,

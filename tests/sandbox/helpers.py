@@ -3,7 +3,9 @@ from __future__ import annotations
 from typing import Any
 
 
-def activate_and_register(aws: Any, sandbox: Any, cluster: str = "edge", n: int = 2, region: str = "us-east-1", **kw: Any) -> list[dict[str, Any]]:
+def activate_and_register(
+    aws: Any, sandbox: Any, cluster: str = "edge", n: int = 2, region: str = "us-east-1", **kw: Any
+) -> list[dict[str, Any]]:
     ssm = aws("ssm", region)
     ecs = aws("ecs", region)
     ecs.create_cluster(clusterName=cluster)
@@ -21,12 +23,16 @@ def activate_and_register(aws: Any, sandbox: Any, cluster: str = "edge", n: int 
     ]
 
 
-def external_task_definition(ecs: Any, family: str = "web", cpu: int = 256, memory: int = 512, network_mode: str = "bridge") -> dict[str, Any]:
+def external_task_definition(
+    ecs: Any, family: str = "web", cpu: int = 256, memory: int = 512, network_mode: str = "bridge"
+) -> dict[str, Any]:
     return ecs.register_task_definition(
         family=family,
         requiresCompatibilities=["EXTERNAL"],
         networkMode=network_mode,
-        containerDefinitions=[{"name": family, "image": "nginx:1.27", "cpu": cpu, "memory": memory, "essential": True}],
+        containerDefinitions=[
+            {"name": family, "image": "nginx:1.27", "cpu": cpu, "memory": memory, "essential": True}
+        ],
     )["taskDefinition"]
 
 

@@ -31,7 +31,13 @@ def test_list_calls_page_with_next_token(aws, sandbox):
     activate_and_register(aws, sandbox, n=3, cpu=8192, memory=16384)
     external_task_definition(ecs, cpu=16, memory=16)
     for i in range(12):
-        ecs.create_service(cluster="edge", serviceName=f"s{i:02d}", taskDefinition="web", desiredCount=1, launchType="EXTERNAL")
+        ecs.create_service(
+            cluster="edge",
+            serviceName=f"s{i:02d}",
+            taskDefinition="web",
+            desiredCount=1,
+            launchType="EXTERNAL",
+        )
     first = ecs.list_services(cluster="edge")
     assert len(first["serviceArns"]) == 10 and first["nextToken"]
     arns, pages = _drain_pages(ecs.list_services, "serviceArns", cluster="edge")
@@ -42,7 +48,9 @@ def test_list_calls_page_with_next_token(aws, sandbox):
     sandbox.client.tick(1)
     arns, pages = _drain_pages(ecs.list_tasks, "taskArns", cluster="edge", maxResults=5)
     assert len(arns) == 12 and pages == 3
-    arns, pages = _drain_pages(ecs.list_container_instances, "containerInstanceArns", cluster="edge", maxResults=2)
+    arns, pages = _drain_pages(
+        ecs.list_container_instances, "containerInstanceArns", cluster="edge", maxResults=2
+    )
     assert len(arns) == 3 and pages == 2
     for _ in range(3):
         external_task_definition(ecs)
@@ -70,7 +78,9 @@ def test_batch_limits_and_missing_failures(aws, sandbox):
     assert resp["failures"][0]["reason"] == "MISSING"
     assert resp["failures"][0]["arn"].endswith("task/edge/0123456789abcdef0123456789abcdef")
     resp = ecs.describe_services(cluster="edge", services=["nope"])
-    assert resp["failures"] == [{"arn": "arn:aws:ecs:us-east-1:123456789012:service/edge/nope", "reason": "MISSING"}]
+    assert resp["failures"] == [
+        {"arn": "arn:aws:ecs:us-east-1:123456789012:service/edge/nope", "reason": "MISSING"}
+    ]
     resp = ecs.describe_container_instances(cluster="edge", containerInstances=["nope"])
     assert resp["failures"][0]["reason"] == "MISSING"
 
@@ -80,14 +90,24 @@ def test_list_tasks_filters(aws, sandbox):
     outs = activate_and_register(aws, sandbox, n=2)
     ecs = aws("ecs")
     external_task_definition(ecs)
-    ecs.create_service(cluster="edge", serviceName="web", taskDefinition="web", desiredCount=2, launchType="EXTERNAL")
+    ecs.create_service(
+        cluster="edge",
+        serviceName="web",
+        taskDefinition="web",
+        desiredCount=2,
+        launchType="EXTERNAL",
+    )
     solo = ecs.run_task(cluster="edge", taskDefinition="web", launchType="EXTERNAL")["tasks"][0]
     sandbox.client.tick(2)
     assert len(ecs.list_tasks(cluster="edge")["taskArns"]) == 3
     svc_tasks = ecs.list_tasks(cluster="edge", serviceName="web")["taskArns"]
     assert len(svc_tasks) == 2 and solo["taskArn"] not in svc_tasks
-    on_first = ecs.list_tasks(cluster="edge", containerInstance=outs[0]["containerInstanceArn"])["taskArns"]
-    on_second = ecs.list_tasks(cluster="edge", containerInstance=outs[1]["containerInstanceArn"])["taskArns"]
+    on_first = ecs.list_tasks(cluster="edge", containerInstance=outs[0]["containerInstanceArn"])[
+        "taskArns"
+    ]
+    on_second = ecs.list_tasks(cluster="edge", containerInstance=outs[1]["containerInstanceArn"])[
+        "taskArns"
+    ]
     assert len(on_first) + len(on_second) == 3 and on_first and on_second
     ecs.stop_task(cluster="edge", task=solo["taskArn"], reason="done")
     assert ecs.list_tasks(cluster="edge", desiredStatus="STOPPED")["taskArns"] == [solo["taskArn"]]
@@ -101,7 +121,9 @@ def test_task_lifecycle_fields_and_stop_reasons(aws, sandbox):
     activate_and_register(aws, sandbox, n=1)
     ecs = aws("ecs")
     external_task_definition(ecs)
-    arn = ecs.run_task(cluster="edge", taskDefinition="web", launchType="EXTERNAL")["tasks"][0]["taskArn"]
+    arn = ecs.run_task(cluster="edge", taskDefinition="web", launchType="EXTERNAL")["tasks"][0][
+        "taskArn"
+    ]
     sandbox.client.tick(1)
     for _ in range(5):
         t = ecs.describe_tasks(cluster="edge", tasks=[arn])["tasks"][0]
@@ -126,10 +148,14 @@ def test_control_stop_task_and_forget_after(aws, sandbox):
     activate_and_register(aws, sandbox, n=1)
     ecs = aws("ecs")
     external_task_definition(ecs)
-    arn = ecs.run_task(cluster="edge", taskDefinition="web", launchType="EXTERNAL")["tasks"][0]["taskArn"]
+    arn = ecs.run_task(cluster="edge", taskDefinition="web", launchType="EXTERNAL")["tasks"][0][
+        "taskArn"
+    ]
     sandbox.client.tick(1)
     sandbox.client.forget_after(5)
-    sandbox.client.stop_task(arn, exit_code=137, reason="OutOfMemoryError: Container killed due to memory usage")
+    sandbox.client.stop_task(
+        arn, exit_code=137, reason="OutOfMemoryError: Container killed due to memory usage"
+    )
     t = ecs.describe_tasks(cluster="edge", tasks=[arn])["tasks"][0]
     assert t["lastStatus"] == "STOPPED" and t["stopCode"] == "EssentialContainerExited"
     assert t["stoppedReason"] == "Essential container in task exited"

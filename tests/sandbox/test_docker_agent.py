@@ -24,7 +24,9 @@ def engine():
 
 
 def _containers(engine, task_arn):
-    return engine.containers.list(all=True, filters={"label": f"com.amazonaws.ecs.task-arn={task_arn}"})
+    return engine.containers.list(
+        all=True, filters={"label": f"com.amazonaws.ecs.task-arn={task_arn}"}
+    )
 
 
 def test_tasks_run_as_labelled_containers(aws, sandbox, engine):
@@ -37,7 +39,13 @@ def test_tasks_run_as_labelled_containers(aws, sandbox, engine):
     sandbox.client.link_docker_host(out["instanceId"], DOCKER_URL)
     ecs = aws("ecs")
     external_task_definition(ecs)
-    ecs.create_service(cluster="edge", serviceName="web", taskDefinition="web", desiredCount=1, launchType="EXTERNAL")
+    ecs.create_service(
+        cluster="edge",
+        serviceName="web",
+        taskDefinition="web",
+        desiredCount=1,
+        launchType="EXTERNAL",
+    )
     sandbox.client.tick(2)
     (arn,) = ecs.list_tasks(cluster="edge", serviceName="web")["taskArns"]
     (container,) = _containers(engine, arn)

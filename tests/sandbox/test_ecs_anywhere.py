@@ -35,16 +35,18 @@ def test_register_instance_creates_managed_and_container_instance(aws, sandbox):
     for key in ("ActivationId", "AgentVersion", "RegistrationDate", "Name", "PlatformName"):
         assert key in i
     ecs = aws("ecs")
-    ci = ecs.describe_container_instances(cluster="edge", containerInstances=[out["containerInstanceArn"]])[
-        "containerInstances"
-    ][0]
+    ci = ecs.describe_container_instances(
+        cluster="edge", containerInstances=[out["containerInstanceArn"]]
+    )["containerInstances"][0]
     assert ci["ec2InstanceId"] == out["instanceId"]
     assert ci["status"] == "ACTIVE" and ci["agentConnected"] is True
     names = {a["name"] for a in ci["attributes"]}
     assert "ecs.capability.external" in names
     assert "com.amazonaws.ecs.capability.docker-remote-api.1.17" in names
     assert ci["versionInfo"]["agentVersion"] and ci["versionInfo"]["dockerVersion"]
-    reg = {r["name"]: r["integerValue"] for r in ci["registeredResources"] if r["type"] == "INTEGER"}
+    reg = {
+        r["name"]: r["integerValue"] for r in ci["registeredResources"] if r["type"] == "INTEGER"
+    }
     assert reg == {"CPU": 2048, "MEMORY": 4096}
     act = aws("ssm").describe_activations()["ActivationList"][0]
     assert act["RegistrationsCount"] == 1
@@ -54,7 +56,9 @@ def test_filters_on_instance_information(aws, sandbox):
     """DescribeInstanceInformation Filters InstanceIds / ActivationIds."""
     outs = activate_and_register(aws, sandbox, n=3)
     ssm = aws("ssm")
-    got = ssm.describe_instance_information(Filters=[{"Key": "InstanceIds", "Values": [outs[1]["instanceId"]]}])
+    got = ssm.describe_instance_information(
+        Filters=[{"Key": "InstanceIds", "Values": [outs[1]["instanceId"]]}]
+    )
     assert [i["InstanceId"] for i in got["InstanceInformationList"]] == [outs[1]["instanceId"]]
     act_id = got["InstanceInformationList"][0]["ActivationId"]
     got = ssm.describe_instance_information(Filters=[{"Key": "ActivationIds", "Values": [act_id]}])
@@ -73,17 +77,29 @@ def test_registration_fails_on_limit_code_expiry_and_deletion(aws, sandbox):
     assert err.value.payload["error"] == "InvalidActivation"
     reg(activation_id=act["ActivationId"], activation_code=act["ActivationCode"], cluster="edge")
     with pytest.raises(SandboxError) as err:
-        reg(activation_id=act["ActivationId"], activation_code=act["ActivationCode"], cluster="edge")
+        reg(
+            activation_id=act["ActivationId"], activation_code=act["ActivationCode"], cluster="edge"
+        )
     assert "limit" in err.value.payload["message"]
-    short = ssm.create_activation(IamRole="r", ExpirationDate=datetime.now(UTC) + timedelta(seconds=3))
+    short = ssm.create_activation(
+        IamRole="r", ExpirationDate=datetime.now(UTC) + timedelta(seconds=3)
+    )
     sandbox.client.tick(3)
     with pytest.raises(SandboxError) as err:
-        reg(activation_id=short["ActivationId"], activation_code=short["ActivationCode"], cluster="edge")
+        reg(
+            activation_id=short["ActivationId"],
+            activation_code=short["ActivationCode"],
+            cluster="edge",
+        )
     assert "expired" in err.value.payload["message"]
     gone = ssm.create_activation(IamRole="r")
     ssm.delete_activation(ActivationId=gone["ActivationId"])
     with pytest.raises(SandboxError) as err:
-        reg(activation_id=gone["ActivationId"], activation_code=gone["ActivationCode"], cluster="edge")
+        reg(
+            activation_id=gone["ActivationId"],
+            activation_code=gone["ActivationCode"],
+            cluster="edge",
+        )
     assert err.value.payload["error"] == "InvalidActivation"
 
 
@@ -94,9 +110,9 @@ def test_deregister_managed_instance_deregisters_container_instance(aws, sandbox
     ssm, ecs = aws("ssm"), aws("ecs")
     ssm.deregister_managed_instance(InstanceId=out["instanceId"])
     assert ssm.describe_instance_information()["InstanceInformationList"] == []
-    ci = ecs.describe_container_instances(cluster="edge", containerInstances=[out["containerInstanceArn"]])[
-        "containerInstances"
-    ][0]
+    ci = ecs.describe_container_instances(
+        cluster="edge", containerInstances=[out["containerInstanceArn"]]
+    )["containerInstances"][0]
     assert ci["status"] == "INACTIVE"
     assert ecs.list_container_instances(cluster="edge")["containerInstanceArns"] == []
     with pytest.raises(ClientError) as err:
@@ -121,15 +137,19 @@ def test_attributes_tags_state_and_agent(aws, sandbox):
     (out,) = activate_and_register(aws, sandbox, n=1)
     ecs = aws("ecs")
     arn = out["containerInstanceArn"]
-    ecs.put_attributes(cluster="edge", attributes=[{"name": "site", "value": "lyon", "targetId": arn}])
+    ecs.put_attributes(
+        cluster="edge", attributes=[{"name": "site", "value": "lyon", "targetId": arn}]
+    )
     ecs.tag_resource(resourceArn=arn, tags=[{"key": "rack", "value": "r2"}])
     assert ecs.list_tags_for_resource(resourceArn=arn)["tags"] == [{"key": "rack", "value": "r2"}]
-    got = ecs.update_container_instances_state(cluster="edge", containerInstances=[arn], status="DRAINING")
+    got = ecs.update_container_instances_state(
+        cluster="edge", containerInstances=[arn], status="DRAINING"
+    )
     assert got["containerInstances"][0]["status"] == "DRAINING"
     sandbox.client.set_agent_connected(False, ec2_instance_id=out["instanceId"])
-    ci = ecs.describe_container_instances(cluster="edge", containerInstances=[arn], include=["TAGS"])[
-        "containerInstances"
-    ][0]
+    ci = ecs.describe_container_instances(
+        cluster="edge", containerInstances=[arn], include=["TAGS"]
+    )["containerInstances"][0]
     assert {"name": "site", "value": "lyon"} in ci["attributes"]
     assert ci["tags"] == [{"key": "rack", "value": "r2"}]
     assert ci["status"] == "DRAINING" and ci["agentConnected"] is False
@@ -137,7 +157,9 @@ def test_attributes_tags_state_and_agent(aws, sandbox):
     assert info["PingStatus"] == "ConnectionLost"
     ecs.update_container_instances_state(cluster="edge", containerInstances=[arn], status="ACTIVE")
     sandbox.client.set_agent_connected(True, container_instance_arn=arn)
-    ci = ecs.describe_container_instances(cluster="edge", containerInstances=[arn])["containerInstances"][0]
+    ci = ecs.describe_container_instances(cluster="edge", containerInstances=[arn])[
+        "containerInstances"
+    ][0]
     assert ci["status"] == "ACTIVE" and ci["agentConnected"] is True
 
 
@@ -151,9 +173,9 @@ def test_run_task_external_uses_instance_resources(aws, sandbox):
     assert task["launchType"] == "EXTERNAL"
     assert task["containerInstanceArn"] == out["containerInstanceArn"]
     assert task["lastStatus"] == "PENDING"
-    ci = ecs.describe_container_instances(cluster="edge", containerInstances=[out["containerInstanceArn"]])[
-        "containerInstances"
-    ][0]
+    ci = ecs.describe_container_instances(
+        cluster="edge", containerInstances=[out["containerInstanceArn"]]
+    )["containerInstances"][0]
     rem = {r["name"]: r["integerValue"] for r in ci["remainingResources"] if r["type"] == "INTEGER"}
     assert rem == {"CPU": 1536, "MEMORY": 3072}
     assert ci["pendingTasksCount"] == 1
@@ -166,14 +188,25 @@ def test_cli_register_instance(aws, sandbox):
     act = ssm.create_activation(IamRole="r")
     proc = subprocess.run(
         [
-            sys.executable, "-m", "sandbox", "register-instance",
-            "--endpoint-url", sandbox.url,
-            "--activation-id", act["ActivationId"],
-            "--activation-code", act["ActivationCode"],
-            "--cluster", "edge",
-            "--hostname", "plc-1",
+            sys.executable,
+            "-m",
+            "sandbox",
+            "register-instance",
+            "--endpoint-url",
+            sandbox.url,
+            "--activation-id",
+            act["ActivationId"],
+            "--activation-code",
+            act["ActivationCode"],
+            "--cluster",
+            "edge",
+            "--hostname",
+            "plc-1",
         ],
-        capture_output=True, text=True, check=True, timeout=30,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=30,
     )
     mid, arn = proc.stdout.split()
     assert mid.startswith("mi-") and ":container-instance/edge/" in arn

@@ -27,7 +27,16 @@ def test_throttle_schedule_and_count(aws, sandbox):
     """Throttling answers HTTP 400 with AWS's JSON error ThrottlingException "Rate exceeded";
     a schedule decides request by request, a count fails the first N."""
     ecs = aws("ecs")
-    sandbox.client.set_faults([{"service": "ecs", "operation": "ListClusters", "fault": "throttle", "schedule": [True, False, True]}])
+    sandbox.client.set_faults(
+        [
+            {
+                "service": "ecs",
+                "operation": "ListClusters",
+                "fault": "throttle",
+                "schedule": [True, False, True],
+            }
+        ]
+    )
     outcomes = []
     for _ in range(4):
         try:
@@ -35,7 +44,10 @@ def test_throttle_schedule_and_count(aws, sandbox):
             outcomes.append("ok")
         except ClientError as exc:
             assert exc.response["ResponseMetadata"]["HTTPStatusCode"] == 400
-            assert exc.response["Error"] == {"Code": "ThrottlingException", "Message": "Rate exceeded"}
+            assert exc.response["Error"] == {
+                "Code": "ThrottlingException",
+                "Message": "Rate exceeded",
+            }
             outcomes.append("throttled")
     assert outcomes == ["throttled", "ok", "throttled", "ok"]
     sandbox.client.set_faults([{"service": "*", "operation": "*", "fault": "error500", "count": 1}])
@@ -48,7 +60,9 @@ def test_throttle_schedule_and_count(aws, sandbox):
 
 def test_boto3_retries_through_a_throttle(aws, sandbox):
     """botocore's standard retry mode absorbs an occasional throttle (rate with a seed)."""
-    sandbox.client.set_faults([{"service": "ecs", "operation": "DescribeClusters", "fault": "throttle", "count": 2}])
+    sandbox.client.set_faults(
+        [{"service": "ecs", "operation": "DescribeClusters", "fault": "throttle", "count": 2}]
+    )
     ecs = aws("ecs", retries=True)
     ecs.describe_clusters(clusters=["default"])
     assert sandbox.client.request_counts()["ecs:DescribeClusters"] == 3
@@ -56,7 +70,17 @@ def test_boto3_retries_through_a_throttle(aws, sandbox):
 
 def test_stall(aws, sandbox):
     """A stall rule delays the answer by stall_seconds."""
-    sandbox.client.set_faults([{"service": "ecs", "operation": "ListClusters", "fault": "stall", "stall_seconds": 0.5, "count": 1}])
+    sandbox.client.set_faults(
+        [
+            {
+                "service": "ecs",
+                "operation": "ListClusters",
+                "fault": "stall",
+                "stall_seconds": 0.5,
+                "count": 1,
+            }
+        ]
+    )
     start = time.monotonic()
     aws("ecs").list_clusters()
     assert time.monotonic() - start >= 0.5
@@ -67,7 +91,9 @@ def test_reset_wipes_everything(aws, sandbox):
     ecs, ssm = aws("ecs"), aws("ssm")
     ecs.create_cluster(clusterName="edge")
     ssm.create_activation(IamRole="r")
-    sandbox.client.set_faults([{"service": "ecs", "operation": "CreateCluster", "fault": "throttle"}])
+    sandbox.client.set_faults(
+        [{"service": "ecs", "operation": "CreateCluster", "fault": "throttle"}]
+    )
     sandbox.client.reset()
     assert ecs.list_clusters()["clusterArns"] == []
     assert ssm.describe_activations()["ActivationList"] == []

@@ -20,7 +20,11 @@ def test_scripted_rolling_deployment(aws, sandbox):
     ecs = aws("ecs")
     external_task_definition(ecs, cpu=256, memory=512)
     created = ecs.create_service(
-        cluster="edge", serviceName="web", taskDefinition="web", desiredCount=4, launchType="EXTERNAL"
+        cluster="edge",
+        serviceName="web",
+        taskDefinition="web",
+        desiredCount=4,
+        launchType="EXTERNAL",
     )["service"]
     assert created["launchType"] == "EXTERNAL"
     first = created["deployments"][0]
@@ -30,7 +34,9 @@ def test_scripted_rolling_deployment(aws, sandbox):
     sandbox.client.tick(1)
     svc = service(ecs)
     assert (svc["runningCount"], svc["pendingCount"]) == (0, 4)
-    assert re.fullmatch(r"\(service web\) has started 4 tasks:" + TASK_IDS + r"\.", messages(svc)[0])
+    assert re.fullmatch(
+        r"\(service web\) has started 4 tasks:" + TASK_IDS + r"\.", messages(svc)[0]
+    )
 
     sandbox.client.tick(1)
     svc = service(ecs)
@@ -40,7 +46,9 @@ def test_scripted_rolling_deployment(aws, sandbox):
         "(service web) has reached a steady state.",
         f"(service web) (deployment {first['id']}) deployment completed.",
     ]
-    tasks = ecs.describe_tasks(cluster="edge", tasks=ecs.list_tasks(cluster="edge", serviceName="web")["taskArns"])["tasks"]
+    tasks = ecs.describe_tasks(
+        cluster="edge", tasks=ecs.list_tasks(cluster="edge", serviceName="web")["taskArns"]
+    )["tasks"]
     assert {t["startedBy"] for t in tasks} == {first["id"]}
     assert {t["group"] for t in tasks} == {"service:web"}
     old_arns = {t["taskArn"] for t in tasks}
@@ -49,7 +57,11 @@ def test_scripted_rolling_deployment(aws, sandbox):
 
     updated = ecs.update_service(cluster="edge", service="web", forceNewDeployment=True)["service"]
     new, old = updated["deployments"]
-    assert new["status"] == "PRIMARY" and new["rolloutState"] == "IN_PROGRESS" and new["id"] != first["id"]
+    assert (
+        new["status"] == "PRIMARY"
+        and new["rolloutState"] == "IN_PROGRESS"
+        and new["id"] != first["id"]
+    )
     assert old["status"] == "ACTIVE" and old["id"] == first["id"]
 
     sandbox.client.tick(1)  # new tasks start alongside the old ones (maximumPercent 200)
@@ -63,7 +75,9 @@ def test_scripted_rolling_deployment(aws, sandbox):
     svc = service(ecs)
     new, old = svc["deployments"]
     assert new["runningCount"] == 4 and new["rolloutState"] == "IN_PROGRESS"
-    assert re.fullmatch(r"\(service web\) has stopped 4 running tasks:" + TASK_IDS + r"\.", messages(svc)[0])
+    assert re.fullmatch(
+        r"\(service web\) has stopped 4 running tasks:" + TASK_IDS + r"\.", messages(svc)[0]
+    )
     stopping = ecs.describe_tasks(cluster="edge", tasks=list(old_arns))["tasks"]
     assert {t["desiredStatus"] for t in stopping} == {"STOPPED"}
 
@@ -120,18 +134,27 @@ def test_circuit_breaker_fails_and_rolls_back(aws, sandbox):
     primary = svc["deployments"][0]
     assert primary["id"] != failed_id and primary["taskDefinition"].endswith("web:1")
     assert primary["rolloutState"] == "IN_PROGRESS"
-    assert primary["rolloutStateReason"] == f"ECS deployment circuit breaker: rolling back to deploymentId {good}."
+    assert (
+        primary["rolloutStateReason"]
+        == f"ECS deployment circuit breaker: rolling back to deploymentId {good}."
+    )
     # The failed deployment's tasks never started, so it is already drained away;
     # the good deployment's tasks keep serving until the rollback replaces them.
-    assert [(d["id"], d["status"]) for d in svc["deployments"]] == [(primary["id"], "PRIMARY"), (good, "ACTIVE")]
-    failed_tasks = ecs.list_tasks(cluster="edge", desiredStatus="STOPPED", startedBy=failed_id)["taskArns"]
+    assert [(d["id"], d["status"]) for d in svc["deployments"]] == [
+        (primary["id"], "PRIMARY"),
+        (good, "ACTIVE"),
+    ]
+    failed_tasks = ecs.list_tasks(cluster="edge", desiredStatus="STOPPED", startedBy=failed_id)[
+        "taskArns"
+    ]
     assert len(failed_tasks) >= 3
-    crashed = ecs.describe_tasks(
-        cluster="edge", tasks=failed_tasks[:1]
-    )["tasks"][0]
+    crashed = ecs.describe_tasks(cluster="edge", tasks=failed_tasks[:1])["tasks"][0]
     assert crashed["stopCode"] == "EssentialContainerExited"
     assert crashed["containers"][0]["exitCode"] == 137
-    assert crashed["containers"][0]["reason"] == "OutOfMemoryError: Container killed due to memory usage"
+    assert (
+        crashed["containers"][0]["reason"]
+        == "OutOfMemoryError: Container killed due to memory usage"
+    )
     sandbox.client.tick(3)
     svc = service(ecs)
     assert len(svc["deployments"]) == 1 and svc["deployments"][0]["rolloutState"] == "COMPLETED"
@@ -145,7 +168,11 @@ def test_circuit_breaker_without_rollback_stays_failed(aws, sandbox):
     external_task_definition(ecs)
     sandbox.client.crash_task_definition("web", exit_code=1, reason="boom")
     ecs.create_service(
-        cluster="edge", serviceName="web", taskDefinition="web", desiredCount=1, launchType="EXTERNAL",
+        cluster="edge",
+        serviceName="web",
+        taskDefinition="web",
+        desiredCount=1,
+        launchType="EXTERNAL",
         deploymentConfiguration={"deploymentCircuitBreaker": {"enable": True, "rollback": False}},
     )
     sandbox.client.tick(10)
@@ -161,15 +188,27 @@ def test_draining_instance_tasks_move_elsewhere(aws, sandbox):
     outs = activate_and_register(aws, sandbox, n=2)
     ecs = aws("ecs")
     external_task_definition(ecs)
-    ecs.create_service(cluster="edge", serviceName="web", taskDefinition="web", desiredCount=2, launchType="EXTERNAL")
+    ecs.create_service(
+        cluster="edge",
+        serviceName="web",
+        taskDefinition="web",
+        desiredCount=2,
+        launchType="EXTERNAL",
+    )
     sandbox.client.tick(2)
     drain = outs[0]["containerInstanceArn"]
-    ecs.update_container_instances_state(cluster="edge", containerInstances=[drain], status="DRAINING")
+    ecs.update_container_instances_state(
+        cluster="edge", containerInstances=[drain], status="DRAINING"
+    )
     sandbox.client.tick(4)
-    tasks = ecs.describe_tasks(cluster="edge", tasks=ecs.list_tasks(cluster="edge", serviceName="web")["taskArns"])["tasks"]
+    tasks = ecs.describe_tasks(
+        cluster="edge", tasks=ecs.list_tasks(cluster="edge", serviceName="web")["taskArns"]
+    )["tasks"]
     assert len(tasks) == 2
     assert {t["containerInstanceArn"] for t in tasks} == {outs[1]["containerInstanceArn"]}
-    ci = ecs.describe_container_instances(cluster="edge", containerInstances=[drain])["containerInstances"][0]
+    ci = ecs.describe_container_instances(cluster="edge", containerInstances=[drain])[
+        "containerInstances"
+    ][0]
     assert ci["runningTasksCount"] == 0
     assert service(ecs)["runningCount"] == 2
 
@@ -182,7 +221,13 @@ def test_unplaceable_task_event_and_disconnected_agent(aws, sandbox):
     ecs = aws("ecs")
     external_task_definition(ecs, cpu=256, memory=512)
     sandbox.client.set_agent_connected(False, ec2_instance_id=out["instanceId"])
-    ecs.create_service(cluster="edge", serviceName="web", taskDefinition="web", desiredCount=3, launchType="EXTERNAL")
+    ecs.create_service(
+        cluster="edge",
+        serviceName="web",
+        taskDefinition="web",
+        desiredCount=3,
+        launchType="EXTERNAL",
+    )
     sandbox.client.tick(3)
     svc = service(ecs)
     assert svc["pendingCount"] == 0 and svc["runningCount"] == 0
@@ -203,7 +248,13 @@ def test_scale_to_zero_and_delete(aws, sandbox):
     activate_and_register(aws, sandbox, n=1)
     ecs = aws("ecs")
     external_task_definition(ecs)
-    ecs.create_service(cluster="edge", serviceName="web", taskDefinition="web", desiredCount=2, launchType="EXTERNAL")
+    ecs.create_service(
+        cluster="edge",
+        serviceName="web",
+        taskDefinition="web",
+        desiredCount=2,
+        launchType="EXTERNAL",
+    )
     sandbox.client.tick(2)
     ecs.update_service(cluster="edge", service="web", desiredCount=0)
     sandbox.client.tick(2)

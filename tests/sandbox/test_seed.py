@@ -21,20 +21,28 @@ def test_demo_seed_is_a_believable_hybrid_fleet(aws, sandbox):
         arns = ecs.list_services(cluster=cluster)["serviceArns"]
         services += ecs.describe_services(cluster=cluster, services=arns)["services"]
     west = aws("ecs", "eu-west-1")
-    total = len(services) + sum(len(west.list_services(cluster=c)["serviceArns"]) for c in ("prod-ec2", "onprem-edge"))
+    total = len(services) + sum(
+        len(west.list_services(cluster=c)["serviceArns"]) for c in ("prod-ec2", "onprem-edge")
+    )
     assert total >= 8
     by_name = {s["serviceName"]: s for s in services}
     assert by_name["reports"]["desiredCount"] == 0
     assert len(by_name["web"]["deployments"]) == 2
     assert by_name["web"]["deployments"][0]["rolloutState"] == "IN_PROGRESS"
-    assert any("deployment failed: tasks failed to start." in e["message"] for e in by_name["api"]["events"])
+    assert any(
+        "deployment failed: tasks failed to start." in e["message"]
+        for e in by_name["api"]["events"]
+    )
     assert by_name["api"]["deployments"][0]["rolloutState"] == "FAILED"
     assert by_name["api"]["runningCount"] == 2
     plc = by_name["plc-bridge"]
     assert plc["deployments"][0]["rolloutState"] == "IN_PROGRESS"
     assert "was unable to place a task" in plc["events"][0]["message"]
     cis = ecs.describe_container_instances(
-        cluster="onprem-edge", containerInstances=ecs.list_container_instances(cluster="onprem-edge")["containerInstanceArns"]
+        cluster="onprem-edge",
+        containerInstances=ecs.list_container_instances(cluster="onprem-edge")[
+            "containerInstanceArns"
+        ],
     )["containerInstances"]
     assert all(c["ec2InstanceId"].startswith("mi-") for c in cis)
     assert any(c["status"] == "DRAINING" for c in cis)
@@ -45,7 +53,11 @@ def test_demo_seed_is_a_believable_hybrid_fleet(aws, sandbox):
     tasks = ecs.describe_tasks(cluster="prod-ec2", tasks=stopped[:100])["tasks"]
     codes = {c.get("exitCode") for t in tasks for c in t["containers"]}
     assert 137 in codes
-    assert any((c.get("reason") or "").startswith("OutOfMemoryError") for t in tasks for c in t["containers"])
+    assert any(
+        (c.get("reason") or "").startswith("OutOfMemoryError")
+        for t in tasks
+        for c in t["containers"]
+    )
     acts = aws("ssm").describe_activations()["ActivationList"]
     assert any(a["ExpirationDate"] - datetime.now(UTC) < timedelta(days=1) for a in acts)
     assert len(aws("ssm").describe_instance_information()["InstanceInformationList"]) == 4

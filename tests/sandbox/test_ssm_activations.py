@@ -65,14 +65,20 @@ def test_describe_activations_filters_and_pages(aws):
     https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_DescribeActivations.html"""
     ssm = aws("ssm")
     ids = [
-        ssm.create_activation(IamRole="roleA" if i % 2 else "roleB", DefaultInstanceName=f"n{i}")["ActivationId"]
+        ssm.create_activation(IamRole="roleA" if i % 2 else "roleB", DefaultInstanceName=f"n{i}")[
+            "ActivationId"
+        ]
         for i in range(5)
     ]
-    got = ssm.describe_activations(Filters=[{"FilterKey": "ActivationIds", "FilterValues": ids[:2]}])
+    got = ssm.describe_activations(
+        Filters=[{"FilterKey": "ActivationIds", "FilterValues": ids[:2]}]
+    )
     assert {a["ActivationId"] for a in got["ActivationList"]} == set(ids[:2])
     got = ssm.describe_activations(Filters=[{"FilterKey": "IamRole", "FilterValues": ["roleA"]}])
     assert len(got["ActivationList"]) == 2
-    got = ssm.describe_activations(Filters=[{"FilterKey": "DefaultInstanceName", "FilterValues": ["n4"]}])
+    got = ssm.describe_activations(
+        Filters=[{"FilterKey": "DefaultInstanceName", "FilterValues": ["n4"]}]
+    )
     assert [a["ActivationId"] for a in got["ActivationList"]] == [ids[4]]
     page1 = ssm.describe_activations(MaxResults=2)
     assert len(page1["ActivationList"]) == 2 and page1["NextToken"]
