@@ -25,11 +25,7 @@ def _serve(args: argparse.Namespace) -> int:
     CLOCK.mode = args.clock
     CLOCK.tick_seconds = args.tick_seconds
     SETTINGS.docker_host = args.docker_host
-    server = SandboxServer(args.host, args.port, chaos=args.clock == "real" and args.seed == "demo")
-    if args.seed == "demo":
-        from sandbox import seed
-
-        seed.seed("demo")
+    # Handlers first: a SIGTERM during seeding must still exit cleanly.
     done = threading.Event()
 
     def _stop(*_: object) -> None:
@@ -37,6 +33,14 @@ def _serve(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGINT, _stop)
     signal.signal(signal.SIGTERM, _stop)
+    server = SandboxServer(args.host, args.port, chaos=args.clock == "real" and args.seed == "demo")
+    if args.seed == "demo":
+        from sandbox import seed
+
+        seed.seed("demo")
+    if done.is_set():
+        server.server.server_close()
+        return 0
     server.start()
     print(f"sandbox listening on {server.url}", flush=True)
     done.wait()

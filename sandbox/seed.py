@@ -6,7 +6,7 @@ runs the scheduler so the fleet starts out settled, with history.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from moto.ecs.models import EC2ContainerServiceBackend, ecs_backends
@@ -138,6 +138,18 @@ def seed(name: str) -> dict[str, Any]:
         return {"seeded": "none"}
     if name != "demo":
         raise ValueError(f"unknown seed {name!r}")
+    # Write the history over the last ~40 minutes (2 minutes per step) rather than
+    # in one instant, so timelines look lived-in; stopped tasks stay within the
+    # hour AWS keeps them.
+    saved = (CLOCK.mode, CLOCK.tick_seconds, CLOCK.offset)
+    CLOCK.mode, CLOCK.tick_seconds, CLOCK.offset = "manual", 120.0, saved[2] - 40 * 60
+    try:
+        return _demo()
+    finally:
+        CLOCK.mode, CLOCK.tick_seconds, CLOCK.offset = saved
+
+
+def _demo() -> dict[str, Any]:
     regions = {
         "us-east-1": _region("us-east-1", big=True),
         "eu-west-1": _region("eu-west-1", big=False),
@@ -249,5 +261,4 @@ def seed(name: str) -> dict[str, Any]:
         "regions": sorted(regions),
         "activation": {"id": regions["us-east-1"]["soon"].id},
         "at": datetime.now(UTC).isoformat(),
-        "ageOffset": str(timedelta(seconds=CLOCK.offset)),
     }
