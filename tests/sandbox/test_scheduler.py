@@ -266,3 +266,25 @@ def test_scale_to_zero_and_delete(aws, sandbox):
     sandbox.client.tick(1)
     assert service(ecs)["status"] == "INACTIVE"
     assert ecs.list_services(cluster="edge")["serviceArns"] == []
+
+
+def test_crash_loop_events_are_capped_at_100(aws, sandbox):
+    """Without a circuit breaker a crashing task is replaced forever; the service keeps
+    only its 100 newest events (DescribeServices: "the last 100 events").
+    https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_Service.html"""
+    activate_and_register(aws, sandbox, n=1)
+    ecs = aws("ecs")
+    external_task_definition(ecs)
+    sandbox.client.crash_task_definition("web:1", exit_code=2, reason="bad config")
+    ecs.create_service(
+        cluster="edge",
+        serviceName="web",
+        taskDefinition="web",
+        desiredCount=1,
+        launchType="EXTERNAL",
+    )
+    sandbox.client.tick(110)
+    svc = service(ecs)
+    assert len(svc["events"]) == 100
+    assert svc["deployments"][0]["failedTasks"] >= 50
+    assert svc["deployments"][0]["rolloutState"] == "IN_PROGRESS"
