@@ -14,7 +14,7 @@ from typing import Any
 from moto.core.exceptions import JsonRESTError
 
 from sandbox import ecs_anywhere, scheduler
-from sandbox.ecs_model import SandboxTask, all_tasks
+from sandbox.ecs_model import all_tasks
 from sandbox.faults import AwsMiddleware, WSGIApp
 from sandbox.state import CLOCK, LOCK, SETTINGS, reset_settings
 
@@ -194,6 +194,3 @@ def _respond(start_response: Callable[..., Any], status: int, payload: Any) -> l
         [("Content-Type", "application/json"), ("Content-Length", str(len(body)))],
     )
     return [body]
-
-
-__all__ = ["ControlApp", "SandboxTask", "reset_all"]

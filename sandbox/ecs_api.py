@@ -13,8 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from moto.core.exceptions import JsonRESTError
-from moto.ecs import models as ecs_models
-from moto.ecs.exceptions import ClusterNotFoundException, ServiceNotFoundException
+from moto.ecs.exceptions import ServiceNotFoundException
 from moto.ecs.models import EC2ContainerServiceBackend, TaskDefinition
 from moto.ecs.responses import EC2ContainerServiceResponse
 
@@ -640,6 +639,3 @@ def apply() -> None:
     TaskDefinition.__init__ = _td_init  # type: ignore[method-assign]
     EC2ContainerServiceBackend._get_resource = _get_resource  # type: ignore[method-assign]
     _applied = True
-
-
-__all__ = ["ClusterNotFoundException", "apply", "ecs_models"]

@@ -13,7 +13,7 @@ import secrets
 import string
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from moto.core.exceptions import JsonRESTError
@@ -345,6 +345,3 @@ def apply() -> None:
     SimpleSystemManagerResponse.delete_activation = _delete_activation  # type: ignore[attr-defined]
     SimpleSystemManagerResponse.describe_instance_information = _describe_instance_information  # type: ignore[attr-defined]
     SimpleSystemManagerResponse.deregister_managed_instance = _deregister_managed_instance  # type: ignore[attr-defined]
-
-
-__all__ = ["UTC", "apply", "timedelta"]
