@@ -14,7 +14,7 @@ from tests.peers import REPO
 from .factories import UserFactory
 
 # The AWS peer (sandbox) fixtures: sandbox_server, sandbox, aws_env.
-pytest_plugins: list[str] = []
+pytest_plugins = ["tests.sandbox_plugin"]
 
 ARTIFACTS = REPO / "artifacts"
 

@@ -7,8 +7,6 @@ import boto3
 import pytest
 from botocore.config import Config
 
-pytest_plugins = ["tests.sandbox_plugin"]
-
 NO_RETRY = Config(retries={"total_max_attempts": 1, "mode": "standard"})
 
 
@@ -17,7 +15,7 @@ def aws(sandbox: Any, aws_env: str) -> Callable[..., Any]:
     """boto3 clients pointed at the sandbox (no retries, so faults are visible)."""
 
     def make(service: str, region: str = "us-east-1", retries: bool = False) -> Any:
-        return boto3.client(
+        return boto3.client(  # type: ignore[call-overload]
             service,
             region_name=region,
             endpoint_url=aws_env,

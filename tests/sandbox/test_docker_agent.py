@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import docker
 import pytest
 
+from tests.peers import peer_missing
 from tests.sandbox.helpers import activate_and_register, external_task_definition
 
-docker = pytest.importorskip("docker")
 DOCKER_URL = "unix:///var/run/docker.sock"
 
 
@@ -17,7 +18,7 @@ def engine():
         client.ping()
         client.images.get("fleetdeck-busybox:latest")
     except Exception as exc:
-        pytest.skip(f"no Docker engine or test image (scripts/busybox-image.sh): {exc}")
+        peer_missing(f"the Docker engine or the test image (scripts/busybox-image.sh): {exc}")
     yield client
     for c in client.containers.list(all=True, filters={"label": "com.amazonaws.ecs.cluster=edge"}):
         c.remove(force=True)
