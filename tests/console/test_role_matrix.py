@@ -42,7 +42,7 @@ def views() -> list[tuple[str, str, str | None]]:
 
 def test_every_view_declares_a_role() -> None:
     exempt = PUBLIC | ANY_USER
-    undeclared = [(path, name) for path, name, role in views() if role is None and name not in exempt]
+    undeclared = [(p, name) for p, name, role in views() if role is None and name not in exempt]
     assert undeclared == [], f"views without @role_required: {undeclared}"
 
 
