@@ -9,7 +9,8 @@ from botocore.config import Config
 
 
 def boto(service: str, url: str, region: str = "us-east-1") -> Any:
-    return boto3.client(
+    # service is a runtime string; boto3-stubs only types literal names.
+    return boto3.client(  # type: ignore[call-overload]
         service,
         region_name=region,
         endpoint_url=url,

@@ -177,10 +177,10 @@ def test_big_cluster_mirrors_exactly_in_minimum_calls_and_resync_writes_nothing(
         assert t.started_at == d.get("startedAt")
         assert t.stopped_at == d.get("stoppedAt")
         for c in d["containers"]:
-            row = containers[(t.pk, c["name"])]
-            assert (row.image, row.last_status) == (c["image"], c["lastStatus"])
-            assert row.exit_code == c.get("exitCode")
-            assert row.reason == c.get("reason", "")
+            tc = containers[(t.pk, c["name"])]
+            assert (tc.image, tc.last_status) == (c["image"], c["lastStatus"])
+            assert tc.exit_code == c.get("exitCode")
+            assert tc.reason == c.get("reason", "")
     # task definitions: containers with image/cpu/memory/ports
     td = TaskDefinition.objects.get(family="app0")
     assert td.compatibilities == ["EC2", "EXTERNAL"]
