@@ -175,11 +175,22 @@ def account_clusters_sync(
     infos = reader.clusters(arns) if arns else []
     now = timezone.now()
     existing = {c.arn: c for c in Cluster.objects.filter(account=account, region=region)}
+    # ARNs are global: two account rows pointing at one AWS account must not fight.
+    elsewhere = dict(
+        Cluster.objects.filter(arn__in=arns)
+        .exclude(account=account, region=region)
+        .values_list("arn", "account__name")
+    )
     out: list[tuple[Cluster, ClusterInfo]] = []
     new: list[Cluster] = []
     changed: list[tuple[Any, list[str]]] = []
     with transaction.atomic():
         for info in infos:
+            if info.arn in elsewhere:
+                stats.errors.append(
+                    f"{info.name}: already mirrored by account {elsewhere[info.arn]}"
+                )
+                continue
             cluster = existing.get(info.arn)
             if cluster is None:
                 cluster = Cluster(account=account, region=region, arn=info.arn, first_seen_at=now)

@@ -428,23 +428,24 @@ def cluster_sync(
     run_id: int | None = None,
     reader: EcsReader | None = None,
     described: ClusterInfo | None = None,
+    final: bool = True,
 ) -> SyncRun | None:
     """Sync one cluster. Returns its finished ``SyncRun`` (None: no such cluster).
 
     Permanent AWS errors are recorded on the run and the cluster and returned;
-    transient ones are recorded and re-raised (the Celery task retries them);
-    ``SyncLockBusy`` is raised when another sync of the cluster is running.
+    transient ones are recorded and re-raised (the Celery task retries them; with
+    ``final=False`` the run stays open for the retry). ``SyncLockBusy`` is raised
+    when another sync of the cluster is running.
     """
     cluster = Cluster.objects.select_related("account").filter(pk=cluster_id).first()
     if cluster is None:
         return None
-    run = (SyncRun.objects.filter(pk=run_id).first() if run_id else None) or sync_run_start(
-        account=cluster.account, cluster=cluster
-    )
+    run = SyncRun.objects.filter(pk=run_id).first() if run_id else None
     started = time.monotonic()
     stats = SyncStats()
     try:
         with cluster_lock(cluster_id=cluster.pk):
+            run = run or sync_run_start(account=cluster.account, cluster=cluster)
             reader = reader or account_reader(account=cluster.account, region=cluster.region)
             before = Counter(reader.calls)
             try:
@@ -453,7 +454,13 @@ def cluster_sync(
                 stats.errors.append(f"{exc.operation or 'AWS'}: {exc}")
                 calls = Counter(reader.calls)
                 calls.subtract(before)
-                sync_run_finish(run=run, stats=stats, calls=+calls, ok=False, started=started)
+                retry = isinstance(exc, AwsTransientError) and not final
+                if retry:
+                    sync_run_progress(
+                        run=run, phase=f"retrying after {exc.code}", stats=stats, calls=+calls
+                    )
+                else:
+                    sync_run_finish(run=run, stats=stats, calls=+calls, ok=False, started=started)
                 cluster_mark_synced(cluster=cluster, ok=False, error=str(exc))
                 if isinstance(exc, AwsTransientError):
                     raise
@@ -462,11 +469,26 @@ def cluster_sync(
             calls.subtract(before)
             sync_run_finish(run=run, stats=stats, calls=+calls, ok=True, started=started)
             cluster_mark_synced(cluster=cluster, ok=True, error="; ".join(stats.errors)[:500])
-    except SyncLockBusy as exc:
-        stats.errors.append(str(exc))
-        sync_run_finish(run=run, stats=stats, calls=Counter(), ok=False, started=started)
+    except SyncLockBusy:
+        if run is not None:
+            if final:
+                stats.errors.append("another sync of this cluster was running")
+                sync_run_finish(run=run, stats=stats, calls=Counter(), ok=False, started=started)
+            else:
+                run.phase = "waiting for another sync of this cluster"
+                run.save(update_fields=["phase"])
         raise
     return run
+
+
+def sync_run_fail(*, run_id: int, message: str) -> None:
+    """Close a run whose task gave up (retries exhausted)."""
+    run = SyncRun.objects.filter(pk=run_id, status="running").first()
+    if run is not None:
+        stats = SyncStats(errors=[*run.errors, message])
+        sync_run_finish(run=run, stats=stats, calls=Counter(run.calls), ok=False, started=0)
+        run.duration_ms = None
+        run.save(update_fields=["duration_ms"])
 
 
 def _cluster_phases(
