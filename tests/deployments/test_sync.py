@@ -29,7 +29,7 @@ def small(sandbox: Any) -> AwsAccount:
         name="sbx", regions=["us-east-1"], auth_mode="endpoint", endpoint_url=sandbox.url
     )
     run = account_sync(account_id=account.pk)
-    assert run is not None and run.status == "succeeded", run.errors
+    assert run is not None and run.status == "succeeded", run.errors if run else None
     return account
 
 
