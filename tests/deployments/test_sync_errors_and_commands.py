@@ -92,9 +92,8 @@ def test_error_translation() -> None:
         "no",
         "DescribeTasks",
     )
-    server = ClientError(
-        {"Error": {"Code": "Weird"}, "ResponseMetadata": {"HTTPStatusCode": 503}}, "X"
-    )
+    response: Any = {"Error": {"Code": "Weird"}, "ResponseMetadata": {"HTTPStatusCode": 503}}
+    server = ClientError(response, "X")
     assert isinstance(translate(server), AwsTransientError)
     assert isinstance(
         translate(EndpointConnectionError(endpoint_url="http://x")), AwsTransientError
