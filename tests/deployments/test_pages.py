@@ -101,3 +101,4 @@ def test_sync_now_needs_operator_and_shows_progress(
     run.save()
     poll = operator_client.get(f"/sync-runs/{run.pk}/", HTTP_HX_REQUEST="true")
     assert poll.status_code == 286 and "synced" in poll.content.decode()
+    assert poll["HX-Refresh"] == "true"
