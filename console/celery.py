@@ -12,6 +12,9 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "console.settings")
 app = Celery("fleetdeck")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks(["console", "clusters", "deployments"])
+# Docker host tasks live in their own module (clusters/docker_tasks.py) but keep
+# their clusters.tasks.* names.
+app.autodiscover_tasks(["clusters"], related_name="docker_tasks")
 
 
 def _interval(name: str, default: int) -> timedelta:
