@@ -107,6 +107,8 @@ def docker_host_create(
         raise ValidationError({"instance": "Linking to a container instance is not available yet."})
     host.reachable = True
     host.last_ok_at = timezone.now()
+    # The watcher follows events from the moment the host was added on.
+    host.events_cursor_nanos = time.time_ns()
     host.save()
     if actor is not None:
         audit_record(
