@@ -27,6 +27,9 @@ log = logging.getLogger(__name__)
 # Sent after every sync attempt (ok or not); deployments' drift listens to it so
 # this layer does not import the one above it.
 docker_host_synced = Signal()
+# Sent while rendering a host page; receivers return HTML to show there (the
+# drift findings panel), so this layer never imports deployments.
+docker_host_page = Signal()
 
 INFO_REFRESH = timedelta(minutes=10)
 # An inspect fills what a listing lacks (start/finish times, OOM flag, health
@@ -63,6 +66,9 @@ def _info_apply(host: DockerHost, info: dockerhosts.EngineInfo) -> None:
     )
 
 
+RESERVED_NAMES = {"add"}  # /docker-hosts/add/ is the form
+
+
 def docker_host_create(
     *,
     name: str,
@@ -82,6 +88,8 @@ def docker_host_create(
         url = dockerhosts.endpoint_validate(endpoint)
     except dockerhosts.EndpointInvalid as exc:
         raise ValidationError({"endpoint": str(exc)}) from exc
+    if name in RESERVED_NAMES:
+        raise ValidationError({"name": f"{name!r} is reserved; choose another name."})
     if DockerHost.objects.filter(name=name).exists():
         raise ValidationError({"name": f"A Docker host named {name!r} already exists."})
     host = DockerHost(

@@ -1,5 +1,6 @@
 from django.urls import path
 
+from .docker_urls import urlpatterns as docker_urlpatterns
 from .views import placeholder
 
 app_name = "clusters"
@@ -33,14 +34,6 @@ urlpatterns = [
         ),
         name="registrations",
     ),
-    path(
-        "docker-hosts/",
-        placeholder(
-            "docker-hosts",
-            "Docker hosts",
-            "The machines behind external instances, their containers and events, and drift "
-            "against what ECS believes.",
-        ),
-        name="docker-hosts",
-    ),
 ]
+
+urlpatterns += docker_urlpatterns

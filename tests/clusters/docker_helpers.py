@@ -29,6 +29,8 @@ SOCKET_PATH = "/var/run/docker.sock"
 DOCKER_URL = f"unix://{SOCKET_PATH}"
 IMAGE = os.environ.get("FLEETDECK_TEST_IMAGE", "fleetdeck-busybox:latest")
 TEST_LABEL = "org.fleetdeck.test"
+# Exits on SIGTERM at once (a shell as PID 1 ignores it, so stop would wait 10 s).
+SLEEPER = "trap 'exit 0' TERM; sleep 600 & wait"
 
 
 @pytest.fixture
@@ -57,7 +59,7 @@ class Engine:
     def labels(self, extra: dict[str, str] | None = None) -> dict[str, str]:
         return {TEST_LABEL: self.run_id, **(extra or {})}
 
-    def run(self, name: str, command: str = "sleep 600", **kwargs: Any) -> Any:
+    def run(self, name: str, command: str = SLEEPER, **kwargs: Any) -> Any:
         labels = self.labels(kwargs.pop("labels", None))
         return self.client.containers.run(
             IMAGE,
@@ -68,7 +70,7 @@ class Engine:
             **kwargs,
         )
 
-    def create(self, name: str, command: str = "sleep 600", **kwargs: Any) -> Any:
+    def create(self, name: str, command: str = SLEEPER, **kwargs: Any) -> Any:
         labels = self.labels(kwargs.pop("labels", None))
         return self.client.containers.create(
             IMAGE, ["sh", "-c", command], name=f"fdt-{self.run_id}-{name}", labels=labels, **kwargs

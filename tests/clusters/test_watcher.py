@@ -53,6 +53,7 @@ def test_backoff_grows_to_a_cap():
 @pytest.mark.django_db(transaction=True)
 def test_watcher_restart_loses_nothing_and_duplicates_nothing(engine, artifacts_dir):
     host = docker_host_create(name="local", endpoint=DOCKER_URL)
+    assert host.events_cursor_nanos is not None
     started = host.events_cursor_nanos / 1e9
     log = artifacts_dir / "watcher-test.log"
     log.unlink(missing_ok=True)
