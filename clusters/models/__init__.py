@@ -1,15 +1,31 @@
 from .audit import AuditEntry
+from .aws import (
+    AuthMode,
+    AwsAccount,
+    Cluster,
+    ContainerInstance,
+    SyncRun,
+    SyncRunStatus,
+    SyncStatus,
+)
 from .base import MirroredModel
 from .hosts import Container, ContainerHealth, DockerHost
 from .timeline import Event, EventSeverity, EventSource
 
 __all__ = [
     "AuditEntry",
+    "AuthMode",
+    "AwsAccount",
+    "Cluster",
     "Container",
     "ContainerHealth",
+    "ContainerInstance",
     "DockerHost",
     "Event",
     "EventSeverity",
     "EventSource",
     "MirroredModel",
+    "SyncRun",
+    "SyncRunStatus",
+    "SyncStatus",
 ]

@@ -7,7 +7,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("clusters", "0002_roles"),
+        ("clusters", "0003_aws_mirror"),
     ]
 
     operations = [
