@@ -19,7 +19,7 @@ from django.utils import timezone
 from . import dockerhosts
 from .audit import audit_record
 from .dockerhosts import CallCounter, ContainerDetail, ContainerFacts, DockerEvent, Endpoint
-from .models import Container, DockerHost, EventSeverity, EventSource
+from .models import Container, ContainerInstance, DockerHost, EventSeverity, EventSource
 from .timeline import NewEvent, dedupe_key, event_record, events_record
 
 log = logging.getLogger(__name__)
@@ -57,6 +57,7 @@ def _info_apply(host: DockerHost, info: dockerhosts.EngineInfo) -> None:
     host.cpus = info.cpus
     host.memory_bytes = info.memory_bytes
     host.info_at = timezone.now()
+    host.engine_labels = info.labels
     # Speak the engine's own API version, capped at the SDK's default so a newer
     # engine never gets a request shape the SDK does not know.
     host.api_version = min(
@@ -112,7 +113,15 @@ def docker_host_create(
         ) from exc
     _info_apply(host, info)
     if instance_arn:
-        raise ValidationError({"instance": "Linking to a container instance is not available yet."})
+        instance = ContainerInstance.objects.filter(arn=instance_arn).first()
+        if instance is None:
+            raise ValidationError(
+                {"instance": f"No container instance {instance_arn} is mirrored."}
+            )
+        host.container_instance = instance
+        host.link_source = "operator"
+    else:
+        docker_host_autolink(host=host)
     host.reachable = True
     host.last_ok_at = timezone.now()
     # The watcher follows events from the moment the host was added on.
@@ -129,6 +138,58 @@ def docker_host_create(
             docker_host=host.name,
         )
     return host
+
+
+# Engine labels (dockerd --label) that name the instance the machine is.
+INSTANCE_LABEL_KEYS = ("com.amazonaws.ecs.instance-id", "fleetdeck.instance-id", "instance-id")
+
+
+def docker_host_autolink(*, host: DockerHost) -> ContainerInstance | None:
+    """Link an unlinked host to its container instance when exactly one mirrored
+    instance matches: an engine label naming the instance id (mi-.../i-...), or
+    the engine's hostname being the instance id. Does not save."""
+    if host.container_instance_id is not None:
+        return host.container_instance
+    candidates: list[tuple[str, str]] = []
+    for label in host.engine_labels or []:
+        key, _, value = str(label).partition("=")
+        if key in INSTANCE_LABEL_KEYS and value:
+            candidates.append((f"auto:label {key}", value))
+    if host.hostname:
+        candidates.append(("auto:hostname", host.hostname))
+    for rule, value in candidates:
+        matches = list(
+            ContainerInstance.objects.filter(ec2_instance_id=value, gone_at__isnull=True)[:2]
+        )
+        if len(matches) == 1:
+            host.container_instance = matches[0]
+            host.link_source = rule
+            return matches[0]
+    return None
+
+
+def docker_host_link(
+    *,
+    host: DockerHost,
+    instance: ContainerInstance | None,
+    actor: Any,
+    request: HttpRequest | None = None,
+) -> None:
+    """An operator links (or unlinks) a host and a container instance."""
+    host.container_instance = instance
+    host.link_source = "operator" if instance else ""
+    host.save(update_fields=["container_instance", "link_source"])
+    what = f"to {instance.arn}" if instance else "from its container instance"
+    audit_record(
+        actor=actor,
+        action="docker_host.link",
+        message=f"Linked Docker host {host.name} {what}",
+        request=request,
+        object_type="docker_host",
+        object_id=str(host.pk),
+        docker_host=host.name,
+        instance_arn=instance.arn if instance else "",
+    )
 
 
 @dataclass
@@ -221,6 +282,7 @@ def _sync(host: DockerHost) -> HostSyncResult:
         if host.info_at is None or now - host.info_at > INFO_REFRESH:
             _info_apply(host, dockerhosts.engine_info(endpoint, counter))
             endpoint = host_endpoint(host)
+            docker_host_autolink(host=host)
         listing = dockerhosts.containers_list(endpoint, counter)
     except dockerhosts.DockerHostError as exc:
         docker_host_mark_unreachable(host=host, error=str(exc))

@@ -19,6 +19,16 @@ class DockerHost(models.Model):
     tls_key_path = models.CharField(max_length=500, blank=True)
     api_version = models.CharField(max_length=16, blank=True)
     enabled = models.BooleanField(default=True)
+    # The ECS container instance this machine is (for external instances: mi-...).
+    container_instance = models.ForeignKey(
+        "clusters.ContainerInstance",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="docker_hosts",
+    )
+    # how the link was made: "auto:<rule>" or "operator"
+    link_source = models.CharField(max_length=64, blank=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     # reachability
@@ -39,6 +49,7 @@ class DockerHost(models.Model):
     cpus = models.PositiveIntegerField(null=True, blank=True)
     memory_bytes = models.BigIntegerField(null=True, blank=True)
     info_at = models.DateTimeField(null=True, blank=True)
+    engine_labels = models.JSONField(default=list, blank=True)
 
     # counts from the last complete listing
     containers_total = models.PositiveIntegerField(default=0)

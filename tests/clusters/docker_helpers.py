@@ -59,12 +59,14 @@ class Engine:
     def labels(self, extra: dict[str, str] | None = None) -> dict[str, str]:
         return {TEST_LABEL: self.run_id, **(extra or {})}
 
-    def run(self, name: str, command: str = SLEEPER, **kwargs: Any) -> Any:
+    def run(
+        self, name: str, command: str = SLEEPER, *, raw_name: bool = False, **kwargs: Any
+    ) -> Any:
         labels = self.labels(kwargs.pop("labels", None))
         return self.client.containers.run(
             IMAGE,
             ["sh", "-c", command],
-            name=f"fdt-{self.run_id}-{name}",
+            name=name if raw_name else f"fdt-{self.run_id}-{name}",
             labels=labels,
             detach=True,
             **kwargs,
