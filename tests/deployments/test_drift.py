@@ -103,10 +103,10 @@ def test_2_orphan_containers_open_and_resolve(engine, world):
     c2 = engine.run("orphan-unknown", labels=ecs_labels(unknown_arn, cluster=cluster.name))
     _sync(host)
     # The cluster was last asked before c2 started: ECS may not know it yet.
-    assert [f.container.container_id for f in _open(DriftKind.ORPHAN_CONTAINER)] == [c1.id]
+    assert [f.docker_container_id for f in _open(DriftKind.ORPHAN_CONTAINER)] == [c1.id]
     Cluster.objects.filter(pk=cluster.pk).update(last_sync_at=timezone.now())
     drift_evaluate()
-    found = {f.container.container_id: f for f in _open(DriftKind.ORPHAN_CONTAINER)}
+    found = {f.docker_container_id: f for f in _open(DriftKind.ORPHAN_CONTAINER)}
     assert set(found) == {c1.id, c2.id}
     assert "is STOPPED in ECS" in found[c1.id].message
     assert "unknown to ECS" in found[c2.id].message
@@ -121,7 +121,7 @@ def test_2_orphan_containers_open_and_resolve(engine, world):
 
 
 def test_3_agent_container_and_agent_disconnected(engine, world):
-    cluster, inst, host = world
+    _cluster, inst, host = world
     _sync(host)
     (missing,) = _open(DriftKind.AGENT_CONTAINER, docker_host=host)
     assert "is missing" in missing.message and missing.severity == "error"
