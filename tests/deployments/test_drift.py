@@ -216,3 +216,21 @@ def test_host_links_itself_to_the_instance_its_tasks_run_on(engine, world):
     other.refresh_from_db()
     assert other.container_instance == inst and other.link_source == "auto:task-arn"
     assert DockerHost.objects.get(name="edge-host").link_source == "operator"
+
+
+def test_operator_links_a_host_viewer_cannot(viewer_client, operator_client, engine, world):
+    _cluster, inst, _host = world
+    other = docker_host_create(name="manual", endpoint=DOCKER_URL)
+    url = reverse("clusters:docker-host-link", args=["manual"])
+    page = reverse("clusters:docker-host", args=["manual"])
+    viewer_client.get(page)
+    token = viewer_client.cookies["csrftoken"].value
+    assert viewer_client.post(url, {"instance": inst.pk}, HTTP_X_CSRFTOKEN=token).status_code == 403
+    body = operator_client.get(page).content.decode()
+    assert 'action="' + url + '"' in body
+    token = operator_client.cookies["csrftoken"].value
+    r = operator_client.post(url, {"instance": inst.pk}, HTTP_X_CSRFTOKEN=token, follow=True)
+    assert f"Linked manual to {inst}." in r.content.decode()
+    other.refresh_from_db()
+    assert other.container_instance == inst and other.link_source == "operator"
+    assert Event.objects.filter(source="audit", instance_arn=inst.arn).exists()
