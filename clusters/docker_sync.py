@@ -3,6 +3,8 @@ containers. All Docker I/O goes through ``clusters.dockerhosts``."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import time
 from dataclasses import dataclass, field
@@ -36,6 +38,7 @@ INFO_REFRESH = timedelta(minutes=10)
 # log) for containers whose state changed; bounded so one sync stays cheap.
 MAX_INSPECTS_PER_SYNC = 25
 LOCK_TTL = 300
+LAST_SEEN_REFRESH = timedelta(minutes=5)
 
 
 def host_endpoint(host: DockerHost) -> Endpoint:
@@ -207,7 +210,23 @@ class HostSyncResult:
 
 # Not "status": its text ("Up 5 minutes") changes every sync by itself; it is
 # rewritten when anything here changes.
-_COMPARED = ("name", "image", "image_id", "command", "state", "health", "labels", "ports")
+_COMPARED = (
+    "name",
+    "image",
+    "image_id",
+    "command",
+    "state",
+    "health",
+    "labels",
+    "ports",
+    "exit_code",
+)
+
+
+def _fingerprint(values: dict[str, Any]) -> str:
+    """A digest of the listing fields that matter (not the status text)."""
+    raw = json.dumps([values.get(k) for k in _COMPARED], sort_keys=True, default=str)
+    return hashlib.blake2b(raw.encode(), digest_size=16).hexdigest()
 
 
 def _listing_values(facts: ContainerFacts) -> dict[str, Any]:
@@ -291,43 +310,63 @@ def _sync(host: DockerHost) -> HostSyncResult:
         )
 
     result = HostSyncResult(host.pk, ok=True)
-    existing = {c.container_id: c for c in Container.objects.filter(host=host)}
+    # Compare fingerprints, not rows: building 300 model instances per sync would
+    # cost more than the listing itself. Full rows are loaded only for changes.
+    existing = {
+        cid: (pk, fingerprint, gone_at, inspected_at)
+        for cid, pk, fingerprint, gone_at, inspected_at in Container.objects.filter(
+            host=host
+        ).values_list("container_id", "pk", "fingerprint", "gone_at", "inspected_at")
+    }
     seen: set[str] = set()
     to_create: list[Container] = []
-    to_update: list[Container] = []
     to_inspect: list[Container] = []
+    changed: dict[int, tuple[ContainerFacts, dict[str, Any], str]] = {}
+    stale: dict[int, ContainerFacts] = {}
     for facts in listing:
         seen.add(facts.id)
         values = _listing_values(facts)
-        row = existing.get(facts.id)
-        if row is None:
-            row = Container(host=host, container_id=facts.id, first_seen_at=now, **values)
+        fingerprint = _fingerprint(values)
+        known = existing.get(facts.id)
+        if known is None:
+            row = Container(
+                host=host,
+                container_id=facts.id,
+                first_seen_at=now,
+                fingerprint=fingerprint,
+                **values,
+            )
             row.last_seen_at = now
             row.changed_at = now
             to_create.append(row)
             if facts.state != "created":
                 to_inspect.append(row)
             continue
-        state_changed = row.state != facts.state
-        changed = (
-            row.is_gone
-            or any(getattr(row, k) != values[k] for k in _COMPARED)
-            or values.get("exit_code", row.exit_code) != row.exit_code
-        )
-        if changed:
+        pk, old_fingerprint, gone_at, inspected_at = known
+        if gone_at is not None or old_fingerprint != fingerprint:
+            changed[pk] = (facts, values, fingerprint)
+        elif inspected_at is None and facts.state != "created":
+            # Written before any inspect could run: fill it in when there is room.
+            stale[pk] = facts
+
+    to_update: list[Container] = []
+    if changed or stale:
+        rows = Container.objects.in_bulk([*changed, *stale])
+        for pk, (facts, values, fingerprint) in changed.items():
+            row = rows[pk]
+            state_changed = row.state != facts.state
             for k, v in values.items():
                 setattr(row, k, v)
+            row.fingerprint = fingerprint
             row.gone_at = None
             row.changed_at = now
             row.last_seen_at = now
             to_update.append(row)
-            if state_changed and facts.state != "created":
+            if (state_changed or row.inspected_at is None) and facts.state != "created":
                 to_inspect.append(row)
-        elif row.inspected_at is None and facts.state not in {"created"}:
-            # A row the listing wrote before any inspect could run (e.g. an
-            # unreachable moment): fill it in when there is room.
-            to_inspect.append(row)
-            to_update.append(row)
+        for pk in stale:
+            to_update.append(rows[pk])
+            to_inspect.append(rows[pk])
 
     for row in to_inspect[:MAX_INSPECTS_PER_SYNC]:
         try:
@@ -339,7 +378,7 @@ def _sync(host: DockerHost) -> HostSyncResult:
             log.warning("inspect of %s on %s failed: %s", row.container_id, host.name, exc)
             break
 
-    gone_ids = [cid for cid, row in existing.items() if cid not in seen and row.gone_at is None]
+    gone_ids = [cid for cid, known in existing.items() if cid not in seen and known[2] is None]
     update_fields = [
         *_listing_values_fields(),
         "exit_code",
@@ -353,21 +392,22 @@ def _sync(host: DockerHost) -> HostSyncResult:
         "health_log",
         "error",
         "inspected_at",
+        "fingerprint",
     ]
     with transaction.atomic():
         Container.objects.bulk_create(to_create, batch_size=500)
         if to_update:
-            Container.objects.bulk_update(
-                list({id(r): r for r in to_update}.values()), update_fields, batch_size=200
-            )
+            Container.objects.bulk_update(to_update, update_fields, batch_size=200)
         if gone_ids:
             Container.objects.filter(host=host, container_id__in=gone_ids).update(
                 gone_at=now, changed_at=now
             )
-        # One statement keeps last_seen_at honest without rewriting every row.
-        Container.objects.filter(host=host, gone_at__isnull=True).exclude(last_seen_at=now).update(
-            last_seen_at=now
-        )
+        # last_seen_at is refreshed in one statement at most every few minutes:
+        # rewriting every row on every sync would cost more than the listing.
+        # Between refreshes, host.last_ok_at is when all live rows were last seen.
+        Container.objects.filter(
+            host=host, gone_at__isnull=True, last_seen_at__lt=now - LAST_SEEN_REFRESH
+        ).update(last_seen_at=now)
         was_unreachable = not host.reachable and host.last_ok_at is not None
         states = [f.state for f in listing]
         host.containers_total = len(listing)
@@ -388,7 +428,7 @@ def _sync(host: DockerHost) -> HostSyncResult:
                 docker_host=host.name,
             )
     result.created = len(to_create)
-    result.updated = len({id(r) for r in to_update})
+    result.updated = len(to_update)
     result.gone = len(gone_ids)
     result.calls = counter.count
     result.call_log = counter.calls
@@ -575,6 +615,7 @@ def container_refresh(*, host: DockerHost, container_id: str, removed: bool = Fa
     for k, v in values.items():
         setattr(row, k, v)
     _detail_apply(row, detail)
+    row.fingerprint = ""  # the next listing rewrites the listing's own fields
     row.gone_at = None
     row.last_seen_at = now
     row.changed_at = now

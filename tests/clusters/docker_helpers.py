@@ -38,7 +38,7 @@ def engine() -> Iterator[Any]:
     """The machine's Docker engine; every container a test starts through
     ``run``/``create`` carries a per-test label and is removed at teardown."""
     try:
-        client = docker.DockerClient(base_url=DOCKER_URL, version="1.41")
+        client = docker.DockerClient(base_url=DOCKER_URL, version="1.41", timeout=180)
         client.ping()
         client.images.get(IMAGE)
     except Exception as exc:

@@ -87,7 +87,7 @@ def test_watcher_restart_loses_nothing_and_duplicates_nothing(engine, artifacts_
 
     # While no watcher runs: kill one, start one, create one, restart one.
     a.kill()
-    a.wait(timeout=20)
+    a.wait(timeout=120)
     b = engine.run("b")
     c = engine.create("c")
     b.restart(timeout=1)

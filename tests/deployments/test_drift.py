@@ -71,14 +71,16 @@ def _timeline_has(finding: DriftFinding, what: str) -> bool:
 
 
 def _sync(host) -> None:
+    """A sync, then the drift evaluation it queues (run here, in-process)."""
     result = docker_host_sync(host_id=host.pk)
     assert result is not None
+    drift_evaluate()
 
 
 def test_1_running_task_without_container_opens_and_resolves(engine, world):
     cluster, inst, host = world
     task = _task(cluster, inst, "t1")
-    _sync(host)  # the sync's signal evaluates drift
+    _sync(host)
     (finding,) = _open(DriftKind.TASK_WITHOUT_CONTAINER, task=task)
     assert finding.severity == "error" and finding.docker_host == host
     assert finding.container_instance == inst and _timeline_has(finding, "opened")
@@ -143,7 +145,7 @@ def test_3_agent_container_and_agent_disconnected(engine, world):
     assert "unhealthy" in unhealthy.message and unhealthy.severity == "warning"
 
     agent.kill()
-    agent.wait(timeout=20)
+    agent.wait(timeout=120)
     _sync(host)
     (stopped,) = _open(DriftKind.AGENT_CONTAINER, docker_host=host)
     assert "not running (exited)" in stopped.message
