@@ -4,8 +4,8 @@
 (no API calls), opens the new ones and resolves the ones that stopped holding;
 every open and resolve is a timeline event. Rules (issue 5):
 
-1. an ECS task RUNNING on an instance whose host's listing, taken after the task
-   started, has no running container for it;
+1. an ECS task RUNNING on an instance whose host's listing, taken after the
+   mirror first saw the task, has no running container for it;
 2. a running container with ECS labels whose task is STOPPED, or unknown to ECS
    although its cluster has been mirrored since the container started (orphan);
 3. the ``ecs-agent`` container missing, stopped or unhealthy on a host linked to an
@@ -116,7 +116,9 @@ def drift_current(*, now: datetime) -> dict[str, Spec]:
         host = by_instance.get(t.container_instance_id or 0)
         if host is None:
             continue
-        started = t.started_at or t.created_at_aws or t.first_seen_at
+        # Our own clock, not AWS's startedAt: the two clocks may disagree, and what
+        # matters is that the host was listed after the mirror learnt of the task.
+        started = t.first_seen_at
         assert host.last_ok_at is not None
         if host.last_ok_at <= started or (host.pk, t.arn) in running_for_task:
             continue

@@ -52,7 +52,9 @@ def world(engine):
 
 
 def _task(cluster, inst, suffix: str, status: str = "RUNNING", started_ago: int = 60) -> Task:
+    seen = timezone.now() - timedelta(seconds=started_ago)
     return Task.objects.create(
+        first_seen_at=seen,
         arn=f"arn:aws:ecs:us-east-1:123456789012:task/{cluster.name}/{suffix}",
         cluster=cluster,
         container_instance=inst,
@@ -91,7 +93,7 @@ def test_1_running_task_without_container_opens_and_resolves(engine, world):
     finding.refresh_from_db()
     assert finding.resolved_at is not None and _timeline_has(finding, "resolved")
 
-    # A task that started after the host's last listing is not judged yet.
+    # A task the mirror learnt of after the host's last listing is not judged yet.
     late = _task(cluster, inst, "t2", started_ago=-5)
     drift_evaluate()
     assert not _open(DriftKind.TASK_WITHOUT_CONTAINER, task=late)
