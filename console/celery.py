@@ -12,6 +12,10 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "console.settings")
 app = Celery("fleetdeck")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks(["console", "clusters", "deployments"])
+# Docker host tasks live in their own module (clusters/docker_tasks.py) but keep
+# their clusters.tasks.* names.
+app.autodiscover_tasks(["clusters"], related_name="docker_tasks")
+app.autodiscover_tasks(["deployments"], related_name="drift_tasks")
 
 
 def _interval(name: str, default: int) -> timedelta:
@@ -47,6 +51,10 @@ def _app_schedules() -> dict[str, dict[str, object]]:
         },
         "docker-sync-all": {
             "task": "clusters.tasks.sync_all_docker_hosts",
+            "schedule": _interval("FLEETDECK_DOCKER_SYNC_INTERVAL_SECONDS", 30),
+        },
+        "drift-evaluate": {
+            "task": "deployments.tasks.evaluate_drift",
             "schedule": _interval("FLEETDECK_DOCKER_SYNC_INTERVAL_SECONDS", 30),
         },
         "prune-history": {
