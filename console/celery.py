@@ -12,6 +12,8 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "console.settings")
 app = Celery("fleetdeck")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks(["console", "clusters", "deployments"])
+app.autodiscover_tasks(["deployments"], related_name="sample_tasks")
+app.autodiscover_tasks(["console"], related_name="notification_tasks")
 
 
 def _interval(name: str, default: int) -> timedelta:
@@ -51,6 +53,14 @@ def _app_schedules() -> dict[str, dict[str, object]]:
         "prune-history": {
             "task": "clusters.tasks.prune_history",
             "schedule": timedelta(hours=1),
+        },
+        "sample-services": {
+            "task": "deployments.sample_tasks.sample_services",
+            "schedule": timedelta(seconds=60),
+        },
+        "evaluate-alerts": {
+            "task": "console.notification_tasks.evaluate_alerts",
+            "schedule": _interval("FLEETDECK_ALERT_INTERVAL_SECONDS", 60),
         },
     }
     return {name: entry for name, entry in wanted.items() if entry["task"] in app.tasks}
