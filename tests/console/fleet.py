@@ -60,6 +60,7 @@ def deployment(
     **kw: object,
 ) -> Deployment:
     created = created or timezone.now() - timedelta(minutes=2)
+    updated: datetime = kw.pop("updated", created)  # type: ignore[assignment]
     return Deployment.objects.create(
         service=svc,
         deployment_id=f"ecs-svc/{next(_seq):019d}",
@@ -67,7 +68,7 @@ def deployment(
         rollout_state=rollout,
         desired_count=svc.desired_count,
         created_at_aws=created,
-        updated_at_aws=kw.pop("updated", created),
+        updated_at_aws=updated,
         **kw,
     )
 
