@@ -58,7 +58,7 @@ class ChannelForm(forms.ModelForm):  # type: ignore[type-arg]
         data = super().clean() or {}
         kind, target = data.get("kind"), (data.get("target") or "").strip()
         if kind in ("webhook", "slack"):
-            forms.URLField().clean(target)
+            forms.URLField(assume_scheme="https").clean(target)
         elif kind == "email":
             for address in [a.strip() for a in target.split(",") if a.strip()] or [""]:
                 forms.EmailField().clean(address)

@@ -136,12 +136,12 @@ def metrics_text() -> str:
             region=row.region,
             cluster=row.name,
         )
+    out.family("fleetdeck_account_sync_failing", "gauge", "1 when the account's last sync failed.")
     for account in snap.accounts:
         out.sample(
-            "fleetdeck_sync_failing",
+            "fleetdeck_account_sync_failing",
             1 if account.last_sync_status == "failed" else 0,
             account=account.name,
-            cluster="",
         )
     out.family("fleetdeck_sync_errors_24h", "gauge", "Failed sync runs in the last 24 hours.")
     failed = dict(
