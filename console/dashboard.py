@@ -56,6 +56,16 @@ def _url(name: str, **query: str) -> str:
     return f"{base}?{urlencode(query)}" if query else base
 
 
+def detail_url(name: str, pk: int | None) -> str:
+    """The object's own page (the mirror's detail pages, by primary key)."""
+    if pk is None:
+        return ""
+    try:
+        return reverse(name, args=[pk])
+    except NoReverseMatch:
+        return ""
+
+
 def timeline_url(**subject: str) -> str:
     """``/timeline/?service=<arn>`` and friends: the timeline filtered to one subject."""
     return _url("timeline", **subject)
@@ -386,7 +396,7 @@ def rule_rollouts(snap: FleetSnapshot) -> Iterable[AttentionItem]:
             continue
         created = svc["dep_created"] or svc["last_seen_at"]
         links: Links = {
-            "url": _url("deployments:services", q=svc["name"]),
+            "url": detail_url("deployments:service", svc["id"]),
             "timeline_url": timeline_url(service=svc["arn"]),
         }
         if svc["dep_rollout"] == "FAILED":
@@ -443,7 +453,7 @@ def rule_services_below_desired(snap: FleetSnapshot) -> Iterable[AttentionItem]:
             detail=f"{svc['pending_count']} pending",
             since=svc["dep_updated"] or created or svc["last_seen_at"],
             state=f"{running}/{desired}",
-            url=_url("deployments:services", q=svc["name"]),
+            url=detail_url("deployments:service", svc["id"]),
             timeline_url=timeline_url(service=svc["arn"]),
             **_cluster_fields(snap, svc["cluster_id"]),
         )
@@ -469,7 +479,7 @@ def rule_failed_tasks(snap: FleetSnapshot) -> Iterable[AttentionItem]:
             since=row["last_stopped"],
             # A new failure changes the newest task; older ones ageing out do not.
             state=row["last_stopped"].isoformat(),
-            url=_url("deployments:tasks", service=svc["arn"]) if svc else "",
+            url=detail_url("deployments:service", svc["id"]) if svc else "",
             timeline_url=(
                 timeline_url(service=svc["arn"])
                 if svc
@@ -500,7 +510,7 @@ def rule_disconnected_agents(snap: FleetSnapshot) -> Iterable[AttentionItem]:
             + f", status {inst['status']}",
             since=since,
             state="disconnected",
-            url=_url("clusters:instances", q=name),
+            url=detail_url("deployments:instance", inst["id"]),
             timeline_url=timeline_url(instance=inst["arn"]),
             **_cluster_fields(snap, inst["cluster_id"]),
         )
@@ -523,7 +533,10 @@ def rule_sync(snap: FleetSnapshot) -> Iterable[AttentionItem]:
                 timeline_url=timeline_url(source="sync"),
             )
     for c in snap.clusters:
-        links: Links = {"url": _url("clusters:list"), "timeline_url": timeline_url(cluster=c.arn)}
+        links: Links = {
+            "url": detail_url("deployments:cluster", c.pk),
+            "timeline_url": timeline_url(cluster=c.arn),
+        }
         fields: ClusterFields = {"cluster_arn": c.arn, "cluster_name": c.name, "region": c.region}
         if c.last_sync_ok is False:
             yield AttentionItem(
