@@ -1,6 +1,7 @@
 from django.urls import path
 
 from . import views
+from .docker_urls import urlpatterns as docker_urlpatterns
 from .views import placeholder
 
 app_name = "clusters"
@@ -19,14 +20,6 @@ urlpatterns = [
         ),
         name="registrations",
     ),
-    path(
-        "docker-hosts/",
-        placeholder(
-            "docker-hosts",
-            "Docker hosts",
-            "The machines behind external instances, their containers and events, and drift "
-            "against what ECS believes.",
-        ),
-        name="docker-hosts",
-    ),
 ]
+
+urlpatterns += docker_urlpatterns

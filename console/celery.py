@@ -14,6 +14,9 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks(["console", "clusters", "deployments"])
 app.autodiscover_tasks(["deployments"], related_name="sample_tasks")
 app.autodiscover_tasks(["console"], related_name="notification_tasks")
+# Docker host tasks live in their own module (clusters/docker_tasks.py) but keep
+# their clusters.tasks.* names.
+app.autodiscover_tasks(["clusters"], related_name="docker_tasks")
 
 
 def _interval(name: str, default: int) -> timedelta:

@@ -9,6 +9,7 @@ from .aws import (
     SyncStatus,
 )
 from .base import MirroredModel
+from .hosts import Container, ContainerHealth, DockerHost
 from .timeline import Event, EventSeverity, EventSource
 
 __all__ = [
@@ -16,7 +17,10 @@ __all__ = [
     "AuthMode",
     "AwsAccount",
     "Cluster",
+    "Container",
+    "ContainerHealth",
     "ContainerInstance",
+    "DockerHost",
     "Event",
     "EventSeverity",
     "EventSource",
