@@ -9,18 +9,30 @@ from .aws import (
     SyncStatus,
 )
 from .base import MirroredModel
+from .registration import (
+    Activation,
+    DecommissionRequest,
+    DockerInstallSource,
+    InstanceAdmission,
+    RegistrationRequest,
+)
 from .timeline import Event, EventSeverity, EventSource
 
 __all__ = [
+    "Activation",
     "AuditEntry",
     "AuthMode",
     "AwsAccount",
     "Cluster",
     "ContainerInstance",
+    "DecommissionRequest",
+    "DockerInstallSource",
     "Event",
     "EventSeverity",
     "EventSource",
+    "InstanceAdmission",
     "MirroredModel",
+    "RegistrationRequest",
     "SyncRun",
     "SyncRunStatus",
     "SyncStatus",
