@@ -12,6 +12,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "console.settings")
 app = Celery("fleetdeck")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks(["console", "clusters", "deployments"])
+app.autodiscover_tasks(["clusters"], related_name="registration_tasks")
 
 
 def _interval(name: str, default: int) -> timedelta:
@@ -47,6 +48,14 @@ def _app_schedules() -> dict[str, dict[str, object]]:
         "docker-sync-all": {
             "task": "clusters.tasks.sync_all_docker_hosts",
             "schedule": _interval("FLEETDECK_DOCKER_SYNC_INTERVAL_SECONDS", 30),
+        },
+        "registration-activations-refresh": {
+            "task": "clusters.registration_tasks.activations_refresh_all",
+            "schedule": _interval("FLEETDECK_REGISTRATION_INTERVAL_SECONDS", 30),
+        },
+        "registration-waiting-room-scan": {
+            "task": "clusters.registration_tasks.waiting_room_scan_all",
+            "schedule": _interval("FLEETDECK_REGISTRATION_INTERVAL_SECONDS", 30),
         },
         "prune-history": {
             "task": "clusters.tasks.prune_history",
