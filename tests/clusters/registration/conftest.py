@@ -23,7 +23,7 @@ class Fleet:
     sandbox: Any
 
     def boto(self, service: str) -> Any:
-        return boto3.client(
+        return boto3.client(  # type: ignore[call-overload]
             service,
             region_name="us-east-1",
             endpoint_url=self.sandbox.url,

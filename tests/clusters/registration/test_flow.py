@@ -11,13 +11,14 @@ from clusters import registration as svc
 from clusters.models import (
     Activation,
     AuditEntry,
+    ContainerInstance,
     Event,
     InstanceAdmission,
     RegistrationRequest,
 )
 from clusters.registration_tasks import activation_create_task, activations_refresh_all
 
-from .registration_support import activated, fleet, requested, spec  # noqa: F401
+from .conftest import activated, requested, spec
 
 pytestmark = pytest.mark.django_db
 
@@ -151,15 +152,15 @@ def test_transient_failure_retried_by_task_then_failed_then_retry_succeeds(
     fleet.sandbox.client.set_faults(
         [{"service": "ssm", "operation": "CreateActivation", "fault": "error500", "rate": 1.0}]
     )
-    activation_create_task.apply(args=[reg.pk])  # eager: retries run in place
+    activation_create_task.apply(args=(reg.pk,))  # eager: retries run in place
     reg.refresh_from_db()
     assert reg.state == State.FAILED
     assert reg.error_code == "ServerException"
-    assert reg.attempts == activation_create_task.max_retries + 1
+    assert reg.attempts == (activation_create_task.max_retries or 0) + 1
     assert fleet.sandbox.client.request_counts()["ssm:CreateActivation"] == reg.attempts
     fleet.sandbox.client.clear_faults()
     svc.registration_retry(actor=admin_user, registration_request_id=reg.pk)
-    activation_create_task.apply(args=[reg.pk])
+    activation_create_task.apply(args=(reg.pk,))
     reg.refresh_from_db()
     assert reg.state == State.ACTIVE
 
@@ -323,6 +324,7 @@ def test_decommission_operator_requests_admin_confirms(
     [admission] = svc.waiting_room_scan(cluster=fleet.cluster)
     svc.instance_admit(actor=admin_user, admission_pk=admission.pk)
     ci = admission.container_instance
+    assert ci is not None
     with pytest.raises(svc.RegistrationError):
         svc.decommission_request(actor=operator, container_instance=ci, reason=" ")
     decom = svc.decommission_request(actor=operator, container_instance=ci, reason="Replaced")
@@ -338,8 +340,11 @@ def test_decommission_operator_requests_admin_confirms(
     assert ci.status == "INACTIVE"
     own = svc.decommission_request(
         actor=admin_user,
-        container_instance=type(ci).objects.create(
-            cluster=fleet.cluster, arn=ci.arn + "-2", ec2_instance_id="mi-0", is_external=True
+        container_instance=ContainerInstance.objects.create(
+            cluster=fleet.cluster,
+            arn=joined["containerInstanceArn"] + "-2",
+            ec2_instance_id="mi-0",
+            is_external=True,
         ),
         reason="mine",
     )
