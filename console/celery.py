@@ -17,6 +17,7 @@ app.autodiscover_tasks(["console"], related_name="notification_tasks")
 # Docker host tasks live in their own module (clusters/docker_tasks.py) but keep
 # their clusters.tasks.* names.
 app.autodiscover_tasks(["clusters"], related_name="docker_tasks")
+app.autodiscover_tasks(["clusters"], related_name="registration_tasks")
 
 
 def _interval(name: str, default: int) -> timedelta:
@@ -53,6 +54,14 @@ def _app_schedules() -> dict[str, dict[str, object]]:
         "docker-sync-all": {
             "task": "clusters.tasks.sync_all_docker_hosts",
             "schedule": _interval("FLEETDECK_DOCKER_SYNC_INTERVAL_SECONDS", 30),
+        },
+        "registration-activations-refresh": {
+            "task": "clusters.registration_tasks.activations_refresh_all",
+            "schedule": _interval("FLEETDECK_REGISTRATION_INTERVAL_SECONDS", 30),
+        },
+        "registration-waiting-room-scan": {
+            "task": "clusters.registration_tasks.waiting_room_scan_all",
+            "schedule": _interval("FLEETDECK_REGISTRATION_INTERVAL_SECONDS", 30),
         },
         "prune-history": {
             # Prunes stopped tasks and deployments, then clusters' own history.
