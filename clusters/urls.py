@@ -3,7 +3,6 @@ from django.urls import path
 from . import registration_views as rv
 from . import views
 from .docker_urls import urlpatterns as docker_urlpatterns
-from .views import placeholder
 
 app_name = "clusters"
 
