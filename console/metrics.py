@@ -18,7 +18,13 @@ from django.utils import timezone
 
 from clusters.models import SyncRun
 
-from .dashboard import dashboard_summary, fleet_snapshot, needs_attention, service_state
+from .dashboard import (
+    _drift_model,
+    dashboard_summary,
+    fleet_snapshot,
+    needs_attention,
+    service_state,
+)
 
 log = logging.getLogger(__name__)
 
@@ -159,6 +165,16 @@ def metrics_text() -> str:
             counts[item.severity] = counts.get(item.severity, 0) + 1
     for severity, n in counts.items():
         out.sample("fleetdeck_attention_items", n, severity=severity)
+    model = _drift_model()
+    if model is not None:
+        out.family("fleetdeck_drift_findings", "gauge", "Open drift findings by kind and severity.")
+        for kind, severity, n in (
+            model.objects.filter(resolved_at__isnull=True)
+            .values_list("kind", "severity")
+            .annotate(n=Count("id"))
+            .order_by()
+        ):
+            out.sample("fleetdeck_drift_findings", n, kind=kind, severity=severity)
     for extension in METRIC_EXTENSIONS:
         out.lines.extend(extension())
     depth = celery_queue_depth()

@@ -182,3 +182,85 @@ def test_fixed_query_count_for_a_big_fleet(django_assert_max_num_queries) -> Non
     sources = {i.source for i in data.attention}
     assert {"deployment", "service", "task", "container-instance"} <= sources
     assert small_fleet_queries <= 10
+
+
+# --- rules over other capabilities' models ----------------------------------------
+def test_unreachable_docker_host_fires_after_grace_and_clears(c: Cluster) -> None:
+    from clusters.models import DockerHost
+
+    host = DockerHost.objects.create(
+        name="edge-1",
+        endpoint="tcp://10.0.0.9:2376",
+        reachable=False,
+        last_error="connection refused",
+        unreachable_since=timezone.now() - timedelta(seconds=30),
+    )
+    assert by_source("docker-host") == []  # a blip
+    DockerHost.objects.filter(pk=host.pk).update(
+        unreachable_since=timezone.now() - timedelta(minutes=10)
+    )
+    [item] = by_source("docker-host")
+    assert item.fingerprint == "docker-host-unreachable:edge-1" and item.severity == "error"
+    assert item.url == "/docker-hosts/edge-1/" and item.timeline_url == "/timeline/?host=edge-1"
+    DockerHost.objects.filter(pk=host.pk).update(reachable=True, unreachable_since=None)
+    assert by_source("docker-host") == []
+
+
+def test_registration_rules_fire_and_clear(c: Cluster, operator) -> None:  # type: ignore[no-untyped-def]
+    from clusters.models import Activation, InstanceAdmission, RegistrationRequest
+
+    req = RegistrationRequest.objects.create(
+        cluster=c,
+        requested_by=operator,
+        registration_limit=2,
+        iam_role="ecsAnywhereRole",
+        justification="two new cameras at plant 3",
+        default_instance_name="plant3-cam",
+    )
+    ci = fleet.instance(c, connected=True, status="DRAINING", is_external=True)
+    adm = InstanceAdmission.objects.create(
+        cluster=c,
+        container_instance=ci,
+        container_instance_arn=ci.arn,
+        managed_instance_id="mi-0aaaabbbbccccdddd",
+        hostname="plant3-cam-1",
+    )
+    act = Activation.objects.create(
+        account=c.account,
+        region=c.region,
+        cluster=c,
+        activation_id="a1b2c3",
+        registration_limit=5,
+        registrations_count=1,
+        expires_at=timezone.now() + timedelta(hours=20),
+        description="edge fleet",
+    )
+    Activation.objects.create(  # far from expiry: not an item
+        account=c.account,
+        region=c.region,
+        activation_id="later",
+        expires_at=timezone.now() + timedelta(days=20),
+    )
+    items = {i.fingerprint: i for i in needs_attention()}
+    assert set(items) == {
+        f"registration-pending:{req.pk}",
+        f"waiting-room:{adm.pk}",
+        f"activation-expiring:{act.pk}",
+    }
+    assert items[f"activation-expiring:{act.pk}"].title.startswith("Activation a1b2c3 expires in 1")
+    assert items[f"waiting-room:{adm.pk}"].cluster_name == "prod"
+    row = dashboard_summary().clusters[0]
+    assert (row.instances_waiting, row.instances_draining) == (1, 0)
+
+    RegistrationRequest.objects.filter(pk=req.pk).update(state="approved")
+    InstanceAdmission.objects.filter(pk=adm.pk).update(state="admitted")
+    Activation.objects.filter(pk=act.pk).update(registrations_count=5)  # used up
+    assert needs_attention() == []
+
+
+def test_query_count_with_every_extension(django_assert_max_num_queries) -> None:  # type: ignore[no-untyped-def]
+    fleet.big_fleet()
+    from console.dashboard import dashboard_data
+
+    with django_assert_max_num_queries(11):
+        dashboard_data()
