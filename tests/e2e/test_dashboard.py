@@ -25,7 +25,7 @@ def _demo_fleet(sandbox) -> AwsAccount:  # type: ignore[no-untyped-def]
         name="demo", regions=REGIONS, auth_mode="endpoint", endpoint_url=sandbox.url
     )
     run = account_sync(account_id=account.pk)
-    assert run.status == "succeeded", run.errors
+    assert run is not None and run.status == "succeeded", run and run.errors
     for region in REGIONS:
         activations_refresh(account=account, region=region)
     # The mirror first saw the disconnected agent just now; the rule waits 5 minutes
