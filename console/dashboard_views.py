@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import re
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -36,12 +36,21 @@ TV_PARTS = ("tv-summary", "tv-attention")
 SPARKLINES = 12
 
 
+# The attention list shows this many rows unless ?all=1: an on-call page is read
+# at a glance, and rendering hundreds of rows would cost more than the queries.
+ATTENTION_ROWS = 50
+
+
 def _context(request: HttpRequest, data: Dashboard, *, tv: bool) -> dict[str, Any]:
+    show_all = request.GET.get("all") == "1"
+    shown = data.attention if show_all else data.attention[:ATTENTION_ROWS]
     return {
         "section": "dashboard",
         "dash": data,
         "summary": data.summary,
-        "attention": data.attention,
+        "attention": shown,
+        "attention_hidden": len(data.attention) - len(shown),
+        "show_all": show_all,
         "tv": tv,
         "can_ack": has_role(request.user, OPERATOR),
     }
@@ -51,13 +60,77 @@ def _render_part(template: str, part: str, context: dict[str, Any], request: Htt
     return render_to_string(f"{template}#{part}", context, request=request)
 
 
-_CSRF_INPUT = re.compile(r'name="csrfmiddlewaretoken" value="[^"]*"')
+def _digest(*values: object) -> str:
+    return hashlib.blake2b(repr(values).encode(), digest_size=8).hexdigest()
 
 
-def _version(html: str) -> str:
-    """A fragment's version: its markup minus the CSRF token (masked differently on
-    every render), so an unchanged fragment keeps its version across polls."""
-    return hashlib.blake2b(_CSRF_INPUT.sub("", html).encode(), digest_size=8).hexdigest()
+def _versions(context: dict[str, Any], parts: tuple[str, ...]) -> dict[str, str]:
+    """Each fragment's version, from the data it shows (not its markup), so the poll
+    can answer "nothing changed" without rendering anything. Ages count in whole
+    minutes, as the page shows them."""
+    data: Dashboard = context["dash"]
+    summary = data.summary
+
+    def minutes(seconds: float | None) -> int | None:
+        return None if seconds is None else int(seconds // 60)
+
+    summary_key = [
+        (
+            c.id,
+            c.name,
+            c.services_healthy,
+            c.services_degraded,
+            c.services_failing,
+            c.instances_active,
+            c.instances_draining,
+            c.instances_disconnected,
+            c.instances_waiting,
+            c.tasks_running,
+            minutes(c.sync_age_seconds),
+            c.stale,
+            c.sync_error[:80],
+        )
+        for c in summary.clusters
+    ]
+    summary_version = _digest(
+        summary_key, summary.accounts_failing, minutes(summary.totals.sync_age_seconds)
+    )
+    items = data.attention if context["show_all"] else data.attention[: ATTENTION_ROWS + 8]
+    attention_version = _digest(
+        [
+            (
+                i.fingerprint,
+                i.state,
+                i.severity,
+                i.title,
+                i.detail,
+                i.since,
+                i.acknowledgement.pk if i.acknowledgement else None,
+            )
+            for i in items
+        ],
+        len(data.attention),
+        context["can_ack"],
+    )
+    return {p: attention_version if p.endswith("attention") else summary_version for p in parts}
+
+
+_memo: dict[str, tuple[float, Dashboard]] = {}
+
+
+def dashboard_shared() -> Dashboard:
+    """``dashboard_data()``, reused for FLEETDECK_DASHBOARD_CACHE_SECONDS within
+    this process. Acknowledging clears it (see ``acknowledge``)."""
+    ttl = float(getattr(settings, "FLEETDECK_DASHBOARD_CACHE_SECONDS", 0))
+    if ttl <= 0:
+        return dashboard_data()
+    now = time.monotonic()
+    hit = _memo.get("dashboard")
+    if hit is not None and now - hit[0] < ttl:
+        return hit[1]
+    data = dashboard_data()
+    _memo["dashboard"] = (now, data)
+    return data
 
 
 @require_GET
@@ -69,32 +142,38 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         return render(request, f"{TEMPLATE}#trends", trends_context())
     template = TV_TEMPLATE if tv else TEMPLATE
     parts = TV_PARTS if tv else LIVE_PARTS
-    data = dashboard_data()
-    context = _context(request, data, tv=tv)
-    rendered = {p: _render_part(template, p, context, request) for p in parts}
-    versions = {p: _version(html) for p, html in rendered.items()}
+    context = _context(request, dashboard_shared(), tv=tv)
+    versions = _versions(context, parts)
     if part == "live":
-        return _live_response(request, rendered, versions)
+        # Only the fragments whose data changed are rendered and sent.
+        changed = [p for p in parts if request.GET.get(f"v_{p}") != versions[p]]
+        return _fragments_response(request, template, changed, context, versions)
+    rendered = {p: _render_part(template, p, context, request) for p in parts}
     context.update(
         {"parts": {p.replace("-", "_"): html for p, html in rendered.items()}, "versions": versions}
     )
-    if not tv:
-        context["trends_deferred"] = True
     return render(request, template, context)
 
 
-def _live_response(
-    request: HttpRequest, rendered: dict[str, str], versions: dict[str, str]
+def _fragments_response(
+    request: HttpRequest,
+    template: str,
+    changed: list[str],
+    context: dict[str, Any],
+    versions: dict[str, str],
 ) -> HttpResponse:
-    """Only the fragments whose markup changed, swapped into their stable
-    containers (innerHTML) so scroll position and open forms elsewhere survive.
-    Nothing changed: 204, and htmx leaves the page alone."""
-    changed = [p for p in rendered if request.GET.get(f"v_{p}") != versions[p]]
+    """The changed fragments, swapped out of band into their stable containers
+    (innerHTML) so scroll position and open forms elsewhere survive. Nothing
+    changed: 204, and htmx leaves the page alone."""
     if not changed:
         return HttpResponse(status=204)
     body = render_to_string(
         "console/_live.html",
-        {"changed": [(p, rendered[p], versions[p]) for p in changed]},
+        {
+            "changed": [
+                (p, _render_part(template, p, context, request), versions[p]) for p in changed
+            ]
+        },
         request=request,
     )
     return HttpResponse(body)
@@ -151,18 +230,12 @@ def acknowledge(request: HttpRequest) -> HttpResponse:
         object_id=fingerprint[:64],
         details={"fingerprint": fingerprint, "state": state, "note": note, "ack_id": ack.pk},
     )
+    _memo.clear()
     if not getattr(request, "htmx", False):
         return redirect("dashboard")
-    data = dashboard_data()
-    context = _context(request, data, tv=False)
-    rendered = {p: _render_part(TEMPLATE, p, context, request) for p in LIVE_PARTS}
-    versions = {p: _version(html) for p, html in rendered.items()}
-    body = render_to_string(
-        "console/_live.html",
-        {"changed": [(p, rendered[p], versions[p]) for p in LIVE_PARTS]},
-        request=request,
-    )
-    response = HttpResponse(body)
+    context = _context(request, dashboard_shared(), tv=False)
+    versions = _versions(context, LIVE_PARTS)
+    response = _fragments_response(request, TEMPLATE, list(LIVE_PARTS), context, versions)
     response.headers["HX-Trigger"] = '{"flash": {"level": "success", "message": "Acknowledged."}}'
     return response
 

@@ -59,12 +59,16 @@ def samples_prune(*, now: datetime | None = None) -> int:
 def service_series(
     *, service_ids: list[int], since: datetime, step_minutes: int = 10
 ) -> dict[int, list[tuple[datetime, int, int]]]:
-    """(time, running, desired) per service since ``since``, one query; thinned to
-    one point per ``step_minutes`` in Python (hourly rows beyond 24 h pass as-is)."""
+    """(time, running, desired) per service since ``since``, one query, one point per
+    ``step_minutes`` (``step_minutes`` divides 60, so hourly rows beyond 24 h pass)."""
     out: dict[int, list[tuple[datetime, int, int]]] = {i: [] for i in service_ids}
     last_kept: dict[int, int] = {}
     rows = (
         ServiceSample.objects.filter(service_id__in=service_ids, minute__gte=epoch_minute(since))
+        # Thin in SQL first (every step-th minute; hourly rows are on it too), so
+        # 24 h of 12 services is ~1,700 rows, not ~17,000.
+        .annotate(phase=Mod("minute", step_minutes))
+        .filter(phase=0)
         .order_by("service_id", "minute")
         .values_list("service_id", "minute", "sampled_at", "running_count", "desired_count")
     )
