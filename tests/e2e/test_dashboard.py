@@ -85,3 +85,22 @@ def test_demo_fleet_dashboard_and_wallboard(
     assert height <= 1080
     tv_page.screenshot(path=str(artifacts_dir / "wallboard.png"))
     tv.close()
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_wallboard_cycles_clusters_when_many(page, live_server, viewer) -> None:  # type: ignore[no-untyped-def]
+    from tests.console import fleet
+
+    acct = fleet.account()
+    for i in range(11):
+        fleet.cluster(acct, name=f"site-{i:02d}")
+    browser_login(page, live_server, viewer.username, PASSWORD)
+    page.set_viewport_size({"width": 1920, "height": 1080})
+    page.goto(f"{live_server.url}/?tv=1")
+    assert page.locator(".tv-cluster:visible").count() == 8
+    assert page.locator(".tv-page-indicator").inner_text() == "Clusters page 1 of 2"
+    # The next page comes by itself (every 10 s).
+    page.locator(".tv-page-indicator", has_text="page 2 of 2").wait_for(timeout=15_000)
+    assert page.locator(".tv-cluster:visible").count() == 3
+    assert "site-10" in page.locator(".tv-clusters").inner_text()
