@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from django.db.models import Q, QuerySet
 
-from .models import Container, DockerHost, Event
+from .models import Container, ContainerInstance, DockerHost, Event
 
 CONTAINER_STATES = ("running", "exited", "created", "paused", "restarting", "dead")
 
@@ -72,4 +72,13 @@ def container_events(*, container: Container, limit: int = 50) -> list[Event]:
         Event.objects.filter(
             docker_host=container.host.name, container_id=container.container_id
         ).order_by("-occurred_at", "-id")[:limit]
+    )
+
+
+def link_candidates() -> list[ContainerInstance]:
+    """Instances an operator may link a host to, external ones first (one query)."""
+    return list(
+        ContainerInstance.objects.filter(gone_at__isnull=True)
+        .select_related("cluster")
+        .order_by("-is_external", "ec2_instance_id")[:500]
     )

@@ -3,6 +3,8 @@ containers. All Docker I/O goes through ``clusters.dockerhosts``."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import time
 from dataclasses import dataclass, field
@@ -19,7 +21,7 @@ from django.utils import timezone
 from . import dockerhosts
 from .audit import audit_record
 from .dockerhosts import CallCounter, ContainerDetail, ContainerFacts, DockerEvent, Endpoint
-from .models import Container, DockerHost, EventSeverity, EventSource
+from .models import Container, ContainerInstance, DockerHost, EventSeverity, EventSource
 from .timeline import NewEvent, dedupe_key, event_record, events_record
 
 log = logging.getLogger(__name__)
@@ -36,6 +38,7 @@ INFO_REFRESH = timedelta(minutes=10)
 # log) for containers whose state changed; bounded so one sync stays cheap.
 MAX_INSPECTS_PER_SYNC = 25
 LOCK_TTL = 300
+LAST_SEEN_REFRESH = timedelta(minutes=5)
 
 
 def host_endpoint(host: DockerHost) -> Endpoint:
@@ -57,6 +60,7 @@ def _info_apply(host: DockerHost, info: dockerhosts.EngineInfo) -> None:
     host.cpus = info.cpus
     host.memory_bytes = info.memory_bytes
     host.info_at = timezone.now()
+    host.engine_labels = info.labels
     # Speak the engine's own API version, capped at the SDK's default so a newer
     # engine never gets a request shape the SDK does not know.
     host.api_version = min(
@@ -112,7 +116,15 @@ def docker_host_create(
         ) from exc
     _info_apply(host, info)
     if instance_arn:
-        raise ValidationError({"instance": "Linking to a container instance is not available yet."})
+        instance = ContainerInstance.objects.filter(arn=instance_arn).first()
+        if instance is None:
+            raise ValidationError(
+                {"instance": f"No container instance {instance_arn} is mirrored."}
+            )
+        host.container_instance = instance
+        host.link_source = "operator"
+    else:
+        docker_host_autolink(host=host)
     host.reachable = True
     host.last_ok_at = timezone.now()
     # The watcher follows events from the moment the host was added on.
@@ -131,6 +143,58 @@ def docker_host_create(
     return host
 
 
+# Engine labels (dockerd --label) that name the instance the machine is.
+INSTANCE_LABEL_KEYS = ("com.amazonaws.ecs.instance-id", "fleetdeck.instance-id", "instance-id")
+
+
+def docker_host_autolink(*, host: DockerHost) -> ContainerInstance | None:
+    """Link an unlinked host to its container instance when exactly one mirrored
+    instance matches: an engine label naming the instance id (mi-.../i-...), or
+    the engine's hostname being the instance id. Does not save."""
+    if host.container_instance_id is not None:
+        return host.container_instance
+    candidates: list[tuple[str, str]] = []
+    for label in host.engine_labels or []:
+        key, _, value = str(label).partition("=")
+        if key in INSTANCE_LABEL_KEYS and value:
+            candidates.append((f"auto:label {key}", value))
+    if host.hostname:
+        candidates.append(("auto:hostname", host.hostname))
+    for rule, value in candidates:
+        matches = list(
+            ContainerInstance.objects.filter(ec2_instance_id=value, gone_at__isnull=True)[:2]
+        )
+        if len(matches) == 1:
+            host.container_instance = matches[0]
+            host.link_source = rule
+            return matches[0]
+    return None
+
+
+def docker_host_link(
+    *,
+    host: DockerHost,
+    instance: ContainerInstance | None,
+    actor: Any,
+    request: HttpRequest | None = None,
+) -> None:
+    """An operator links (or unlinks) a host and a container instance."""
+    host.container_instance = instance
+    host.link_source = "operator" if instance else ""
+    host.save(update_fields=["container_instance", "link_source"])
+    what = f"to {instance.arn}" if instance else "from its container instance"
+    audit_record(
+        actor=actor,
+        action="docker_host.link",
+        message=f"Linked Docker host {host.name} {what}",
+        request=request,
+        object_type="docker_host",
+        object_id=str(host.pk),
+        docker_host=host.name,
+        instance_arn=instance.arn if instance else "",
+    )
+
+
 @dataclass
 class HostSyncResult:
     host_id: int
@@ -146,7 +210,23 @@ class HostSyncResult:
 
 # Not "status": its text ("Up 5 minutes") changes every sync by itself; it is
 # rewritten when anything here changes.
-_COMPARED = ("name", "image", "image_id", "command", "state", "health", "labels", "ports")
+_COMPARED = (
+    "name",
+    "image",
+    "image_id",
+    "command",
+    "state",
+    "health",
+    "labels",
+    "ports",
+    "exit_code",
+)
+
+
+def _fingerprint(values: dict[str, Any]) -> str:
+    """A digest of the listing fields that matter (not the status text)."""
+    raw = json.dumps([values.get(k) for k in _COMPARED], sort_keys=True, default=str)
+    return hashlib.blake2b(raw.encode(), digest_size=16).hexdigest()
 
 
 def _listing_values(facts: ContainerFacts) -> dict[str, Any]:
@@ -221,6 +301,7 @@ def _sync(host: DockerHost) -> HostSyncResult:
         if host.info_at is None or now - host.info_at > INFO_REFRESH:
             _info_apply(host, dockerhosts.engine_info(endpoint, counter))
             endpoint = host_endpoint(host)
+            docker_host_autolink(host=host)
         listing = dockerhosts.containers_list(endpoint, counter)
     except dockerhosts.DockerHostError as exc:
         docker_host_mark_unreachable(host=host, error=str(exc))
@@ -229,43 +310,63 @@ def _sync(host: DockerHost) -> HostSyncResult:
         )
 
     result = HostSyncResult(host.pk, ok=True)
-    existing = {c.container_id: c for c in Container.objects.filter(host=host)}
+    # Compare fingerprints, not rows: building 300 model instances per sync would
+    # cost more than the listing itself. Full rows are loaded only for changes.
+    existing = {
+        cid: (pk, fingerprint, gone_at, inspected_at)
+        for cid, pk, fingerprint, gone_at, inspected_at in Container.objects.filter(
+            host=host
+        ).values_list("container_id", "pk", "fingerprint", "gone_at", "inspected_at")
+    }
     seen: set[str] = set()
     to_create: list[Container] = []
-    to_update: list[Container] = []
     to_inspect: list[Container] = []
+    changed: dict[int, tuple[ContainerFacts, dict[str, Any], str]] = {}
+    stale: dict[int, ContainerFacts] = {}
     for facts in listing:
         seen.add(facts.id)
         values = _listing_values(facts)
-        row = existing.get(facts.id)
-        if row is None:
-            row = Container(host=host, container_id=facts.id, first_seen_at=now, **values)
+        fingerprint = _fingerprint(values)
+        known = existing.get(facts.id)
+        if known is None:
+            row = Container(
+                host=host,
+                container_id=facts.id,
+                first_seen_at=now,
+                fingerprint=fingerprint,
+                **values,
+            )
             row.last_seen_at = now
             row.changed_at = now
             to_create.append(row)
             if facts.state != "created":
                 to_inspect.append(row)
             continue
-        state_changed = row.state != facts.state
-        changed = (
-            row.is_gone
-            or any(getattr(row, k) != values[k] for k in _COMPARED)
-            or values.get("exit_code", row.exit_code) != row.exit_code
-        )
-        if changed:
+        pk, old_fingerprint, gone_at, inspected_at = known
+        if gone_at is not None or old_fingerprint != fingerprint:
+            changed[pk] = (facts, values, fingerprint)
+        elif inspected_at is None and facts.state != "created":
+            # Written before any inspect could run: fill it in when there is room.
+            stale[pk] = facts
+
+    to_update: list[Container] = []
+    if changed or stale:
+        rows = Container.objects.in_bulk([*changed, *stale])
+        for pk, (facts, values, fingerprint) in changed.items():
+            row = rows[pk]
+            state_changed = row.state != facts.state
             for k, v in values.items():
                 setattr(row, k, v)
+            row.fingerprint = fingerprint
             row.gone_at = None
             row.changed_at = now
             row.last_seen_at = now
             to_update.append(row)
-            if state_changed and facts.state != "created":
+            if (state_changed or row.inspected_at is None) and facts.state != "created":
                 to_inspect.append(row)
-        elif row.inspected_at is None and facts.state not in {"created"}:
-            # A row the listing wrote before any inspect could run (e.g. an
-            # unreachable moment): fill it in when there is room.
-            to_inspect.append(row)
-            to_update.append(row)
+        for pk in stale:
+            to_update.append(rows[pk])
+            to_inspect.append(rows[pk])
 
     for row in to_inspect[:MAX_INSPECTS_PER_SYNC]:
         try:
@@ -277,7 +378,7 @@ def _sync(host: DockerHost) -> HostSyncResult:
             log.warning("inspect of %s on %s failed: %s", row.container_id, host.name, exc)
             break
 
-    gone_ids = [cid for cid, row in existing.items() if cid not in seen and row.gone_at is None]
+    gone_ids = [cid for cid, known in existing.items() if cid not in seen and known[2] is None]
     update_fields = [
         *_listing_values_fields(),
         "exit_code",
@@ -291,21 +392,22 @@ def _sync(host: DockerHost) -> HostSyncResult:
         "health_log",
         "error",
         "inspected_at",
+        "fingerprint",
     ]
     with transaction.atomic():
         Container.objects.bulk_create(to_create, batch_size=500)
         if to_update:
-            Container.objects.bulk_update(
-                list({id(r): r for r in to_update}.values()), update_fields, batch_size=200
-            )
+            Container.objects.bulk_update(to_update, update_fields, batch_size=200)
         if gone_ids:
             Container.objects.filter(host=host, container_id__in=gone_ids).update(
                 gone_at=now, changed_at=now
             )
-        # One statement keeps last_seen_at honest without rewriting every row.
-        Container.objects.filter(host=host, gone_at__isnull=True).exclude(last_seen_at=now).update(
-            last_seen_at=now
-        )
+        # last_seen_at is refreshed in one statement at most every few minutes:
+        # rewriting every row on every sync would cost more than the listing.
+        # Between refreshes, host.last_ok_at is when all live rows were last seen.
+        Container.objects.filter(
+            host=host, gone_at__isnull=True, last_seen_at__lt=now - LAST_SEEN_REFRESH
+        ).update(last_seen_at=now)
         was_unreachable = not host.reachable and host.last_ok_at is not None
         states = [f.state for f in listing]
         host.containers_total = len(listing)
@@ -326,7 +428,7 @@ def _sync(host: DockerHost) -> HostSyncResult:
                 docker_host=host.name,
             )
     result.created = len(to_create)
-    result.updated = len({id(r) for r in to_update})
+    result.updated = len(to_update)
     result.gone = len(gone_ids)
     result.calls = counter.count
     result.call_log = counter.calls
@@ -513,6 +615,7 @@ def container_refresh(*, host: DockerHost, container_id: str, removed: bool = Fa
     for k, v in values.items():
         setattr(row, k, v)
     _detail_apply(row, detail)
+    row.fingerprint = ""  # the next listing rewrites the listing's own fields
     row.gone_at = None
     row.last_seen_at = now
     row.changed_at = now

@@ -17,9 +17,15 @@ from .docker_selectors import (
     docker_host_containers,
     docker_host_events,
     docker_hosts_list,
+    link_candidates,
 )
-from .docker_sync import ContainerActionError, container_act, docker_host_create
-from .models import Container, DockerHost
+from .docker_sync import (
+    ContainerActionError,
+    container_act,
+    docker_host_create,
+    docker_host_link,
+)
+from .models import Container, ContainerInstance, DockerHost
 from .roles import ADMIN, OPERATOR, VIEWER, has_role, role_required
 
 SECTION = "docker-hosts"
@@ -61,7 +67,7 @@ def host_add(request: HttpRequest) -> HttpResponse:
 @require_GET
 @role_required(VIEWER)
 def host_detail(request: HttpRequest, name: str) -> HttpResponse:
-    host = get_object_or_404(DockerHost, name=name)
+    host = get_object_or_404(DockerHost.objects.select_related("container_instance"), name=name)
     filters = ContainerFilters.from_query(request.GET.dict())
     context = {
         "section": SECTION,
@@ -74,6 +80,9 @@ def host_detail(request: HttpRequest, name: str) -> HttpResponse:
     if request.headers.get("HX-Request") == "true":
         return render(request, "clusters/docker/host_detail.html#containers", context)
     context["events"] = docker_host_events(host=host)
+    context["can_link"] = has_role(request.user, OPERATOR)
+    if context["can_link"]:
+        context["instances"] = link_candidates()
     context["extra_panels"] = host_panels(request, host)
     return render(request, "clusters/docker/host_detail.html", context)
 
@@ -144,3 +153,22 @@ def container_action(request: HttpRequest, name: str, container_id: str) -> Http
     else:
         (messages.success if result.ok else messages.error)(request, result.message)
     return redirect("clusters:docker-container", name=host.name, container_id=container_id)
+
+
+@require_POST
+@role_required(OPERATOR)
+def host_link(request: HttpRequest, name: str) -> HttpResponse:
+    """An operator chooses the container instance this host is (or none)."""
+    host = get_object_or_404(DockerHost, name=name)
+    raw = request.POST.get("instance", "")
+    instance = None
+    if raw:
+        instance = ContainerInstance.objects.filter(pk=raw if raw.isdigit() else 0).first()
+        if instance is None:
+            messages.error(request, "That container instance is not mirrored.")
+            return redirect("clusters:docker-host", name=host.name)
+    docker_host_link(host=host, instance=instance, actor=request.user, request=request)
+    messages.success(
+        request, f"Linked {host.name} to {instance}." if instance else f"Unlinked {host.name}."
+    )
+    return redirect("clusters:docker-host", name=host.name)

@@ -17,7 +17,12 @@ from django.db import close_old_connections, connection
 from django.utils import timezone
 
 from . import dockerhosts
-from .docker_sync import container_refresh, docker_events_record, host_endpoint
+from .docker_sync import (
+    container_refresh,
+    docker_events_record,
+    docker_host_sync,
+    host_endpoint,
+)
 from .models import DockerHost
 
 log = logging.getLogger("fleetdeck.watcher")
@@ -83,6 +88,13 @@ class HostWatcher(threading.Thread):
             watcher_connected_at=timezone.now(), watcher_error=""
         )
         log.info("host %s: following events since %s", host.name, host.events_cursor_nanos)
+        # The engine replays only its last 256 events, so a long outage can lose
+        # timeline entries; a listing on every (re)connect at least makes the
+        # container rows right again.
+        try:
+            docker_host_sync(host_id=host.pk)
+        except Exception:
+            log.exception("host %s: sync after connect failed", host.name)
         try:
             for event in stream:
                 if self._stop.is_set():

@@ -18,6 +18,7 @@ app.autodiscover_tasks(["console"], related_name="notification_tasks")
 # their clusters.tasks.* names.
 app.autodiscover_tasks(["clusters"], related_name="docker_tasks")
 app.autodiscover_tasks(["clusters"], related_name="registration_tasks")
+app.autodiscover_tasks(["deployments"], related_name="drift_tasks")
 
 
 def _interval(name: str, default: int) -> timedelta:
@@ -62,6 +63,10 @@ def _app_schedules() -> dict[str, dict[str, object]]:
         "registration-waiting-room-scan": {
             "task": "clusters.registration_tasks.waiting_room_scan_all",
             "schedule": _interval("FLEETDECK_REGISTRATION_INTERVAL_SECONDS", 30),
+        },
+        "drift-evaluate": {
+            "task": "deployments.tasks.evaluate_drift",
+            "schedule": _interval("FLEETDECK_DOCKER_SYNC_INTERVAL_SECONDS", 30),
         },
         "prune-history": {
             # Prunes stopped tasks and deployments, then clusters' own history.

@@ -19,6 +19,16 @@ class DockerHost(models.Model):
     tls_key_path = models.CharField(max_length=500, blank=True)
     api_version = models.CharField(max_length=16, blank=True)
     enabled = models.BooleanField(default=True)
+    # The ECS container instance this machine is (for external instances: mi-...).
+    container_instance = models.ForeignKey(
+        "clusters.ContainerInstance",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="docker_hosts",
+    )
+    # how the link was made: "auto:<rule>" or "operator"
+    link_source = models.CharField(max_length=64, blank=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     # reachability
@@ -39,6 +49,7 @@ class DockerHost(models.Model):
     cpus = models.PositiveIntegerField(null=True, blank=True)
     memory_bytes = models.BigIntegerField(null=True, blank=True)
     info_at = models.DateTimeField(null=True, blank=True)
+    engine_labels = models.JSONField(default=list, blank=True)
 
     # counts from the last complete listing
     containers_total = models.PositiveIntegerField(default=0)
@@ -92,6 +103,8 @@ class Container(MirroredModel):
     ecs_family = models.CharField(max_length=255, blank=True)
     ecs_revision = models.CharField(max_length=32, blank=True)
     changed_at = models.DateTimeField(default=timezone.now)
+    # digest of the listing fields last written (see docker_sync._fingerprint)
+    fingerprint = models.CharField(max_length=32, blank=True)
     # set when an inspect filled what the listing lacks (times, OOM, health log)
     inspected_at = models.DateTimeField(null=True, blank=True)
 

@@ -38,7 +38,7 @@ def engine() -> Iterator[Any]:
     """The machine's Docker engine; every container a test starts through
     ``run``/``create`` carries a per-test label and is removed at teardown."""
     try:
-        client = docker.DockerClient(base_url=DOCKER_URL, version="1.41")
+        client = docker.DockerClient(base_url=DOCKER_URL, version="1.41", timeout=180)
         client.ping()
         client.images.get(IMAGE)
     except Exception as exc:
@@ -59,12 +59,14 @@ class Engine:
     def labels(self, extra: dict[str, str] | None = None) -> dict[str, str]:
         return {TEST_LABEL: self.run_id, **(extra or {})}
 
-    def run(self, name: str, command: str = SLEEPER, **kwargs: Any) -> Any:
+    def run(
+        self, name: str, command: str = SLEEPER, *, raw_name: bool = False, **kwargs: Any
+    ) -> Any:
         labels = self.labels(kwargs.pop("labels", None))
         return self.client.containers.run(
             IMAGE,
             ["sh", "-c", command],
-            name=f"fdt-{self.run_id}-{name}",
+            name=name if raw_name else f"fdt-{self.run_id}-{name}",
             labels=labels,
             detach=True,
             **kwargs,

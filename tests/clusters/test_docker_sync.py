@@ -63,9 +63,9 @@ def test_sync_mirrors_containers_with_one_listing_call(engine):
     ecs = engine.run("ecs", labels=ecs_labels(task_arn), ports={"8080/tcp": None})
     created = engine.create("created")
     dying = engine.run("dying", "exit 3")
-    dying.wait(timeout=20)
+    dying.wait(timeout=120)
     oom = engine.run("oom", "head -c 200m /dev/zero | tail", mem_limit="16m", memswap_limit="16m")
-    oom.wait(timeout=60)
+    oom.wait(timeout=150)
     sick = engine.run("sick", healthcheck=HEALTHCHECK_FAILS)
     wait_until(
         lambda: (
@@ -101,7 +101,7 @@ def test_sync_mirrors_containers_with_one_listing_call(engine):
 
     # A kill and a removal show up on the next sync; removed rows are kept as gone.
     plain.kill()
-    plain.wait(timeout=20)
+    plain.wait(timeout=120)
     created.remove()
     third = docker_host_sync(host_id=host.pk)
     assert third is not None and third.gone == 1

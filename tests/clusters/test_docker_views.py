@@ -24,7 +24,7 @@ def synced(engine):
     web = engine.run("web", labels=ecs_labels(arn))
     plain = engine.run("plain")
     done = engine.run("done", "exit 2")
-    done.wait(timeout=20)
+    done.wait(timeout=120)
     docker_host_sync(host_id=host.pk)
     return host, web, plain, done
 
