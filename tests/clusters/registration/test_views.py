@@ -149,6 +149,7 @@ def test_reveal_over_http(
     url = reverse("clusters:activation-reveal", args=[activation.pk])
     assert operator_client.get(url).status_code == 405  # never GET
     # Not rendered for viewers...
+    assert activation.request is not None
     page = viewer_client.get(reverse("clusters:registration-detail", args=[activation.request.pk]))
     assert url not in page.content.decode()
     assert url not in viewer_client.get(reverse("clusters:activations")).content.decode()
