@@ -57,7 +57,7 @@ def test_code_is_not_stored_or_logged_in_plain_text(
         with connection.cursor() as cursor:
             tables = connection.introspection.table_names(cursor)
             for table in tables:
-                cursor.execute(f'SELECT * FROM "{table}"')  # noqa: S608 - names from introspection
+                cursor.execute(f'SELECT * FROM "{table}"')  # table names come from introspection
                 assert code not in repr(cursor.fetchall()), table
 
     # Logs and anything printed.
