@@ -689,13 +689,17 @@ def waiting_room_scan(*, cluster: Cluster) -> list[InstanceAdmission]:
     not approve are flagged as errors on the timeline.
     """
     account = cluster.account
-    instances = ecs_instances.list_external_instances(
-        account=account, region=cluster.region, cluster_arn=cluster.arn
-    )
-    seen = set(
+    known = list(
         InstanceAdmission.objects.filter(cluster=cluster).values_list(
-            "managed_instance_id", flat=True
+            "managed_instance_id", "container_instance_arn"
         )
+    )
+    seen = {mi for mi, _ in known}
+    instances = ecs_instances.list_external_instances(
+        account=account,
+        region=cluster.region,
+        cluster_arn=cluster.arn,
+        skip_arns={arn for _, arn in known},
     )
     new = [i for i in instances if i.ec2_instance_id not in seen and i.status != "INACTIVE"]
     if not new:

@@ -37,6 +37,21 @@ def test_scan_all_skips_clusters_without_external_capacity(fleet, operator, admi
     # No new instance: one listing per run, and SSM is not asked at all.
     assert counts.get("ecs:ListContainerInstances") == 2
     assert "ssm:DescribeInstanceInformation" not in counts
+    # A known instance is listed but not described again.
+    from clusters import registration as svc
+
+    code = svc.activation_reveal(
+        actor=operator, activation_pk=fleet.cluster.activations.get().pk
+    ).code
+    fleet.sandbox.client.register_instance(
+        activation_id=fleet.cluster.activations.get().activation_id,
+        activation_code=code,
+        cluster="edge",
+    )
+    waiting_room_scan_all()
+    fleet.sandbox.client.reset_request_counts()
+    waiting_room_scan_all()
+    assert fleet.sandbox.client.request_counts() == {"ecs:ListContainerInstances": 1}
 
 
 def test_selectors_have_fixed_query_counts(
