@@ -46,6 +46,7 @@ INSTALL_SCRIPT_URL = "https://amazon-ecs-agent.s3.amazonaws.com/ecs-anywhere-ins
 REQUEST_TAG = "fleetdeck:request"
 LIMIT_MIN, LIMIT_MAX = 1, 1000
 EXPIRY_MIN_HOURS, EXPIRY_MAX_HOURS = 1, 30 * 24
+VANISH_GRACE = timedelta(minutes=2)
 
 
 class RegistrationError(Exception):
@@ -160,6 +161,8 @@ def registration_request_create(
     _require(actor, OPERATOR, "Requesting a registration")
     existing = RegistrationRequest.objects.filter(idempotency_token=idempotency_token).first()
     if existing is not None:
+        if existing.requested_by_id != actor.pk:
+            raise RegistrationError("This form was already used; open a new one.")
         return existing, False
     if not LIMIT_MIN <= spec.registration_limit <= LIMIT_MAX:
         raise RegistrationError("The number of machines must be between 1 and 1000.")
@@ -628,7 +631,9 @@ def activations_refresh(*, account: AwsAccount, region: str) -> int:
             row.save(update_fields=[*updates, "last_refreshed_at"])
             changed += 1
     for row in known.values():
-        if row.state != Activation.State.REVOKED:
+        # A just-created activation may not be listed yet (eventual consistency):
+        # only one older than the grace period counts as deleted.
+        if row.state != Activation.State.REVOKED and row.created_at < now - VANISH_GRACE:
             row.state = Activation.State.REVOKED
             row.revoked_at = now
             row.save(update_fields=["state", "revoked_at"])

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 
 import pytest
 from django.core.exceptions import PermissionDenied
+from django.utils import timezone
 
 from clusters import registration as svc
 from clusters.models import (
@@ -37,6 +39,12 @@ def test_double_submit_creates_one_request(fleet, operator) -> None:
     assert first.pk == second.pk
     assert RegistrationRequest.objects.count() == 1
     assert AuditEntry.objects.filter(action="registration.request").count() == 1
+    other = type(operator).objects.create(username="other-operator")
+    other.groups.set(operator.groups.all())
+    with pytest.raises(svc.RegistrationError):  # a token is not a way into another's request
+        svc.registration_request_create(
+            actor=other, spec=spec(fleet.cluster), idempotency_token=token
+        )
     event = Event.objects.get(source="registration", details__action="registration.request")
     assert event.actor == operator
 
@@ -200,10 +208,6 @@ def test_expired_and_exhausted_activations_are_not_revealed(fleet, operator, adm
         svc.activation_reveal(actor=operator, activation_pk=one.pk)
 
     two = activated(operator, admin_user, fleet.cluster)
-    from datetime import timedelta
-
-    from django.utils import timezone
-
     Activation.objects.filter(pk=two.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
     with pytest.raises(svc.ActivationNotUsable, match="expired"):
         svc.activation_reveal(actor=admin_user, activation_pk=two.pk)
@@ -232,6 +236,13 @@ def test_refresh_lists_outside_activations_and_revoke(fleet, operator, admin_use
         svc.activation_reveal(actor=operator, activation_pk=ours.pk)
     # Deleted outside Fleetdeck: the next refresh marks it revoked, never deletes it.
     fleet.boto("ssm").delete_activation(ActivationId=outside["ActivationId"])
+    activations_refresh_all()
+    found.refresh_from_db()
+    assert found.state == Activation.State.ACTIVE
+    # (not yet: a just-created activation may simply not be listed yet)
+    Activation.objects.filter(pk=found.pk).update(
+        created_at=timezone.now() - svc.VANISH_GRACE - timedelta(seconds=1)
+    )
     activations_refresh_all()
     found.refresh_from_db()
     assert found.state == Activation.State.REVOKED

@@ -178,8 +178,13 @@ def test_revoke_over_http_needs_admin(
     assert post(admin_client_, url).status_code == 302
     activation.refresh_from_db()
     assert activation.state == "revoked"
-    revealed = post(operator_client, reverse("clusters:activation-reveal", args=[activation.pk]))
+    url = reverse("clusters:activation-reveal", args=[activation.pk])
+    revealed = post(operator_client, url)
     assert revealed.status_code == 409 and "revoked" in revealed.content.decode()
+    # htmx swaps only 2xx answers: it gets the explanation with a 200.
+    inline = post(operator_client, url, HTTP_HX_REQUEST="true")
+    assert inline.status_code == 200 and "revoked" in inline.content.decode()
+    assert "<nav" not in inline.content.decode()  # a fragment, not a page
 
 
 def test_waiting_room_page_flags_unknown_and_hides_buttons_from_viewers(
