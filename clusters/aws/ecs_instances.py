@@ -128,7 +128,8 @@ def _instance(raw: dict[str, Any]) -> ExternalInstanceInfo:
         status=raw.get("status") or "",
         agent_connected=bool(raw.get("agentConnected")),
         agent_version=version.get("agentVersion") or "",
-        docker_version=version.get("dockerVersion") or "",
+        # ECS reports "DockerVersion: 25.0.8".
+        docker_version=(version.get("dockerVersion") or "").removeprefix("DockerVersion: "),
         running_tasks_count=int(raw.get("runningTasksCount") or 0),
         pending_tasks_count=int(raw.get("pendingTasksCount") or 0),
         registered_at=raw.get("registeredAt"),
