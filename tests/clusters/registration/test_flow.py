@@ -361,3 +361,20 @@ def test_decommission_operator_requests_admin_confirms(
     )
     with pytest.raises(PermissionDenied, match="four-eyes"):
         svc.decommission_confirm(actor=admin_user, decommission_pk=own.pk)
+
+
+def test_instances_older_than_fleetdecks_watch_are_not_drained(fleet) -> None:
+    outside = fleet.boto("ssm").create_activation(IamRole="ecsAnywhereRole")
+    joined = fleet.sandbox.client.register_instance(
+        activation_id=outside["ActivationId"],
+        activation_code=outside["ActivationCode"],
+        cluster="edge",
+    )
+    # Fleetdeck first saw the cluster after the machine had joined.
+    fleet.cluster.first_seen_at = timezone.now() + timedelta(minutes=1)
+    fleet.cluster.save(update_fields=["first_seen_at"])
+    [admission] = svc.waiting_room_scan(cluster=fleet.cluster)
+    assert admission.state == InstanceAdmission.State.ADMITTED
+    assert not admission.held and not admission.flagged_unknown_activation
+    assert "before Fleetdeck" in admission.note
+    assert _describe(fleet, joined["containerInstanceArn"])["status"] == "ACTIVE"
