@@ -103,6 +103,7 @@ def _system_event(
     action: str,
     message: str,
     key: str,
+    actor: Any = None,
     severity: str = EventSeverity.INFO,
     cluster_arn: str = "",
     instance_arn: str = "",
@@ -114,6 +115,7 @@ def _system_event(
         severity=severity,
         message=message,
         dedupe_key=dedupe_key("registration", action, key),
+        actor=actor,
         cluster_arn=cluster_arn,
         instance_arn=instance_arn,
         region=region,
@@ -382,6 +384,7 @@ def activation_create(*, registration_request_id: int) -> Activation | None:
                 f"#{reg.pk} ({reg.registration_limit} machine(s), cluster {cluster.name})"
             ),
             key=f"created|{created.activation_id}",
+            actor=locked.decided_by,  # done on the approver's behalf
             cluster_arn=cluster.arn,
             region=cluster.region,
             details={"registration_request": reg.pk, "activation_id": created.activation_id},
@@ -406,6 +409,7 @@ def activation_create_failed(*, registration_request_id: int, code: str, message
                 f"{code}: {message}"
             ),
             key=f"failed|{reg.pk}|{reg.attempts}",
+            actor=reg.decided_by,
             severity=EventSeverity.ERROR,
             cluster_arn=reg.cluster.arn,
             region=reg.cluster.region,

@@ -114,9 +114,9 @@ def test_approve_enqueues_creation_and_activation_is_stored_encrypted(
     assert aws[0]["RegistrationLimit"] == 2
     assert {"Key": "fleetdeck:request", "Value": str(reg.pk)} in aws[0]["Tags"]
     assert activation.encrypted_code.startswith("gAAAA")  # a Fernet token, not a code
-    assert Event.objects.filter(
-        source="registration", message__contains=activation.activation_id
-    ).exists()
+    created = Event.objects.get(source="registration", details__action="activation.created")
+    assert activation.activation_id in created.message
+    assert created.actor == admin_user  # created on the approver's behalf
 
 
 def test_reject_needs_a_reason_and_is_final(fleet, operator, admin_user) -> None:
