@@ -270,16 +270,27 @@ def _instance_event(
     )
 
 
+def instances_fetch(*, reader: EcsReader, cluster_arn: str) -> list[ContainerInstanceInfo]:
+    """Complete listing + full-batch describes (raises ``AwsError`` otherwise)."""
+    arns = reader.container_instance_arns(cluster_arn)
+    infos, _missing = reader.container_instances(cluster_arn, arns) if arns else ([], [])
+    return infos
+
+
 def cluster_instances_sync(
-    *, cluster: Cluster, reader: EcsReader, stats: SyncStats
+    *,
+    cluster: Cluster,
+    reader: EcsReader,
+    stats: SyncStats,
+    infos: list[ContainerInstanceInfo] | None = None,
 ) -> dict[str, int]:
-    """List + describe the cluster's container instances and mirror them.
+    """Mirror the cluster's container instances (``infos``: already fetched).
 
     Returns {arn: pk} for every instance row of the cluster (gone ones included),
     for the tasks phase. Raises ``AwsError`` before writing if the listing fails.
     """
-    arns = reader.container_instance_arns(cluster.arn)
-    infos, _missing = reader.container_instances(cluster.arn, arns) if arns else ([], [])
+    if infos is None:
+        infos = instances_fetch(reader=reader, cluster_arn=cluster.arn)
     now = timezone.now()
     existing = {ci.arn: ci for ci in ContainerInstance.objects.filter(cluster=cluster)}
     had_sync = cluster.last_sync_ok is not None
