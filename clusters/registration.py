@@ -18,13 +18,14 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.http import HttpRequest
 from django.utils import timezone
 
 from .audit import audit_record
 from .aws import ecs_instances, ssm
 from .aws.errors import AwsPermanentError, AwsTransientError
-from .crypto import decrypt_secret, encrypt_secret
+from .crypto import decrypt_secret, encrypt_secret, encryption_configured
 from .models import (
     Activation,
     AwsAccount,
@@ -331,7 +332,17 @@ def activation_create(*, registration_request_id: int) -> Activation | None:
         return None
     if Activation.objects.filter(request=reg).exists():
         return None
-    RegistrationRequest.objects.filter(pk=reg.pk).update(attempts=reg.attempts + 1)
+    if not encryption_configured():
+        # Without a key the code could not be stored: do not create a live code
+        # that nobody could ever reveal.
+        RegistrationRequest.objects.filter(pk=reg.pk).update(attempts=F("attempts") + 1)
+        activation_create_failed(
+            registration_request_id=reg.pk,
+            code="EncryptionNotConfigured",
+            message="FLEETDECK_ENCRYPTION_KEYS holds no usable key; no activation was created.",
+        )
+        return None
+    RegistrationRequest.objects.filter(pk=reg.pk).update(attempts=F("attempts") + 1)
     cluster = reg.cluster
     expires_at = timezone.now() + reg.expiry
     try:

@@ -378,3 +378,15 @@ def test_instances_older_than_fleetdecks_watch_are_not_drained(fleet) -> None:
     assert not admission.held and not admission.flagged_unknown_activation
     assert "before Fleetdeck" in admission.note
     assert _describe(fleet, joined["containerInstanceArn"])["status"] == "ACTIVE"
+
+
+def test_no_activation_is_created_without_an_encryption_key(
+    fleet, operator, admin_user, settings
+) -> None:
+    reg = requested(operator, fleet.cluster)
+    svc.registration_approve(actor=admin_user, registration_request_id=reg.pk)
+    settings.FLEETDECK_ENCRYPTION_KEYS = []
+    assert svc.activation_create(registration_request_id=reg.pk) is None
+    reg.refresh_from_db()
+    assert reg.state == State.FAILED and reg.error_code == "EncryptionNotConfigured"
+    assert fleet.boto("ssm").describe_activations()["ActivationList"] == []
