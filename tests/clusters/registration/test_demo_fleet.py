@@ -5,6 +5,7 @@ activations are listed as created outside Fleetdeck."""
 from __future__ import annotations
 
 import pytest
+from django.urls import reverse
 
 from clusters import registration as svc
 from clusters.models import Activation, Cluster, ContainerInstance, InstanceAdmission
@@ -14,7 +15,7 @@ from .conftest import make_fleet
 pytestmark = pytest.mark.django_db
 
 
-def test_installing_fleetdeck_on_a_running_fleet_changes_nothing(sandbox) -> None:
+def test_installing_fleetdeck_on_a_running_fleet_changes_nothing(sandbox, viewer_client) -> None:
     sandbox.client.seed("demo")
     fleet = make_fleet(sandbox, name="scratch")
     ecs = fleet.boto("ecs")
@@ -47,3 +48,8 @@ def test_installing_fleetdeck_on_a_running_fleet_changes_nothing(sandbox) -> Non
     }
     assert after == before
     assert ContainerInstance.objects.filter(cluster=edge, is_external=True).count() == len(before)
+    activations_page = viewer_client.get(reverse("clusters:activations")).content.decode()
+    assert activations_page.count("created outside Fleetdeck") >= 2
+    room = viewer_client.get(reverse("clusters:waiting-room")).content.decode()
+    assert "No machine is waiting." in room
+    assert "Registered before Fleetdeck watched this cluster." in room
