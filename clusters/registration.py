@@ -18,13 +18,14 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.http import HttpRequest
 from django.utils import timezone
 
 from .audit import audit_record
 from .aws import ecs_instances, ssm
 from .aws.errors import AwsPermanentError, AwsTransientError
-from .crypto import decrypt_secret, encrypt_secret
+from .crypto import decrypt_secret, encrypt_secret, encryption_configured
 from .models import (
     Activation,
     AwsAccount,
@@ -46,6 +47,7 @@ INSTALL_SCRIPT_URL = "https://amazon-ecs-agent.s3.amazonaws.com/ecs-anywhere-ins
 REQUEST_TAG = "fleetdeck:request"
 LIMIT_MIN, LIMIT_MAX = 1, 1000
 EXPIRY_MIN_HOURS, EXPIRY_MAX_HOURS = 1, 30 * 24
+VANISH_GRACE = timedelta(minutes=2)
 
 
 class RegistrationError(Exception):
@@ -102,6 +104,7 @@ def _system_event(
     action: str,
     message: str,
     key: str,
+    actor: Any = None,
     severity: str = EventSeverity.INFO,
     cluster_arn: str = "",
     instance_arn: str = "",
@@ -113,6 +116,7 @@ def _system_event(
         severity=severity,
         message=message,
         dedupe_key=dedupe_key("registration", action, key),
+        actor=actor,
         cluster_arn=cluster_arn,
         instance_arn=instance_arn,
         region=region,
@@ -160,6 +164,8 @@ def registration_request_create(
     _require(actor, OPERATOR, "Requesting a registration")
     existing = RegistrationRequest.objects.filter(idempotency_token=idempotency_token).first()
     if existing is not None:
+        if existing.requested_by_id != actor.pk:
+            raise RegistrationError("This form was already used; open a new one.")
         return existing, False
     if not LIMIT_MIN <= spec.registration_limit <= LIMIT_MAX:
         raise RegistrationError("The number of machines must be between 1 and 1000.")
@@ -326,7 +332,17 @@ def activation_create(*, registration_request_id: int) -> Activation | None:
         return None
     if Activation.objects.filter(request=reg).exists():
         return None
-    RegistrationRequest.objects.filter(pk=reg.pk).update(attempts=reg.attempts + 1)
+    if not encryption_configured():
+        # Without a key the code could not be stored: do not create a live code
+        # that nobody could ever reveal.
+        RegistrationRequest.objects.filter(pk=reg.pk).update(attempts=F("attempts") + 1)
+        activation_create_failed(
+            registration_request_id=reg.pk,
+            code="EncryptionNotConfigured",
+            message="FLEETDECK_ENCRYPTION_KEYS holds no usable key; no activation was created.",
+        )
+        return None
+    RegistrationRequest.objects.filter(pk=reg.pk).update(attempts=F("attempts") + 1)
     cluster = reg.cluster
     expires_at = timezone.now() + reg.expiry
     try:
@@ -379,6 +395,7 @@ def activation_create(*, registration_request_id: int) -> Activation | None:
                 f"#{reg.pk} ({reg.registration_limit} machine(s), cluster {cluster.name})"
             ),
             key=f"created|{created.activation_id}",
+            actor=locked.decided_by,  # done on the approver's behalf
             cluster_arn=cluster.arn,
             region=cluster.region,
             details={"registration_request": reg.pk, "activation_id": created.activation_id},
@@ -403,6 +420,7 @@ def activation_create_failed(*, registration_request_id: int, code: str, message
                 f"{code}: {message}"
             ),
             key=f"failed|{reg.pk}|{reg.attempts}",
+            actor=reg.decided_by,
             severity=EventSeverity.ERROR,
             cluster_arn=reg.cluster.arn,
             region=reg.cluster.region,
@@ -628,7 +646,9 @@ def activations_refresh(*, account: AwsAccount, region: str) -> int:
             row.save(update_fields=[*updates, "last_refreshed_at"])
             changed += 1
     for row in known.values():
-        if row.state != Activation.State.REVOKED:
+        # A just-created activation may not be listed yet (eventual consistency):
+        # only one older than the grace period counts as deleted.
+        if row.state != Activation.State.REVOKED and row.created_at < now - VANISH_GRACE:
             row.state = Activation.State.REVOKED
             row.revoked_at = now
             row.save(update_fields=["state", "revoked_at"])
@@ -689,13 +709,17 @@ def waiting_room_scan(*, cluster: Cluster) -> list[InstanceAdmission]:
     not approve are flagged as errors on the timeline.
     """
     account = cluster.account
-    instances = ecs_instances.list_external_instances(
-        account=account, region=cluster.region, cluster_arn=cluster.arn
-    )
-    seen = set(
+    known = list(
         InstanceAdmission.objects.filter(cluster=cluster).values_list(
-            "managed_instance_id", flat=True
+            "managed_instance_id", "container_instance_arn"
         )
+    )
+    seen = {mi for mi, _ in known}
+    instances = ecs_instances.list_external_instances(
+        account=account,
+        region=cluster.region,
+        cluster_arn=cluster.arn,
+        skip_arns={arn for _, arn in known},
     )
     new = [i for i in instances if i.ec2_instance_id not in seen and i.status != "INACTIVE"]
     if not new:

@@ -82,6 +82,9 @@ class RegistrationRequestForm(forms.Form):
         label="IAM role",
         required=False,
         max_length=2048,
+        widget=forms.TextInput(
+            attrs={"placeholder": "the account's default, e.g. ecsAnywhereRole"}
+        ),
         help_text="The role the machines get (default: the account's ECS Anywhere role).",
     )
     default_instance_name = forms.CharField(

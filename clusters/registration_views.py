@@ -192,7 +192,9 @@ def approval_queue(request: HttpRequest) -> HttpResponse:
 @role_required(VIEWER)
 def activations(request: HttpRequest) -> HttpResponse:
     rows = list(sel.activations()[:200])
-    revealable = {a.pk for a in rows if svc.can_reveal(request.user, a) and a.is_usable}
+    revealable = {
+        a.pk for a in rows if a.encrypted_code and a.is_usable and svc.can_reveal(request.user, a)
+    }
     return render(
         request,
         "clusters/registrations/activations.html",
@@ -208,15 +210,23 @@ def activation_reveal(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         shown = svc.activation_reveal(actor=request.user, activation_pk=pk, request=request)
     except svc.ActivationNotUsable as exc:
+        # htmx swaps only 2xx answers, so it gets the explanation with a 200.
         response = render(
             request,
-            "clusters/registrations/reveal.html#refused",
-            {"message": str(exc)},
-            status=409,
+            "clusters/registrations/reveal.html#refused"
+            if _is_htmx(request)
+            else "clusters/registrations/reveal_page.html",
+            _ctx(request, "activations", message=str(exc), title="Activation code"),
+            status=200 if _is_htmx(request) else 409,
         )
     else:
-        response = render(request, "clusters/registrations/reveal.html#revealed", {"shown": shown})
-    response["Cache-Control"] = "no-store"
+        response = render(
+            request,
+            "clusters/registrations/reveal.html#revealed"
+            if _is_htmx(request)
+            else "clusters/registrations/reveal_page.html",
+            _ctx(request, "activations", shown=shown, title="Activation code"),
+        )
     return response
 
 

@@ -249,6 +249,10 @@ FLEETDECK_EVENT_RETENTION_DAYS = env_int("FLEETDECK_EVENT_RETENTION_DAYS", 90, m
 FLEETDECK_AWS_ENDPOINT_URL = env_str("FLEETDECK_AWS_ENDPOINT_URL")
 FLEETDECK_DEMO = env_bool("FLEETDECK_DEMO", False)
 FLEETDECK_ALLOW_SELF_APPROVAL = env_bool("FLEETDECK_ALLOW_SELF_APPROVAL", False)
+# How often SSM activations are refreshed and the waiting room is scanned.
+FLEETDECK_REGISTRATION_INTERVAL_SECONDS = env_int(
+    "FLEETDECK_REGISTRATION_INTERVAL_SECONDS", 30, minimum=5
+)
 FLEETDECK_METRICS_TOKEN = env_secret("FLEETDECK_METRICS_TOKEN")
 # The dashboard's selectors are shared by every viewer: each web process reuses
 # its last result this long, so 20 wallboards polling cost about one (0 = off;

@@ -128,7 +128,8 @@ def _instance(raw: dict[str, Any]) -> ExternalInstanceInfo:
         status=raw.get("status") or "",
         agent_connected=bool(raw.get("agentConnected")),
         agent_version=version.get("agentVersion") or "",
-        docker_version=version.get("dockerVersion") or "",
+        # ECS reports "DockerVersion: 25.0.8".
+        docker_version=(version.get("dockerVersion") or "").removeprefix("DockerVersion: "),
         running_tasks_count=int(raw.get("runningTasksCount") or 0),
         pending_tasks_count=int(raw.get("pendingTasksCount") or 0),
         registered_at=raw.get("registeredAt"),
@@ -137,10 +138,11 @@ def _instance(raw: dict[str, Any]) -> ExternalInstanceInfo:
 
 
 def list_external_instances(
-    *, account: Any, region: str, cluster_arn: str
+    *, account: Any, region: str, cluster_arn: str, skip_arns: set[str] | None = None
 ) -> list[ExternalInstanceInfo]:
-    """Every registered external (mi-) container instance of a cluster, described in
-    batches of 100 (DescribeContainerInstances' limit)."""
+    """Registered external (mi-) container instances of a cluster, described in
+    batches of 100 (DescribeContainerInstances' limit). ``skip_arns`` are listed but
+    not described (already known), so a steady-state scan costs one call."""
     client = _client(account, region)
     arns: list[str] = []
     params: dict[str, Any] = {
@@ -155,6 +157,7 @@ def list_external_instances(
         if not token:
             break
         params["nextToken"] = token
+    arns = [a for a in arns if a not in (skip_arns or set())]
     found: list[ExternalInstanceInfo] = []
     for start in range(0, len(arns), 100):
         out = _call(

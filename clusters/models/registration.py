@@ -38,7 +38,7 @@ class RegistrationRequest(models.Model):
         REJECTED = "rejected", "Rejected"
 
     cluster = models.ForeignKey(
-        "clusters.Cluster", on_delete=models.PROTECT, related_name="registration_requests"
+        "clusters.Cluster", on_delete=models.CASCADE, related_name="registration_requests"
     )
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 
 import pytest
 from django.core.exceptions import PermissionDenied
+from django.utils import timezone
 
 from clusters import registration as svc
 from clusters.models import (
@@ -37,6 +39,12 @@ def test_double_submit_creates_one_request(fleet, operator) -> None:
     assert first.pk == second.pk
     assert RegistrationRequest.objects.count() == 1
     assert AuditEntry.objects.filter(action="registration.request").count() == 1
+    other = type(operator).objects.create(username="other-operator")
+    other.groups.set(operator.groups.all())
+    with pytest.raises(svc.RegistrationError):  # a token is not a way into another's request
+        svc.registration_request_create(
+            actor=other, spec=spec(fleet.cluster), idempotency_token=token
+        )
     event = Event.objects.get(source="registration", details__action="registration.request")
     assert event.actor == operator
 
@@ -106,9 +114,9 @@ def test_approve_enqueues_creation_and_activation_is_stored_encrypted(
     assert aws[0]["RegistrationLimit"] == 2
     assert {"Key": "fleetdeck:request", "Value": str(reg.pk)} in aws[0]["Tags"]
     assert activation.encrypted_code.startswith("gAAAA")  # a Fernet token, not a code
-    assert Event.objects.filter(
-        source="registration", message__contains=activation.activation_id
-    ).exists()
+    created = Event.objects.get(source="registration", details__action="activation.created")
+    assert activation.activation_id in created.message
+    assert created.actor == admin_user  # created on the approver's behalf
 
 
 def test_reject_needs_a_reason_and_is_final(fleet, operator, admin_user) -> None:
@@ -200,10 +208,6 @@ def test_expired_and_exhausted_activations_are_not_revealed(fleet, operator, adm
         svc.activation_reveal(actor=operator, activation_pk=one.pk)
 
     two = activated(operator, admin_user, fleet.cluster)
-    from datetime import timedelta
-
-    from django.utils import timezone
-
     Activation.objects.filter(pk=two.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
     with pytest.raises(svc.ActivationNotUsable, match="expired"):
         svc.activation_reveal(actor=admin_user, activation_pk=two.pk)
@@ -232,6 +236,13 @@ def test_refresh_lists_outside_activations_and_revoke(fleet, operator, admin_use
         svc.activation_reveal(actor=operator, activation_pk=ours.pk)
     # Deleted outside Fleetdeck: the next refresh marks it revoked, never deletes it.
     fleet.boto("ssm").delete_activation(ActivationId=outside["ActivationId"])
+    activations_refresh_all()
+    found.refresh_from_db()
+    assert found.state == Activation.State.ACTIVE
+    # (not yet: a just-created activation may simply not be listed yet)
+    Activation.objects.filter(pk=found.pk).update(
+        created_at=timezone.now() - svc.VANISH_GRACE - timedelta(seconds=1)
+    )
     activations_refresh_all()
     found.refresh_from_db()
     assert found.state == Activation.State.REVOKED
@@ -350,3 +361,32 @@ def test_decommission_operator_requests_admin_confirms(
     )
     with pytest.raises(PermissionDenied, match="four-eyes"):
         svc.decommission_confirm(actor=admin_user, decommission_pk=own.pk)
+
+
+def test_instances_older_than_fleetdecks_watch_are_not_drained(fleet) -> None:
+    outside = fleet.boto("ssm").create_activation(IamRole="ecsAnywhereRole")
+    joined = fleet.sandbox.client.register_instance(
+        activation_id=outside["ActivationId"],
+        activation_code=outside["ActivationCode"],
+        cluster="edge",
+    )
+    # Fleetdeck first saw the cluster after the machine had joined.
+    fleet.cluster.first_seen_at = timezone.now() + timedelta(minutes=1)
+    fleet.cluster.save(update_fields=["first_seen_at"])
+    [admission] = svc.waiting_room_scan(cluster=fleet.cluster)
+    assert admission.state == InstanceAdmission.State.ADMITTED
+    assert not admission.held and not admission.flagged_unknown_activation
+    assert "before Fleetdeck" in admission.note
+    assert _describe(fleet, joined["containerInstanceArn"])["status"] == "ACTIVE"
+
+
+def test_no_activation_is_created_without_an_encryption_key(
+    fleet, operator, admin_user, settings
+) -> None:
+    reg = requested(operator, fleet.cluster)
+    svc.registration_approve(actor=admin_user, registration_request_id=reg.pk)
+    settings.FLEETDECK_ENCRYPTION_KEYS = []
+    assert svc.activation_create(registration_request_id=reg.pk) is None
+    reg.refresh_from_db()
+    assert reg.state == State.FAILED and reg.error_code == "EncryptionNotConfigured"
+    assert fleet.boto("ssm").describe_activations()["ActivationList"] == []

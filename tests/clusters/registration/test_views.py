@@ -178,5 +178,70 @@ def test_revoke_over_http_needs_admin(
     assert post(admin_client_, url).status_code == 302
     activation.refresh_from_db()
     assert activation.state == "revoked"
-    revealed = post(operator_client, reverse("clusters:activation-reveal", args=[activation.pk]))
+    url = reverse("clusters:activation-reveal", args=[activation.pk])
+    revealed = post(operator_client, url)
     assert revealed.status_code == 409 and "revoked" in revealed.content.decode()
+    # htmx swaps only 2xx answers: it gets the explanation with a 200.
+    inline = post(operator_client, url, HTTP_HX_REQUEST="true")
+    assert inline.status_code == 200 and "revoked" in inline.content.decode()
+    assert "<nav" not in inline.content.decode()  # a fragment, not a page
+
+
+def test_waiting_room_page_flags_unknown_and_hides_buttons_from_viewers(
+    fleet, viewer_client, admin_client_
+) -> None:
+    outside = fleet.boto("ssm").create_activation(IamRole="ecsAnywhereRole")
+    fleet.sandbox.client.register_instance(
+        activation_id=outside["ActivationId"],
+        activation_code=outside["ActivationCode"],
+        cluster="edge",
+        hostname="rogue-box",
+    )
+    [admission] = svc.waiting_room_scan(cluster=fleet.cluster)
+    admit_url = reverse("clusters:admission-admit", args=[admission.pk])
+    as_admin = admin_client_.get(reverse("clusters:waiting-room")).content.decode()
+    assert "UNKNOWN ACTIVATION" in as_admin and "rogue-box" in as_admin and admit_url in as_admin
+    as_viewer = viewer_client.get(reverse("clusters:waiting-room")).content.decode()
+    assert "UNKNOWN ACTIVATION" in as_viewer and admit_url not in as_viewer
+    assert post(viewer_client, admit_url).status_code == 403
+    reject_url = reverse("clusters:admission-reject", args=[admission.pk])
+    assert post(admin_client_, reject_url, {"reason": "Nobody asked for it"}).status_code == 302
+    admission.refresh_from_db()
+    assert admission.state == "rejected"
+
+
+def test_decommission_pages_show_tasks_then_admin_confirms(
+    fleet, operator, operator_client, admin_user, admin_client_
+) -> None:
+    from deployments.models import Task
+
+    activation = activated(operator, admin_user, fleet.cluster)
+    code = svc.activation_reveal(actor=operator, activation_pk=activation.pk).code
+    fleet.sandbox.client.register_instance(
+        activation_id=activation.activation_id, activation_code=code, cluster="edge"
+    )
+    [admission] = svc.waiting_room_scan(cluster=fleet.cluster)
+    svc.instance_admit(actor=admin_user, admission_pk=admission.pk)
+    instance = admission.container_instance
+    assert instance is not None
+    Task.objects.create(
+        arn="arn:aws:ecs:us-east-1:123456789012:task/edge/0123456789abcdef",
+        cluster=fleet.cluster,
+        container_instance=instance,
+        group="service:web",
+        last_status="RUNNING",
+    )
+    url = reverse("clusters:decommission-new", args=[instance.pk])
+    page = operator_client.get(url).content.decode()
+    assert "service:web" in page and "0123456789abcdef" in page
+    assert post(operator_client, url, {"reason": "Replaced by a new PC"}).status_code == 302
+    listing = admin_client_.get(reverse("clusters:decommissions")).content.decode()
+    assert "Replaced by a new PC" in listing
+    from clusters.models import DecommissionRequest
+
+    decom = DecommissionRequest.objects.get()
+    confirm = reverse("clusters:decommission-confirm", args=[decom.pk])
+    assert post(operator_client, confirm).status_code == 403
+    assert post(admin_client_, confirm).status_code == 302
+    decom.refresh_from_db()
+    assert decom.state == "done"
