@@ -264,3 +264,25 @@ def test_query_count_with_every_extension(django_assert_max_num_queries) -> None
 
     with django_assert_max_num_queries(11):
         dashboard_data()
+
+
+def test_drift_findings_fire_and_clear(c: Cluster) -> None:
+    from deployments.models import DriftFinding
+
+    finding = DriftFinding.objects.create(
+        kind="orphan-container",
+        key="orphan-container|edge-1|abc123",
+        severity="error",
+        message="Container abc123 on edge-1 runs for a task ECS does not run",
+        docker_host_name="edge-1",
+        cluster_arn=c.arn,
+    )
+    DriftFinding.objects.create(  # reported by the agent rule already: not twice
+        kind="agent-disconnected", key="agent|x", severity="error", message="agent down"
+    )
+    [item] = by_source("drift")
+    assert item.fingerprint == "drift:orphan-container|edge-1|abc123"
+    assert item.severity == "error" and item.cluster_name == "prod"
+    assert item.timeline_url == "/timeline/?host=edge-1"
+    DriftFinding.objects.filter(pk=finding.pk).update(resolved_at=timezone.now())
+    assert by_source("drift") == []
