@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import threading
 import time
 from datetime import timedelta
 from typing import Any
@@ -116,6 +117,7 @@ def _versions(context: dict[str, Any], parts: tuple[str, ...]) -> dict[str, str]
 
 
 _memo: dict[str, tuple[float, Dashboard]] = {}
+_memo_lock = threading.Lock()
 
 
 def dashboard_shared() -> Dashboard:
@@ -124,13 +126,17 @@ def dashboard_shared() -> Dashboard:
     ttl = float(getattr(settings, "FLEETDECK_DASHBOARD_CACHE_SECONDS", 0))
     if ttl <= 0:
         return dashboard_data()
-    now = time.monotonic()
     hit = _memo.get("dashboard")
-    if hit is not None and now - hit[0] < ttl:
+    if hit is not None and time.monotonic() - hit[0] < ttl:
         return hit[1]
-    data = dashboard_data()
-    _memo["dashboard"] = (now, data)
-    return data
+    # One thread computes; the others of this process wait and share its result.
+    with _memo_lock:
+        hit = _memo.get("dashboard")
+        if hit is not None and time.monotonic() - hit[0] < ttl:
+            return hit[1]
+        data = dashboard_data()
+        _memo["dashboard"] = (time.monotonic(), data)
+        return data
 
 
 @require_GET

@@ -133,3 +133,25 @@ def test_viewer_cannot_acknowledge_and_csrf_is_enforced(viewer_client, operator_
     response = operator_client.post("/dashboard/acknowledge/", {"fingerprint": "a", "state": "b"})
     assert response.status_code == 403  # no CSRF token
     assert not Acknowledgement.objects.exists()
+
+
+def test_shared_result_is_reused_and_cleared_by_an_acknowledgement(
+    settings, operator_client, broken_fleet, django_assert_num_queries
+) -> None:  # type: ignore[no-untyped-def]
+    from console import dashboard_views
+
+    settings.FLEETDECK_DASHBOARD_CACHE_SECONDS = 60
+    dashboard_views._memo.clear()
+    try:
+        first = dashboard_views.dashboard_shared()
+        with django_assert_num_queries(0):
+            assert dashboard_views.dashboard_shared() is first
+        token = _csrf(operator_client)
+        operator_client.post(
+            "/dashboard/acknowledge/",
+            {"fingerprint": first.attention[0].fingerprint, "state": first.attention[0].state},
+            HTTP_X_CSRFTOKEN=token,
+        )
+        assert dashboard_views.dashboard_shared().attention[-1].acknowledged
+    finally:
+        dashboard_views._memo.clear()
