@@ -13,12 +13,6 @@ from .health import background_work_status, broker_ok, database_ok
 
 @require_GET
 @role_required(VIEWER)
-def dashboard(request: HttpRequest) -> HttpResponse:
-    return render(request, "console/dashboard.html", {"section": "dashboard"})
-
-
-@require_GET
-@role_required(VIEWER)
 def timeline(request: HttpRequest) -> HttpResponse:
     return render(
         request,

@@ -1,5 +1,6 @@
 from .drift import DriftFinding, DriftKind, DriftSeverity
 from .ecs import Deployment, Service, Task, TaskContainer, TaskDefinition
+from .samples import ServiceSample
 
 __all__ = [
     "Deployment",
@@ -7,6 +8,7 @@ __all__ = [
     "DriftKind",
     "DriftSeverity",
     "Service",
+    "ServiceSample",
     "Task",
     "TaskContainer",
     "TaskDefinition",
