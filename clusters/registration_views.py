@@ -114,6 +114,7 @@ def registration_detail(request: HttpRequest, pk: int) -> HttpResponse:
         reg=reg,
         activation=activation,
         can_reveal=activation is not None and svc.can_reveal(request.user, activation),
+        admissions=list(activation.admissions.all()) if activation is not None else [],
         can_decide=has_role(request.user, ADMIN)
         and (reg.requested_by_id != request.user.pk or svc.self_approval_allowed()),
         can_retry=reg.is_retryable

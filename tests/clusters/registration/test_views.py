@@ -245,3 +245,9 @@ def test_decommission_pages_show_tasks_then_admin_confirms(
     assert post(admin_client_, confirm).status_code == 302
     decom.refresh_from_db()
     assert decom.state == "done"
+    assert activation.request is not None
+    detail = admin_client_.get(
+        reverse("clusters:registration-detail", args=[activation.request.pk])
+    )
+    joined = detail.content.decode()
+    assert admission.managed_instance_id in joined and "Admitted" in joined
