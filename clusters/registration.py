@@ -21,6 +21,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.http import HttpRequest
 from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
 
 from .audit import audit_record
 from .aws import ecs_instances, ssm
@@ -316,6 +317,7 @@ def registration_retry(
 # --- activations -----------------------------------------------------------------
 
 
+@sensitive_variables("created")  # error reports must not show the code
 def activation_create(*, registration_request_id: int) -> Activation | None:
     """Create the SSM activation of an approved request (called by the task).
 
@@ -470,6 +472,7 @@ def can_reveal(user: Any, activation: Activation) -> bool:
     )
 
 
+@sensitive_variables("code", "command")
 def activation_reveal(
     *, actor: Any, activation_pk: int, request: HttpRequest | None = None
 ) -> RevealedActivation:

@@ -12,6 +12,7 @@ from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_variables
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from . import registration as svc
@@ -203,6 +204,7 @@ def activations(request: HttpRequest) -> HttpResponse:
     )
 
 
+@sensitive_variables("shown")
 @never_cache
 @require_POST
 @role_required(VIEWER)  # the service decides (requester or admin) and audits refusals
