@@ -18,7 +18,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from . import registration as svc
 from . import registration_selectors as sel
 from .aws.errors import AwsError
-from .models import Activation, ContainerInstance, RegistrationRequest
+from .models import Activation, ContainerInstance, DecommissionRequest, RegistrationRequest
 from .registration_forms import ReasonForm, RegistrationRequestForm
 from .roles import ADMIN, OPERATOR, VIEWER, has_role, role_required
 
@@ -321,13 +321,7 @@ def decommission_new(request: HttpRequest, instance_pk: int) -> HttpResponse:
             return redirect("clusters:decommissions")
         except svc.RegistrationError as exc:
             form.add_error(None, str(exc))
-    # Tasks live in deployments (which clusters may not import): reach them through
-    # the reverse relation Task.container_instance (related_name="tasks").
-    tasks = list(
-        instance.tasks.filter(gone_at__isnull=True)  # type: ignore[attr-defined]
-        .exclude(last_status="STOPPED")
-        .order_by("group", "arn")[:100]
-    )
+    tasks = _instance_tasks(instance)
     return render(
         request,
         "clusters/registrations/decommission_new.html",
@@ -342,9 +336,40 @@ def decommission_new(request: HttpRequest, instance_pk: int) -> HttpResponse:
     )
 
 
-@require_POST
+def _instance_tasks(instance: ContainerInstance) -> list[Any]:
+    # Tasks live in deployments (which clusters may not import): reach them through
+    # the reverse relation Task.container_instance (related_name="tasks").
+    return list(
+        instance.tasks.filter(gone_at__isnull=True)  # type: ignore[attr-defined]
+        .exclude(last_status="STOPPED")
+        .order_by("group", "arn")[:100]
+    )
+
+
+@require_http_methods(["GET", "POST"])
 @role_required(ADMIN)
 def decommission_confirm(request: HttpRequest, pk: int) -> HttpResponse:
+    """GET: the instance and the tasks that will stop; POST: drain and deregister."""
+    if request.method == "GET":
+        decom = get_object_or_404(
+            DecommissionRequest.objects.select_related(
+                "container_instance__cluster", "requested_by"
+            ),
+            pk=pk,
+        )
+        return render(
+            request,
+            "clusters/registrations/decommission_confirm.html",
+            _ctx(
+                request,
+                "decommissions",
+                decom=decom,
+                instance=decom.container_instance,
+                tasks=_instance_tasks(decom.container_instance),
+                own=decom.requested_by_id == request.user.pk and not svc.self_approval_allowed(),
+                title="Confirm decommission",
+            ),
+        )
     try:
         decom = svc.decommission_confirm(actor=request.user, decommission_pk=pk, request=request)
         if decom.state == decom.State.DONE:

@@ -241,6 +241,9 @@ def test_decommission_pages_show_tasks_then_admin_confirms(
 
     decom = DecommissionRequest.objects.get()
     confirm = reverse("clusters:decommission-confirm", args=[decom.pk])
+    review = admin_client_.get(confirm).content.decode()
+    assert "0123456789abcdef" in review and "confirm-decommission" in review
+    assert operator_client.get(confirm).status_code == 403
     assert post(operator_client, confirm).status_code == 403
     assert post(admin_client_, confirm).status_code == 302
     decom.refresh_from_db()
