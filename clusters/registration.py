@@ -840,6 +840,34 @@ def waiting_room_scan(*, cluster: Cluster) -> list[InstanceAdmission]:
     return admitted
 
 
+def cluster_hold_policy_set(
+    *, actor: Any, cluster_id: int, hold: bool, request: HttpRequest | None = None
+) -> Cluster:
+    """Turn the cluster's "hold new instances for approval" policy on or off."""
+    _require(actor, ADMIN, "Changing the hold policy")
+    cluster = Cluster.objects.get(pk=cluster_id)
+    if cluster.hold_new_instances == hold:
+        return cluster
+    cluster.hold_new_instances = hold
+    cluster.save(update_fields=["hold_new_instances"])
+    _record(
+        actor=actor,
+        action="cluster.hold_policy",
+        message=(
+            f"{_user_label(actor)} turned {'on' if hold else 'off'} holding new instances "
+            f"for approval in {cluster.name}"
+        ),
+        request=request,
+        object_type="cluster",
+        object_id=cluster.arn,
+        severity=EventSeverity.INFO if hold else EventSeverity.WARNING,
+        cluster_arn=cluster.arn,
+        region=cluster.region,
+        details={"hold_new_instances": hold},
+    )
+    return cluster
+
+
 def _locked_admission(pk: int) -> InstanceAdmission:
     return (
         InstanceAdmission.objects.select_for_update()

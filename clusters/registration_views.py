@@ -18,7 +18,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from . import registration as svc
 from . import registration_selectors as sel
 from .aws.errors import AwsError
-from .models import Activation, ContainerInstance, DecommissionRequest, RegistrationRequest
+from .models import Activation, Cluster, ContainerInstance, DecommissionRequest, RegistrationRequest
 from .registration_forms import ReasonForm, RegistrationRequestForm
 from .roles import ADMIN, OPERATOR, VIEWER, has_role, role_required
 
@@ -247,10 +247,33 @@ def activation_revoke(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 @role_required(VIEWER)
 def waiting_room(request: HttpRequest) -> HttpResponse:
-    context = _ctx(request, "waiting-room", title="Waiting room", **sel.waiting_room())
+    context = _ctx(
+        request,
+        "waiting-room",
+        title="Waiting room",
+        clusters=sel.hold_policies(),
+        **sel.waiting_room(),
+    )
     if _is_htmx(request) and request.GET.get("part") == "pending":
         return render(request, "clusters/registrations/waiting_room.html#pending", context)
     return render(request, "clusters/registrations/waiting_room.html", context)
+
+
+@require_POST
+@role_required(ADMIN)
+def cluster_hold_policy(request: HttpRequest, pk: int) -> HttpResponse:
+    hold = request.POST.get("hold") == "on"
+    try:
+        cluster = svc.cluster_hold_policy_set(
+            actor=request.user, cluster_id=pk, hold=hold, request=request
+        )
+    except Cluster.DoesNotExist:
+        raise Http404 from None
+    messages.success(
+        request,
+        f"{cluster.name}: new instances are {'held for approval' if hold else 'no longer held'}.",
+    )
+    return redirect("clusters:waiting-room")
 
 
 @require_POST
