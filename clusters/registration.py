@@ -9,6 +9,7 @@ audit entry or an exception message.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import uuid
 from dataclasses import dataclass
@@ -702,6 +703,25 @@ def _container_instance_upsert(
     return row
 
 
+SSM_LAG = timedelta(minutes=5)
+
+
+def _recent(registered_at: Any) -> bool:
+    return registered_at is None or registered_at > timezone.now() - SSM_LAG
+
+
+def _hold(cluster: Cluster, container_instance_arn: str) -> None:
+    """DRAINING + ``fleetdeck.pending=true``; both calls are idempotent."""
+    where: dict[str, Any] = {
+        "account": cluster.account,
+        "region": cluster.region,
+        "cluster_arn": cluster.arn,
+        "container_instance_arn": container_instance_arn,
+    }
+    ecs_instances.set_container_instance_state(**where, status="DRAINING")
+    ecs_instances.put_attributes(**where, attributes={ecs_instances.PENDING_ATTRIBUTE: "true"})
+
+
 def waiting_room_scan(*, cluster: Cluster) -> list[InstanceAdmission]:
     """Find external instances that joined ``cluster``; hold new ones for approval.
 
@@ -755,6 +775,12 @@ def waiting_room_scan(*, cluster: Cluster) -> list[InstanceAdmission]:
             watched_since and info.registered_at and info.registered_at < watched_since
         )
         hold = cluster.hold_new_instances and not preexisting
+        if facts is None and not preexisting and _recent(info.registered_at):
+            # SSM has not listed the machine yet: hold it now, link it next scan.
+            if hold:
+                with contextlib.suppress(AwsPermanentError):
+                    _hold(cluster, info.arn)
+            continue
         row = _container_instance_upsert(cluster, info)
         admission = InstanceAdmission(
             cluster=cluster,
@@ -780,20 +806,7 @@ def waiting_room_scan(*, cluster: Cluster) -> list[InstanceAdmission]:
         )
         if hold:
             try:
-                ecs_instances.set_container_instance_state(
-                    account=account,
-                    region=cluster.region,
-                    cluster_arn=cluster.arn,
-                    container_instance_arn=info.arn,
-                    status="DRAINING",
-                )
-                ecs_instances.put_attributes(
-                    account=account,
-                    region=cluster.region,
-                    cluster_arn=cluster.arn,
-                    container_instance_arn=info.arn,
-                    attributes={ecs_instances.PENDING_ATTRIBUTE: "true"},
-                )
+                _hold(cluster, info.arn)
                 row.status = "DRAINING"
                 row.save(update_fields=["status"])
             except AwsPermanentError as exc:
