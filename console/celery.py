@@ -12,6 +12,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "console.settings")
 app = Celery("fleetdeck")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks(["console", "clusters", "deployments"])
+app.autodiscover_tasks(["clusters"], related_name="timeline_tasks")
 
 
 def _interval(name: str, default: int) -> timedelta:
@@ -50,6 +51,10 @@ def _app_schedules() -> dict[str, dict[str, object]]:
         },
         "prune-history": {
             "task": "clusters.tasks.prune_history",
+            "schedule": timedelta(hours=1),
+        },
+        "prune-events": {
+            "task": "clusters.timeline_tasks.prune_events",
             "schedule": timedelta(hours=1),
         },
     }

@@ -7,6 +7,8 @@ from . import views
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
     path("timeline/", views.timeline, name="timeline"),
+    path("timeline/export.csv", views.timeline_export_csv, name="timeline-export-csv"),
+    path("timeline/export.json", views.timeline_export_json, name="timeline-export-json"),
     path("healthz", views.healthz, name="healthz"),
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
