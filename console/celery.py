@@ -42,7 +42,8 @@ def _app_schedules() -> dict[str, dict[str, object]]:
     """
     wanted: dict[str, dict[str, object]] = {
         "aws-sync-all": {
-            "task": "clusters.tasks.sync_all_accounts",
+            # The fan-out lives in deployments: a cluster sync writes workloads too.
+            "task": "deployments.tasks.sync_all_accounts",
             "schedule": _interval("FLEETDECK_SYNC_INTERVAL_SECONDS", 30),
         },
         "docker-sync-all": {
@@ -50,7 +51,8 @@ def _app_schedules() -> dict[str, dict[str, object]]:
             "schedule": _interval("FLEETDECK_DOCKER_SYNC_INTERVAL_SECONDS", 30),
         },
         "prune-history": {
-            "task": "clusters.tasks.prune_history",
+            # Prunes stopped tasks and deployments, then clusters' own history.
+            "task": "deployments.tasks.prune_history",
             "schedule": timedelta(hours=1),
         },
         "prune-events": {

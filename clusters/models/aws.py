@@ -1,0 +1,168 @@
+"""AWS accounts and the ECS infrastructure mirrored from them."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils import timezone
+
+from .base import MirroredModel
+
+
+class AuthMode(models.TextChoices):
+    DEFAULT = "default", "Default credential chain"
+    PROFILE = "profile", "Named profile"
+    ASSUME_ROLE = "assume_role", "Assume role"
+    ENDPOINT = "endpoint", "Explicit endpoint (sandbox)"
+
+
+class SyncStatus(models.TextChoices):
+    NEVER = "", "Never synced"
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+
+
+class AwsAccount(models.Model):
+    """An AWS account Fleetdeck mirrors. Credentials are never stored here: the
+    account only says *how* to obtain them (default chain, profile, role)."""
+
+    name = models.CharField(max_length=64, unique=True)
+    account_id = models.CharField(max_length=12, blank=True)
+    regions = models.JSONField(default=list, blank=True)
+    auth_mode = models.CharField(max_length=16, choices=AuthMode.choices, default=AuthMode.DEFAULT)
+    profile_name = models.CharField(max_length=128, blank=True)
+    role_arn = models.CharField(max_length=2048, blank=True)
+    external_id = models.CharField(max_length=1224, blank=True)
+    endpoint_url = models.CharField(max_length=512, blank=True)
+    enabled = models.BooleanField(default=True)
+    anywhere_role = models.CharField(
+        max_length=128,
+        default="ecsAnywhereRole",
+        help_text="IAM role given to SSM activations for ECS Anywhere instances.",
+    )
+    last_sync_status = models.CharField(
+        max_length=16, choices=SyncStatus.choices, default=SyncStatus.NEVER, blank=True
+    )
+    last_sync_at = models.DateTimeField(null=True, blank=True)
+    last_sync_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Cluster(MirroredModel):
+    account = models.ForeignKey(AwsAccount, on_delete=models.CASCADE, related_name="clusters")
+    region = models.CharField(max_length=32)
+    arn = models.CharField(max_length=2048, unique=True)
+    name = models.CharField(max_length=255)
+    status = models.CharField(max_length=32, blank=True)
+    registered_instances_count = models.IntegerField(default=0)
+    running_tasks_count = models.IntegerField(default=0)
+    pending_tasks_count = models.IntegerField(default=0)
+    active_services_count = models.IntegerField(default=0)
+    hold_new_instances = models.BooleanField(
+        default=True,
+        help_text="New external instances wait (DRAINING) until an operator approves them.",
+    )
+    last_sync_at = models.DateTimeField(null=True, blank=True)
+    last_sync_ok = models.BooleanField(null=True)
+    last_sync_error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["account__name", "region", "name"]
+        indexes = [models.Index(fields=["account", "region", "name"], name="cluster_acct_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.region})"
+
+
+class ContainerInstance(MirroredModel):
+    cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="instances")
+    arn = models.CharField(max_length=2048, unique=True)
+    ec2_instance_id = models.CharField(max_length=64, blank=True, db_index=True)
+    is_external = models.BooleanField(default=False)
+    status = models.CharField(max_length=32, blank=True)
+    status_reason = models.TextField(blank=True)
+    agent_connected = models.BooleanField(default=False)
+    agent_connected_changed_at = models.DateTimeField(null=True, blank=True)
+    agent_version = models.CharField(max_length=64, blank=True)
+    docker_version = models.CharField(max_length=128, blank=True)
+    registered_cpu = models.IntegerField(default=0)
+    registered_memory = models.IntegerField(default=0)
+    remaining_cpu = models.IntegerField(default=0)
+    remaining_memory = models.IntegerField(default=0)
+    attributes = models.JSONField(default=dict, blank=True)
+    tags = models.JSONField(default=dict, blank=True)
+    health_status = models.CharField(max_length=32, blank=True)
+    running_tasks_count = models.IntegerField(default=0)
+    pending_tasks_count = models.IntegerField(default=0)
+    registered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["ec2_instance_id", "id"]
+        indexes = [models.Index(fields=["cluster", "status"], name="ci_cluster_status_idx")]
+
+    def __str__(self) -> str:
+        return self.ec2_instance_id or self.arn.rsplit("/", 1)[-1]
+
+    @property
+    def short_id(self) -> str:
+        return self.arn.rsplit("/", 1)[-1]
+
+    @property
+    def used_cpu(self) -> int:
+        return max(0, self.registered_cpu - self.remaining_cpu)
+
+    @property
+    def used_memory(self) -> int:
+        return max(0, self.registered_memory - self.remaining_memory)
+
+
+class SyncRunStatus(models.TextChoices):
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+
+
+class SyncRun(models.Model):
+    """One sync of one (account, region[, cluster]); polled by the "Sync now" UI."""
+
+    account = models.ForeignKey(AwsAccount, on_delete=models.CASCADE, related_name="sync_runs")
+    cluster = models.ForeignKey(
+        Cluster, null=True, blank=True, on_delete=models.CASCADE, related_name="sync_runs"
+    )
+    region = models.CharField(max_length=32, blank=True)
+    phase = models.CharField(max_length=64, default="queued")
+    status = models.CharField(
+        max_length=16, choices=SyncRunStatus.choices, default=SyncRunStatus.RUNNING
+    )
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    calls = models.JSONField(default=dict, blank=True)
+    created_count = models.IntegerField(default=0)
+    updated_count = models.IntegerField(default=0)
+    gone_count = models.IntegerField(default=0)
+    errors = models.JSONField(default=list, blank=True)
+    duration_ms = models.IntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"SyncRun {self.pk} {self.status} {self.phase}"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status != SyncRunStatus.RUNNING
+
+    @property
+    def total_calls(self) -> int:
+        return sum(int(v) for v in self.calls.values())
+
+    @property
+    def duration_seconds(self) -> float | None:
+        return None if self.duration_ms is None else self.duration_ms / 1000

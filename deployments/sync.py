@@ -1,0 +1,614 @@
+"""Syncing one cluster (and whole accounts) from AWS into the mirror.
+
+``cluster_sync`` is the orchestrator: cluster counts, container instances (via
+``clusters.sync``), services with their deployments and events, task definitions,
+tasks with their containers. Calls are the minimum the API allows (see
+``clusters.aws.ecs``); a task mirrored as STOPPED is final and never described
+again; only changed rows are written.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from clusters.aws.ecs import ClusterInfo, EcsReader, ServiceInfo, TaskInfo
+from clusters.aws.errors import AwsError, AwsPermanentError, AwsTransientError
+from clusters.aws.session import account_discover_id
+from clusters.models import AwsAccount, Cluster, SyncRun
+from clusters.sync import (
+    SyncLockBusy,
+    SyncStats,
+    account_clusters_sync,
+    account_mark_synced,
+    account_reader,
+    changed_fields,
+    cluster_instances_sync,
+    cluster_lock,
+    cluster_mark_synced,
+    cluster_refresh,
+    mirror_write,
+    sync_run_finish,
+    sync_run_progress,
+    sync_run_start,
+)
+from clusters.timeline import NewEvent, dedupe_key, events_record
+
+from .models import Deployment, Service, Task, TaskContainer, TaskDefinition
+
+STOPPED = "STOPPED"
+
+
+# --- task definitions ------------------------------------------------------
+def task_definitions_ensure(
+    *, reader: EcsReader, arns: Iterable[str], stats: SyncStats
+) -> dict[str, int]:
+    """{arn: pk} for the given ARNs, describing (once ever) the ones not mirrored yet."""
+    wanted = {a for a in arns if a}
+    have = dict(TaskDefinition.objects.filter(arn__in=wanted).values_list("arn", "pk"))
+    new = []
+    for arn in sorted(wanted - have.keys()):
+        try:
+            info = reader.task_definition(arn)
+        except AwsPermanentError as exc:  # deleted definitions: keep going without it
+            stats.errors.append(f"DescribeTaskDefinition {arn}: {exc}")
+            continue
+        new.append(
+            TaskDefinition(
+                arn=info.arn,
+                family=info.family,
+                revision=info.revision,
+                status=info.status,
+                compatibilities=info.compatibilities,
+                requires_compatibilities=info.requires_compatibilities,
+                network_mode=info.network_mode,
+                cpu=info.cpu,
+                memory=info.memory,
+                containers=info.containers,
+                task_role_arn=info.task_role_arn,
+                execution_role_arn=info.execution_role_arn,
+                registered_at=info.registered_at,
+            )
+        )
+    if new:
+        TaskDefinition.objects.bulk_create(new, ignore_conflicts=True)
+        stats.created += len(new)
+        have.update(
+            TaskDefinition.objects.filter(arn__in=[t.arn for t in new]).values_list("arn", "pk")
+        )
+    return have
+
+
+# --- services --------------------------------------------------------------
+def _service_values(info: ServiceInfo, tds: dict[str, int]) -> dict[str, Any]:
+    return {
+        "name": info.name,
+        "status": info.status,
+        "desired_count": info.desired_count,
+        "running_count": info.running_count,
+        "pending_count": info.pending_count,
+        "launch_type": info.launch_type,
+        "scheduling_strategy": info.scheduling_strategy,
+        "deployment_configuration": info.deployment_configuration,
+        "task_definition_id": tds.get(info.task_definition_arn),
+        "created_at_aws": info.created_at,
+        "gone_at": None,
+    }
+
+
+def _subjects(cluster: Cluster) -> dict[str, Any]:
+    return {"account": cluster.account.name, "region": cluster.region, "cluster_arn": cluster.arn}
+
+
+def cluster_services_sync(
+    *, cluster: Cluster, reader: EcsReader, stats: SyncStats
+) -> dict[str, int]:
+    """Services, their deployments and their events. Returns {service name: pk}."""
+    arns = reader.service_arns(cluster.arn)
+    infos = reader.services(cluster.arn, arns) if arns else []
+    td_arns = {i.task_definition_arn for i in infos}
+    td_arns |= {d.task_definition_arn for i in infos for d in i.deployments}
+    tds = task_definitions_ensure(reader=reader, arns=td_arns, stats=stats)
+    now = timezone.now()
+    existing = {s.arn: s for s in Service.objects.filter(cluster=cluster)}
+    new: list[Service] = []
+    changed: list[tuple[Any, list[str]]] = []
+    for info in infos:
+        svc = existing.get(info.arn)
+        if svc is None:
+            svc = Service(cluster=cluster, arn=info.arn, first_seen_at=now)
+            changed_fields(svc, _service_values(info, tds))
+            new.append(svc)
+        else:
+            names = changed_fields(svc, _service_values(info, tds))
+            if names:
+                changed.append((svc, names))
+    seen = {i.arn for i in infos}
+    vanished = [s.pk for arn, s in existing.items() if arn not in seen and s.gone_at is None]
+    with transaction.atomic():
+        mirror_write(Service, new=new, changed=changed, stats=stats, now=now)
+        if vanished:
+            stats.gone += Service.objects.filter(pk__in=vanished).update(gone_at=now)
+        by_arn = dict(Service.objects.filter(cluster=cluster).values_list("arn", "pk"))
+        _deployments_sync(cluster, infos, by_arn, tds, stats, now)
+        _service_events_record(cluster, infos, stats)
+    return dict(Service.objects.filter(cluster=cluster).values_list("name", "pk"))
+
+
+def _deployment_values(d: Any, tds: dict[str, int]) -> dict[str, Any]:
+    return {
+        "status": d.status,
+        "rollout_state": d.rollout_state,
+        "rollout_state_reason": d.rollout_state_reason,
+        "desired_count": d.desired_count,
+        "pending_count": d.pending_count,
+        "running_count": d.running_count,
+        "failed_tasks": d.failed_tasks,
+        "launch_type": d.launch_type,
+        "task_definition_id": tds.get(d.task_definition_arn),
+        "created_at_aws": d.created_at,
+        "updated_at_aws": d.updated_at,
+    }
+
+
+def _deployments_sync(
+    cluster: Cluster,
+    infos: list[ServiceInfo],
+    services: dict[str, int],
+    tds: dict[str, int],
+    stats: SyncStats,
+    now: datetime,
+) -> None:
+    service_ids = [services[i.arn] for i in infos if i.arn in services]
+    existing = {d.deployment_id: d for d in Deployment.objects.filter(service_id__in=service_ids)}
+    new: list[Deployment] = []
+    changed: list[tuple[Any, list[str]]] = []
+    events: list[NewEvent] = []
+    listed: set[str] = set()
+    for info in infos:
+        for dinfo in info.deployments:
+            listed.add(dinfo.deployment_id)
+            row = existing.get(dinfo.deployment_id)
+            if row is None:
+                row = Deployment(
+                    service_id=services[info.arn],
+                    deployment_id=dinfo.deployment_id,
+                    last_seen_at=now,
+                )
+                changed_fields(row, _deployment_values(dinfo, tds))
+                new.append(row)
+                continue
+            was = row.rollout_state
+            names = changed_fields(row, _deployment_values(dinfo, tds))
+            if names:
+                changed.append((row, names))
+            if "rollout_state" in names and row.rollout_state in ("COMPLETED", "FAILED"):
+                events.append(
+                    NewEvent(
+                        source="deployment",
+                        severity="error" if row.rollout_state == "FAILED" else "info",
+                        message=f"Deployment {row.deployment_id} of {info.name} "
+                        f"{row.rollout_state.lower()} (was {was or 'unknown'})"
+                        + (f": {row.rollout_state_reason}" if row.rollout_state_reason else ""),
+                        dedupe_key=dedupe_key("deployment", row.deployment_id, row.rollout_state),
+                        occurred_at=row.updated_at_aws or now,
+                        service_arn=info.arn,
+                        details={"deploymentId": row.deployment_id},
+                        **_subjects(cluster),
+                    )
+                )
+    # AWS drops a replaced deployment from the service; the mirror keeps it INACTIVE.
+    dropped = [d for key, d in existing.items() if key not in listed and d.status != "INACTIVE"]
+    for d in dropped:
+        d.status = "INACTIVE"
+        changed.append((d, ["status"]))
+    mirror_write(Deployment, new=new, changed=changed, stats=stats, now=now)
+    stats.events += events_record(events)
+
+
+def _service_events_record(cluster: Cluster, infos: list[ServiceInfo], stats: SyncStats) -> None:
+    events = [
+        NewEvent(
+            source="ecs-service-event",
+            severity=_service_event_severity(e.message),
+            message=e.message,
+            dedupe_key=dedupe_key("ecs-service-event", e.event_id),
+            occurred_at=e.created_at,
+            service_arn=info.arn,
+            details={"eventId": e.event_id, "service": info.name},
+            **_subjects(cluster),
+        )
+        for info in infos
+        for e in info.events
+    ]
+    stats.events += events_record(events)
+
+
+def _service_event_severity(message: str) -> str:
+    text = message.lower()
+    if "unable to" in text or "failed" in text or "rolling back" in text:
+        return "warning"
+    return "info"
+
+
+# --- tasks -----------------------------------------------------------------
+def _task_values(
+    info: TaskInfo, instances: dict[str, int], tds: dict[str, int], services: dict[str, int]
+) -> dict[str, Any]:
+    service_id = None
+    if info.group.startswith("service:"):
+        service_id = services.get(info.group.split(":", 1)[1])
+    return {
+        "container_instance_id": instances.get(info.container_instance_arn),
+        "task_definition_id": tds.get(info.task_definition_arn),
+        "service_id": service_id,
+        "group": info.group,
+        "started_by": info.started_by,
+        "last_status": info.last_status,
+        "desired_status": info.desired_status,
+        "health_status": info.health_status,
+        "launch_type": info.launch_type,
+        "cpu": info.cpu,
+        "memory": info.memory,
+        "stopped_reason": info.stopped_reason,
+        "stop_code": info.stop_code,
+        "created_at_aws": info.created_at,
+        "started_at": info.started_at,
+        "stopping_at": info.stopping_at,
+        "stopped_at": info.stopped_at,
+        "gone_at": None,
+    }
+
+
+def _task_event(cluster: Cluster, task: Task, info: TaskInfo, was: str, now: datetime) -> NewEvent:
+    short = task.short_id
+    exit_codes = {c.name: c.exit_code for c in info.containers if c.exit_code is not None}
+    if task.last_status == STOPPED:
+        bad = task.stop_code == "EssentialContainerExited" or any(exit_codes.values())
+        message = f"Task {short} stopped"
+        if task.stopped_reason:
+            message += f": {task.stopped_reason}"
+        severity = "warning" if bad else "info"
+        at = task.stopped_at or now
+    else:
+        message = f"Task {short} is {task.last_status}" + (f" (was {was})" if was else "")
+        severity = "info"
+        at = (task.started_at if task.last_status == "RUNNING" else None) or now
+    service_arn = ""
+    if task.group.startswith("service:"):
+        service_arn = cluster.arn.replace(":cluster/", ":service/") + "/" + task.group[8:]
+    return NewEvent(
+        source="task",
+        severity=severity,
+        message=message,
+        dedupe_key=dedupe_key("task", task.arn, task.last_status),
+        occurred_at=at,
+        task_arn=task.arn,
+        service_arn=service_arn,
+        instance_arn=info.container_instance_arn,
+        details={
+            "lastStatus": task.last_status,
+            "previousStatus": was,
+            "stopCode": task.stop_code,
+            "exitCodes": exit_codes,
+            "group": task.group,
+        },
+        **_subjects(cluster),
+    )
+
+
+def cluster_tasks_sync(
+    *,
+    cluster: Cluster,
+    reader: EcsReader,
+    stats: SyncStats,
+    instances: dict[str, int],
+    services: dict[str, int],
+) -> None:
+    running = reader.task_arns(cluster.arn, "RUNNING")
+    stopped = reader.task_arns(cluster.arn, STOPPED)
+    listed = set(running) | set(stopped)
+    # Rows that can still change: not gone, or listed again. Final STOPPED rows that
+    # AWS no longer lists are history and are not loaded.
+    existing = {
+        t.arn: t
+        for t in Task.objects.filter(cluster=cluster, gone_at__isnull=True).select_related(None)
+    }
+    to_describe = [a for a in running + stopped if not _final(existing.get(a))]
+    # A live row AWS no longer lists: describe it once to learn how it ended.
+    to_describe += [a for a, t in existing.items() if a not in listed and not t.is_final]
+    to_describe = list(dict.fromkeys(to_describe))
+    infos, missing = reader.tasks(cluster.arn, to_describe) if to_describe else ([], [])
+    tds = task_definitions_ensure(
+        reader=reader, arns={i.task_definition_arn for i in infos}, stats=stats
+    )
+    now = timezone.now()
+    had_sync = cluster.last_sync_ok is not None
+    new: list[Task] = []
+    new_infos: list[TaskInfo] = []
+    changed: list[tuple[Any, list[str]]] = []
+    changed_infos: list[TaskInfo] = []
+    events: list[NewEvent] = []
+    for info in infos:
+        task = existing.get(info.arn)
+        values = _task_values(info, instances, tds, services)
+        if task is None:
+            task = Task(cluster=cluster, arn=info.arn, first_seen_at=now)
+            changed_fields(task, values)
+            new.append(task)
+            new_infos.append(info)
+            if had_sync or task.last_status == STOPPED:
+                events.append(_task_event(cluster, task, info, "", now))
+            continue
+        was = task.last_status
+        names = changed_fields(task, values)
+        changed_infos.append(info)
+        if names:
+            changed.append((task, names))
+            if "last_status" in names:
+                events.append(_task_event(cluster, task, info, was, now))
+    found = {i.arn for i in infos}
+    vanished = [t.pk for a, t in existing.items() if a not in listed and a not in found]
+    vanished += [
+        existing[a].pk for a in missing if a in existing and existing[a].pk not in vanished
+    ]
+    with transaction.atomic():
+        mirror_write(Task, new=new, changed=changed, stats=stats, now=now)
+        if vanished:
+            stats.gone += Task.objects.filter(pk__in=vanished, gone_at__isnull=True).update(
+                gone_at=now
+            )
+        _containers_sync(new, new_infos, changed_infos, existing, stats)
+        stats.events += events_record(events)
+
+
+def _final(task: Task | None) -> bool:
+    return task is not None and task.is_final
+
+
+def _container_values(c: Any) -> dict[str, Any]:
+    return {
+        "image": c.image,
+        "last_status": c.last_status,
+        "exit_code": c.exit_code,
+        "reason": c.reason,
+        "health_status": c.health_status,
+        "runtime_id": c.runtime_id,
+    }
+
+
+def _containers_sync(
+    new_tasks: list[Task],
+    new_infos: list[TaskInfo],
+    changed_infos: list[TaskInfo],
+    existing: dict[str, Task],
+    stats: SyncStats,
+) -> None:
+    if any(t.pk is None for t in new_tasks):  # databases without RETURNING
+        ids = dict(Task.objects.filter(arn__in=[t.arn for t in new_tasks]).values_list("arn", "pk"))
+        for t in new_tasks:
+            t.pk = ids[t.arn]
+    rows: list[TaskContainer] = []
+    for task, info in zip(new_tasks, new_infos, strict=True):
+        for c in info.containers:
+            row = TaskContainer(task_id=task.pk, name=c.name)
+            changed_fields(row, _container_values(c))
+            rows.append(row)
+    task_ids = [existing[i.arn].pk for i in changed_infos]
+    current: dict[tuple[int, str], TaskContainer] = {}
+    for chunk in range(0, len(task_ids), 900):
+        for tc in TaskContainer.objects.filter(task_id__in=task_ids[chunk : chunk + 900]):
+            current[(tc.task_id, tc.name)] = tc
+    changed: list[tuple[Any, list[str]]] = []
+    for info in changed_infos:
+        task_id = existing[info.arn].pk
+        for c in info.containers:
+            old = current.get((task_id, c.name))
+            if old is None:
+                row = TaskContainer(task_id=task_id, name=c.name)
+                changed_fields(row, _container_values(c))
+                rows.append(row)
+            else:
+                names = changed_fields(old, _container_values(c))
+                if names:
+                    changed.append((old, names))
+    mirror_write(TaskContainer, new=rows, changed=changed, stats=stats, now=timezone.now())
+
+
+# --- orchestration ---------------------------------------------------------
+def cluster_sync(
+    *,
+    cluster_id: int,
+    run_id: int | None = None,
+    reader: EcsReader | None = None,
+    described: ClusterInfo | None = None,
+    final: bool = True,
+) -> SyncRun | None:
+    """Sync one cluster. Returns its finished ``SyncRun`` (None: no such cluster).
+
+    Permanent AWS errors are recorded on the run and the cluster and returned;
+    transient ones are recorded and re-raised (the Celery task retries them; with
+    ``final=False`` the run stays open for the retry). ``SyncLockBusy`` is raised
+    when another sync of the cluster is running.
+    """
+    cluster = Cluster.objects.select_related("account").filter(pk=cluster_id).first()
+    if cluster is None:
+        return None
+    run = SyncRun.objects.filter(pk=run_id).first() if run_id else None
+    started = time.monotonic()
+    stats = SyncStats()
+    try:
+        with cluster_lock(cluster_id=cluster.pk):
+            run = run or sync_run_start(account=cluster.account, cluster=cluster)
+            reader = reader or account_reader(account=cluster.account, region=cluster.region)
+            before = Counter(reader.calls)
+            try:
+                _cluster_phases(cluster, reader, run, stats, described, before)
+            except AwsError as exc:
+                stats.errors.append(f"{exc.operation or 'AWS'}: {exc}")
+                calls = Counter(reader.calls)
+                calls.subtract(before)
+                retry = isinstance(exc, AwsTransientError) and not final
+                if retry:
+                    sync_run_progress(
+                        run=run, phase=f"retrying after {exc.code}", stats=stats, calls=+calls
+                    )
+                else:
+                    sync_run_finish(run=run, stats=stats, calls=+calls, ok=False, started=started)
+                cluster_mark_synced(cluster=cluster, ok=False, error=str(exc))
+                if isinstance(exc, AwsTransientError):
+                    raise
+                return run
+            calls = Counter(reader.calls)
+            calls.subtract(before)
+            sync_run_finish(run=run, stats=stats, calls=+calls, ok=True, started=started)
+            cluster_mark_synced(cluster=cluster, ok=True, error="; ".join(stats.errors)[:500])
+    except SyncLockBusy:
+        if run is not None:
+            if final:
+                stats.errors.append("another sync of this cluster was running")
+                sync_run_finish(run=run, stats=stats, calls=Counter(), ok=False, started=started)
+            else:
+                run.phase = "waiting for another sync of this cluster"
+                run.save(update_fields=["phase"])
+        raise
+    return run
+
+
+def sync_run_fail(*, run_id: int, message: str) -> None:
+    """Close a run whose task gave up (retries exhausted)."""
+    run = SyncRun.objects.filter(pk=run_id, status="running").first()
+    if run is not None:
+        stats = SyncStats(errors=[*run.errors, message])
+        sync_run_finish(run=run, stats=stats, calls=Counter(run.calls), ok=False, started=0)
+        run.duration_ms = None
+        run.save(update_fields=["duration_ms"])
+
+
+def _cluster_phases(
+    cluster: Cluster,
+    reader: EcsReader,
+    run: SyncRun,
+    stats: SyncStats,
+    described: ClusterInfo | None,
+    before: Counter[str],
+) -> None:
+    def progress(phase: str) -> None:
+        calls = Counter(reader.calls)
+        calls.subtract(before)
+        sync_run_progress(run=run, phase=phase, stats=stats, calls=+calls)
+
+    progress("cluster")
+    if described is None:
+        infos = reader.clusters([cluster.arn])
+        described = next((i for i in infos if i.arn == cluster.arn), None)
+    cluster_refresh(cluster=cluster, info=described, stats=stats)
+    if described is None or described.status == "INACTIVE":
+        return
+    progress("instances")
+    instances = cluster_instances_sync(cluster=cluster, reader=reader, stats=stats)
+    progress("services")
+    services = cluster_services_sync(cluster=cluster, reader=reader, stats=stats)
+    progress("tasks")
+    cluster_tasks_sync(
+        cluster=cluster, reader=reader, stats=stats, instances=instances, services=services
+    )
+
+
+def account_sync(
+    *, account_id: int, run_id: int | None = None, regions: list[str] | None = None
+) -> SyncRun | None:
+    """Discover every cluster of every region of an account and sync each in turn.
+
+    The account's run aggregates the calls and counts of its clusters' runs. A
+    cluster whose lock is busy is skipped (it is being synced already)."""
+    account = AwsAccount.objects.filter(pk=account_id).first()
+    if account is None:
+        return None
+    run = (SyncRun.objects.filter(pk=run_id).first() if run_id else None) or sync_run_start(
+        account=account
+    )
+    started = time.monotonic()
+    stats = SyncStats()
+    calls: Counter[str] = Counter()
+    ok = True
+    transient: AwsTransientError | None = None
+    for region in regions or account.regions or ["us-east-1"]:
+        reader = account_reader(account=account, region=region)
+        try:
+            if not account.account_id:
+                account.account_id = account_discover_id(account=account, region=region)
+                account.save(update_fields=["account_id"])
+                calls["GetCallerIdentity"] += 1
+            sync_run_progress(run=run, phase=f"{region}: clusters", stats=stats, calls=calls)
+            found = account_clusters_sync(
+                account=account, region=region, reader=reader, stats=stats
+            )
+        except AwsError as exc:
+            ok = False
+            stats.errors.append(f"{region}: {exc}")
+            calls.update(reader.calls)
+            if isinstance(exc, AwsTransientError):
+                transient = exc
+            continue
+        calls.update(reader.calls)
+        for cluster, info in found:
+            if cluster.gone_at is not None:
+                continue
+            sync_run_progress(run=run, phase=f"{region}: {cluster.name}", stats=stats, calls=calls)
+            before = Counter(reader.calls)
+            try:
+                child = cluster_sync(cluster_id=cluster.pk, reader=reader, described=info)
+            except SyncLockBusy:
+                continue
+            except AwsTransientError as exc:
+                ok = False
+                transient = exc
+                stats.errors.append(f"{region}/{cluster.name}: {exc}")
+                child = None
+            after = Counter(reader.calls)
+            after.subtract(before)
+            calls.update(+after)
+            if child is not None:
+                stats.created += child.created_count
+                stats.updated += child.updated_count
+                stats.gone += child.gone_count
+                if child.status != "succeeded":
+                    ok = False
+                    stats.errors.extend(f"{cluster.name}: {e}" for e in child.errors)
+    sync_run_finish(run=run, stats=stats, calls=calls, ok=ok, started=started)
+    account_mark_synced(account=account, ok=ok, error="; ".join(stats.errors)[:4000])
+    if transient is not None and not ok and not stats.created + stats.updated:
+        raise transient
+    return run
+
+
+def accounts_discover_clusters() -> list[int]:
+    """For the periodic fan-out: refresh every enabled account's cluster list and
+    return the ids of the live clusters to sync. Errors are recorded per account."""
+    ids: list[int] = []
+    for account in AwsAccount.objects.filter(enabled=True):
+        errors: list[str] = []
+        for region in account.regions or ["us-east-1"]:
+            stats = SyncStats()
+            try:
+                if not account.account_id:
+                    account.account_id = account_discover_id(account=account, region=region)
+                    account.save(update_fields=["account_id"])
+                reader = account_reader(account=account, region=region)
+                for cluster, _info in account_clusters_sync(
+                    account=account, region=region, reader=reader, stats=stats
+                ):
+                    if cluster.gone_at is None:
+                        ids.append(cluster.pk)
+            except AwsError as exc:
+                errors.append(f"{region}: {exc}")
+        if errors:
+            account_mark_synced(account=account, ok=False, error="; ".join(errors))
+    return ids

@@ -1,0 +1,67 @@
+"""Celery tasks for the AWS mirror: thin wrappers that take ids and call a service."""
+
+from __future__ import annotations
+
+import random
+
+from celery import shared_task
+from celery.app.task import Task as CeleryTask
+from django.db import transaction
+
+from clusters.aws.errors import AwsTransientError
+from clusters.sync import SyncLockBusy
+
+from .history import history_prune
+from .sync import account_sync, accounts_discover_clusters, cluster_sync, sync_run_fail
+
+MAX_RETRIES = 4
+
+
+def _backoff(retries: int) -> float:
+    """Exponential backoff with full jitter: 2, 4, 8, 16 s (at most), randomised."""
+    return random.uniform(1, 2 ** (retries + 1))
+
+
+@shared_task(name="deployments.tasks.sync_all_accounts", ignore_result=True)
+def sync_all_accounts() -> int:
+    """Periodic fan-out: one ``sync_cluster`` per live cluster of every enabled account."""
+    ids = accounts_discover_clusters()
+    for cluster_id in ids:
+        transaction.on_commit(lambda cid=cluster_id: sync_cluster.delay(cid))  # type: ignore[misc]
+    return len(ids)
+
+
+@shared_task(
+    bind=True, name="deployments.tasks.sync_cluster", ignore_result=True, max_retries=MAX_RETRIES
+)
+def sync_cluster(self: CeleryTask, cluster_id: int, run_id: int | None = None) -> None:
+    final = self.request.retries >= MAX_RETRIES
+    try:
+        cluster_sync(cluster_id=cluster_id, run_id=run_id, final=final)
+    except SyncLockBusy:
+        # A periodic sync simply skips; a "Sync now" run waits its turn.
+        if run_id is not None and not final:
+            raise self.retry(countdown=_backoff(self.request.retries)) from None
+    except AwsTransientError as exc:
+        if final:
+            return  # recorded on the run and the cluster; the next period tries again
+        raise self.retry(exc=exc, countdown=_backoff(self.request.retries)) from exc
+
+
+@shared_task(
+    bind=True, name="deployments.tasks.sync_account", ignore_result=True, max_retries=MAX_RETRIES
+)
+def sync_account(self: CeleryTask, account_id: int, run_id: int | None = None) -> None:
+    try:
+        account_sync(account_id=account_id, run_id=run_id)
+    except AwsTransientError as exc:
+        if self.request.retries >= MAX_RETRIES:
+            if run_id is not None:
+                sync_run_fail(run_id=run_id, message=str(exc))
+            return
+        raise self.retry(exc=exc, countdown=_backoff(self.request.retries)) from exc
+
+
+@shared_task(name="deployments.tasks.prune_history", ignore_result=True)
+def prune_history() -> dict[str, int]:
+    return history_prune()
