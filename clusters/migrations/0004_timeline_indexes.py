@@ -31,7 +31,7 @@ def trigram_index_drop(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("clusters", "0002_roles"),
+        ("clusters", "0003_aws_mirror"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
