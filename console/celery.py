@@ -13,6 +13,7 @@ app = Celery("fleetdeck")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks(["console", "clusters", "deployments"])
 app.autodiscover_tasks(["clusters"], related_name="timeline_tasks")
+app.autodiscover_tasks(["deployments"], related_name="redeploy_tasks")
 
 
 def _interval(name: str, default: int) -> timedelta:

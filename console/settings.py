@@ -269,6 +269,9 @@ def _retention_overrides(raw: str) -> dict[str, int]:
 FLEETDECK_EVENT_RETENTION_OVERRIDES = _retention_overrides(
     env_str("FLEETDECK_EVENT_RETENTION_OVERRIDES")
 )
+# Forced redeploys: how often a worker looks at a rollout, and when it gives up.
+FLEETDECK_REDEPLOY_POLL_SECONDS = env_int("FLEETDECK_REDEPLOY_POLL_SECONDS", 3, minimum=1)
+FLEETDECK_REDEPLOY_TIMEOUT_SECONDS = env_int("FLEETDECK_REDEPLOY_TIMEOUT_SECONDS", 3600, minimum=60)
 # The most rows one timeline export (CSV/JSON) streams.
 FLEETDECK_TIMELINE_EXPORT_MAX = env_int("FLEETDECK_TIMELINE_EXPORT_MAX", 100_000, minimum=1)
 FLEETDECK_AWS_ENDPOINT_URL = env_str("FLEETDECK_AWS_ENDPOINT_URL")

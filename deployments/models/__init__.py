@@ -1,3 +1,21 @@
 from .ecs import Deployment, Service, Task, TaskContainer, TaskDefinition
+from .redeploy import (
+    ACTIVE_STATUSES,
+    TERMINAL_STATUSES,
+    Redeploy,
+    RedeployBatch,
+    RedeployStatus,
+)
 
-__all__ = ["Deployment", "Service", "Task", "TaskContainer", "TaskDefinition"]
+__all__ = [
+    "ACTIVE_STATUSES",
+    "TERMINAL_STATUSES",
+    "Deployment",
+    "Redeploy",
+    "RedeployBatch",
+    "RedeployStatus",
+    "Service",
+    "Task",
+    "TaskContainer",
+    "TaskDefinition",
+]
