@@ -1,28 +1,14 @@
 from django.urls import path
 
+from . import views
 from .views import placeholder
 
 app_name = "clusters"
 
 urlpatterns = [
-    path(
-        "clusters/",
-        placeholder(
-            "clusters",
-            "Clusters",
-            "Every ECS cluster of every account and region, with counts and health.",
-        ),
-        name="list",
-    ),
-    path(
-        "instances/",
-        placeholder(
-            "instances",
-            "Instances",
-            "Container instances, EC2 and external (mi-), with resources and agent state.",
-        ),
-        name="instances",
-    ),
+    path("clusters/", views.cluster_list, name="list"),
+    path("instances/", views.instance_list, name="instances"),
+    path("sync-runs/<int:pk>/", views.sync_run_status, name="sync-run"),
     path(
         "registrations/",
         placeholder(

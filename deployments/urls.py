@@ -1,27 +1,16 @@
 from django.urls import path
 
-from clusters.views import placeholder
+from . import views
 
 app_name = "deployments"
 
 urlpatterns = [
-    path(
-        "services/",
-        placeholder(
-            "services",
-            "Services",
-            "Services with their deployments, rollout progress and events, and forced redeploys.",
-        ),
-        name="services",
-    ),
-    path(
-        "tasks/",
-        placeholder(
-            "tasks",
-            "Tasks",
-            "Running and stopped tasks, kept long after AWS forgets them, with exit codes and "
-            "stop reasons.",
-        ),
-        name="tasks",
-    ),
+    path("clusters/<int:pk>/", views.cluster_detail, name="cluster"),
+    path("clusters/<int:pk>/sync", views.cluster_sync_now, name="cluster-sync"),
+    path("accounts/<int:pk>/sync", views.account_sync_now, name="account-sync"),
+    path("instances/<int:pk>/", views.instance_detail, name="instance"),
+    path("services/", views.service_list, name="services"),
+    path("services/<int:pk>/", views.service_detail, name="service"),
+    path("tasks/", views.task_list, name="tasks"),
+    path("tasks/<int:pk>/", views.task_detail, name="task"),
 ]

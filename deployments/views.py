@@ -1,0 +1,204 @@
+"""Mirror pages: cluster detail (tabs), services, tasks, instance detail, Sync now."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+
+from clusters.audit import audit_record
+from clusters.models import AwsAccount, Cluster, ContainerInstance, SyncRun
+from clusters.roles import OPERATOR, VIEWER, has_role, role_required
+from clusters.selectors import instances_query, paginate
+from clusters.sync import sync_run_start
+
+from .models import Deployment, Service, Task
+from .selectors import TASK_STATUSES, services_query, tasks_query
+from .tasks import sync_account, sync_cluster
+
+TABS = ("services", "tasks", "instances")
+
+
+def _task_status(request: HttpRequest) -> str:
+    status = request.GET.get("status", "running")
+    return status if status in TASK_STATUSES else "running"
+
+
+@require_GET
+@role_required(VIEWER)
+def cluster_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    cluster = get_object_or_404(Cluster.objects.select_related("account"), pk=pk)
+    tab = request.GET.get("tab", "services")
+    tab = tab if tab in TABS else "services"
+    q = request.GET.get("q", "").strip()
+    ctx: dict[str, object] = {
+        "section": "clusters",
+        "cluster": cluster,
+        "tab": tab,
+        "q": q,
+        "can_operate": has_role(request.user, OPERATOR),
+        "last_run": SyncRun.objects.filter(cluster=cluster).first(),
+    }
+    if tab == "services":
+        state = request.GET.get("state", "")
+        ctx["state"] = state
+        ctx["page"] = paginate(
+            services_query(cluster=cluster, q=q, state=state), request.GET.get("page")
+        )
+    elif tab == "tasks":
+        status = _task_status(request)
+        ctx["status"] = status
+        ctx["page"] = paginate(
+            tasks_query(cluster=cluster, status=status, q=q), request.GET.get("page")
+        )
+    else:
+        status = request.GET.get("status", "")
+        ctx["status"] = status
+        ctx["page"] = paginate(
+            instances_query(cluster=cluster, status=status, q=q), request.GET.get("page")
+        )
+    return render(request, "deployments/cluster_detail.html", ctx)
+
+
+@require_GET
+@role_required(VIEWER)
+def service_list(request: HttpRequest) -> HttpResponse:
+    q = request.GET.get("q", "").strip()
+    state = request.GET.get("state", "")
+    page = paginate(services_query(q=q, state=state), request.GET.get("page"))
+    return render(
+        request,
+        "deployments/services.html",
+        {"section": "services", "page": page, "q": q, "state": state},
+    )
+
+
+@require_GET
+@role_required(VIEWER)
+def service_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    service = get_object_or_404(
+        Service.objects.select_related("cluster", "cluster__account", "task_definition"), pk=pk
+    )
+    deployments = list(
+        Deployment.objects.filter(service=service).select_related("task_definition")[:20]
+    )
+    status = _task_status(request)
+    page = paginate(tasks_query(service=service, status=status), request.GET.get("page"))
+    return render(
+        request,
+        "deployments/service_detail.html",
+        {
+            "section": "services",
+            "service": service,
+            "cluster": service.cluster,
+            "deployments": deployments,
+            "page": page,
+            "status": status,
+            "can_operate": has_role(request.user, OPERATOR),
+        },
+    )
+
+
+@require_GET
+@role_required(VIEWER)
+def task_list(request: HttpRequest) -> HttpResponse:
+    status = _task_status(request)
+    q = request.GET.get("q", "").strip()
+    page = paginate(tasks_query(status=status, q=q), request.GET.get("page"))
+    return render(
+        request,
+        "deployments/tasks.html",
+        {"section": "tasks", "page": page, "status": status, "q": q},
+    )
+
+
+@require_GET
+@role_required(VIEWER)
+def task_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    task = get_object_or_404(
+        Task.objects.select_related(
+            "cluster", "cluster__account", "service", "container_instance", "task_definition"
+        ),
+        pk=pk,
+    )
+    return render(
+        request,
+        "deployments/task_detail.html",
+        {
+            "section": "tasks",
+            "task": task,
+            "containers": list(task.containers.all()),
+        },
+    )
+
+
+@require_GET
+@role_required(VIEWER)
+def instance_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    instance = get_object_or_404(
+        ContainerInstance.objects.select_related("cluster", "cluster__account"), pk=pk
+    )
+    status = _task_status(request)
+    page = paginate(tasks_query(instance=instance, status=status), request.GET.get("page"))
+    return render(
+        request,
+        "deployments/instance_detail.html",
+        {
+            "section": "instances",
+            "instance": instance,
+            "attributes": sorted(instance.attributes.items()),
+            "tags": sorted(instance.tags.items()),
+            "page": page,
+            "status": status,
+        },
+    )
+
+
+def _sync_started(request: HttpRequest, run: SyncRun, back: str) -> HttpResponse:
+    if request.htmx:  # type: ignore[attr-defined]
+        return render(request, "clusters/_sync_run.html", {"run": run})
+    messages.info(request, "Sync started.")
+    return redirect(back)
+
+
+@require_POST
+@role_required(OPERATOR)
+def cluster_sync_now(request: HttpRequest, pk: int) -> HttpResponse:
+    cluster = get_object_or_404(Cluster.objects.select_related("account"), pk=pk)
+    run = sync_run_start(account=cluster.account, cluster=cluster)
+    audit_record(
+        actor=request.user,
+        action="cluster.sync",
+        message=f"{request.user} started a sync of cluster {cluster.name}",
+        request=request,
+        object_type="cluster",
+        object_id=str(cluster.pk),
+        details={"syncRun": run.pk},
+        cluster_arn=cluster.arn,
+        account=cluster.account.name,
+        region=cluster.region,
+    )
+    transaction.on_commit(lambda: sync_cluster.delay(cluster.pk, run.pk))
+    return _sync_started(request, run, reverse("deployments:cluster", args=[cluster.pk]))
+
+
+@require_POST
+@role_required(OPERATOR)
+def account_sync_now(request: HttpRequest, pk: int) -> HttpResponse:
+    account = get_object_or_404(AwsAccount, pk=pk)
+    run = sync_run_start(account=account)
+    audit_record(
+        actor=request.user,
+        action="account.sync",
+        message=f"{request.user} started a sync of AWS account {account.name}",
+        request=request,
+        object_type="aws-account",
+        object_id=str(account.pk),
+        details={"syncRun": run.pk},
+        account=account.name,
+    )
+    transaction.on_commit(lambda: sync_account.delay(account.pk, run.pk))
+    return _sync_started(request, run, reverse("clusters:list"))
