@@ -56,6 +56,10 @@ def _app_schedules() -> dict[str, dict[str, object]]:
             "task": "deployments.tasks.prune_history",
             "schedule": timedelta(hours=1),
         },
+        "redeploys-sweep": {
+            "task": "deployments.redeploy_tasks.sweep",
+            "schedule": timedelta(minutes=1),
+        },
         "prune-events": {
             "task": "clusters.timeline_tasks.prune_events",
             "schedule": timedelta(hours=1),

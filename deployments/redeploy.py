@@ -8,6 +8,7 @@ carry dedupe keys, so a task that runs twice changes nothing the second time.
 
 from __future__ import annotations
 
+import logging
 import math
 import uuid
 from dataclasses import dataclass, field
@@ -37,6 +38,8 @@ from .models import (
     Task,
 )
 from .sync import cluster_sync
+
+logger = logging.getLogger(__name__)
 
 # A second request for the same service inside this window returns the first one
 # (double clicks, two operators reacting to the same alert).
@@ -232,10 +235,17 @@ def redeploy_dispatch(*, redeploy_id: int) -> bool:
         pk=redeploy_id, status=RedeployStatus.QUEUED, dispatched_at__isnull=True
     ).update(dispatched_at=timezone.now())
     if won:
-        from .redeploy_tasks import redeploy_execute_task
-
-        transaction.on_commit(lambda: redeploy_execute_task.delay(redeploy_id))
+        transaction.on_commit(lambda: _enqueue_execute(redeploy_id))
     return bool(won)
+
+
+def _enqueue_execute(redeploy_id: int) -> None:
+    from .redeploy_tasks import redeploy_execute_task
+
+    try:
+        redeploy_execute_task.delay(redeploy_id)
+    except Exception:  # the broker is down: the periodic sweep dispatches it again
+        logger.exception("could not enqueue redeploy %s; the sweep will retry", redeploy_id)
 
 
 def redeploy_retry(
@@ -263,7 +273,7 @@ def redeploy_execute(*, redeploy_id: int) -> Redeploy | None:
     retry); success records the new deployment and a timeline event, then reads the
     rollout's first state into the mirror."""
     won = Redeploy.objects.filter(pk=redeploy_id, status=RedeployStatus.QUEUED).update(
-        status=RedeployStatus.REQUESTED
+        status=RedeployStatus.REQUESTED, checked_at=timezone.now()
     )
     redeploy = (
         Redeploy.objects.select_related("service__cluster__account", "requested_by")
@@ -323,6 +333,7 @@ def redeploy_refresh(*, redeploy_id: int, sync: bool = True) -> Redeploy | None:
     )
     if redeploy is None or redeploy.status != RedeployStatus.IN_PROGRESS:
         return redeploy
+    Redeploy.objects.filter(pk=redeploy.pk).update(checked_at=timezone.now())
     if sync:
         try:
             cluster_sync(cluster_id=redeploy.service.cluster_id)
@@ -504,3 +515,56 @@ def redeploy_batch_advance(*, batch_id: int) -> int:
             finished_at=timezone.now()
         )
     return dispatched
+
+
+# --- recovery --------------------------------------------------------------
+STALE_DISPATCH = timedelta(minutes=2)
+STALE_REQUEST = timedelta(minutes=5)
+STALE_TRACKING = timedelta(minutes=1)
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    redispatched: list[int]
+    lost: list[int]  # the worker died during UpdateService: failed, retryable
+    to_track: list[int]  # in progress, but nobody looked for a while
+
+
+def redeploys_sweep(*, now: Any = None) -> SweepResult:
+    """Recover from lost messages and dead workers (run every minute).
+
+    A queued redeploy whose message never ran is dispatched again (execute is
+    idempotent); one stuck in "requested" fails with an explanation (we cannot know
+    whether UpdateService ran, so an operator decides to retry); in-progress ones
+    nobody checked lately are returned for the task to follow again; batches with
+    free slots advance."""
+    now = now or timezone.now()
+    stale = Redeploy.objects.filter(
+        status=RedeployStatus.QUEUED, dispatched_at__lt=now - STALE_DISPATCH
+    ).values_list("pk", flat=True)
+    redispatched: list[int] = []
+    for pk in list(stale):
+        Redeploy.objects.filter(pk=pk, status=RedeployStatus.QUEUED).update(dispatched_at=None)
+        if redeploy_dispatch(redeploy_id=pk):
+            redispatched.append(pk)
+    lost: list[int] = []
+    for redeploy in Redeploy.objects.filter(
+        status=RedeployStatus.REQUESTED, checked_at__lt=now - STALE_REQUEST
+    ).select_related("service__cluster__account", "requested_by"):
+        _finish(
+            redeploy,
+            RedeployStatus.FAILED,
+            error="The worker stopped while calling UpdateService; whether a deployment "
+            "started is unknown. Check the service, then retry.",
+        )
+        lost.append(redeploy.pk)
+    to_track = list(
+        Redeploy.objects.filter(status=RedeployStatus.IN_PROGRESS)
+        .filter(Q(checked_at__lt=now - STALE_TRACKING) | Q(checked_at__isnull=True))
+        .values_list("pk", flat=True)
+    )
+    for batch_id in RedeployBatch.objects.filter(finished_at__isnull=True).values_list(
+        "pk", flat=True
+    ):
+        redeploy_batch_advance(batch_id=batch_id)
+    return SweepResult(redispatched=redispatched, lost=lost, to_track=to_track)

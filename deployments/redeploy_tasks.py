@@ -6,7 +6,7 @@ from celery import shared_task
 from django.conf import settings
 
 from .models import RedeployStatus
-from .redeploy import redeploy_execute, redeploy_refresh
+from .redeploy import redeploy_execute, redeploy_refresh, redeploys_sweep
 
 
 def _poll_seconds() -> float:
@@ -28,3 +28,11 @@ def redeploy_track_task(redeploy_id: int) -> None:
     redeploy = redeploy_refresh(redeploy_id=redeploy_id)
     if redeploy is not None and redeploy.status == RedeployStatus.IN_PROGRESS:
         redeploy_track_task.apply_async((redeploy_id,), countdown=_poll_seconds())
+
+
+@shared_task(name="deployments.redeploy_tasks.sweep", ignore_result=True)
+def redeploys_sweep_task() -> None:
+    """Every minute: re-dispatch lost messages, restart stale tracking."""
+    result = redeploys_sweep()
+    for redeploy_id in result.to_track:
+        redeploy_track_task.delay(redeploy_id)

@@ -71,6 +71,8 @@ class Redeploy(models.Model):
     dispatched_at = models.DateTimeField(null=True, blank=True)  # handed to a worker
     requested_at = models.DateTimeField(null=True, blank=True)  # UpdateService answered
     finished_at = models.DateTimeField(null=True, blank=True)
+    # Last time a worker looked at the rollout; the sweep restarts stale tracking.
+    checked_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]

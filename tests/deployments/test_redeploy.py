@@ -279,3 +279,38 @@ def test_batch_runs_at_most_concurrency_at_a_time(
     assert members[2].dispatched_at is not None  # the finished one freed a slot
     assert AuditEntry.objects.filter(action="service.force_redeploy").count() == 3
     assert AuditEntry.objects.filter(action="redeploy.batch").count() == 1
+
+
+def test_sweep_recovers_lost_messages_and_dead_workers(
+    sandbox, operator, django_capture_on_commit_callbacks
+) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from deployments.redeploy import redeploys_sweep
+
+    fleet = fleet_create(sandbox, services=("api", "web", "worker"), desired=1, instances=1)
+    api, web, worker = (fleet.services[n] for n in ("api", "web", "worker"))
+    with django_capture_on_commit_callbacks(execute=False):
+        lost_message = service_force_redeploy(service_id=api.pk, actor=operator, reason="a")
+        dead_worker = service_force_redeploy(service_id=web.pk, actor=operator, reason="b")
+        untracked = service_force_redeploy(service_id=worker.pk, actor=operator, reason="c")
+    redeploy_execute(redeploy_id=untracked.redeploy.pk)
+    long_ago = timezone.now() - timedelta(minutes=10)
+    Redeploy.objects.filter(pk=lost_message.redeploy.pk).update(dispatched_at=long_ago)
+    Redeploy.objects.filter(pk=dead_worker.redeploy.pk).update(
+        status=RedeployStatus.REQUESTED, checked_at=long_ago
+    )
+    Redeploy.objects.filter(pk=untracked.redeploy.pk).update(checked_at=long_ago)
+
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        result = redeploys_sweep()
+    assert result.redispatched == [lost_message.redeploy.pk] and len(callbacks) == 1
+    assert result.lost == [dead_worker.redeploy.pk]
+    assert result.to_track == [untracked.redeploy.pk]
+    failed = Redeploy.objects.get(pk=dead_worker.redeploy.pk)
+    assert failed.status == RedeployStatus.FAILED and "Check the service" in failed.aws_error
+    # Nothing is stale any more: a second sweep does nothing.
+    again = redeploys_sweep()
+    assert (again.redispatched, again.lost) == ([], [])
