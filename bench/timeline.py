@@ -173,8 +173,11 @@ def run(repeat: int) -> None:
         view_queries = len(ctx.captured_queries)
         # The selector alone (the view adds session, user and permission queries).
         filters = _filters_from(query)
+        after = _param(query, "after")
         with CaptureQueriesContext(connection) as ctx:
-            timeline_events(filters, cursor=_param(query, "cursor"))
+            timeline_events(
+                filters, cursor=_param(query, "cursor"), after=int(after) if after else None
+            )
         selector_queries = len(ctx.captured_queries)
 
         def view(q: str = query) -> object:
