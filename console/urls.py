@@ -3,6 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from . import views
+from .login import ThrottledLoginView
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
@@ -10,7 +11,7 @@ urlpatterns = [
     path("timeline/export.csv", views.timeline_export_csv, name="timeline-export-csv"),
     path("timeline/export.json", views.timeline_export_json, name="timeline-export-json"),
     path("healthz", views.healthz, name="healthz"),
-    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("login/", ThrottledLoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("api/v1/", include("console.api.urls")),
     path("admin/", admin.site.urls),
