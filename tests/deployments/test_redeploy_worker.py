@@ -16,6 +16,11 @@ from tests.peers import celery_worker_process, wait_until
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_worker_executes_and_tracks_a_redeploy(sandbox, operator, redis_url, tmp_path) -> None:
+    # Another test's client Celery app may have made itself the current app; the
+    # shared tasks must publish through Fleetdeck's own app (as in production).
+    from console.celery import app
+
+    app.set_current()
     fleet = fleet_create(sandbox, desired=2, instances=1)
     web = fleet.services["web"]
     log = tmp_path / "worker.log"
