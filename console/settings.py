@@ -62,6 +62,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "console.middleware.SecurityHeadersMiddleware",
+    "console.middleware.MissingObjectIs404Middleware",
 ]
 
 ROOT_URLCONF = "console.urls"
