@@ -524,6 +524,7 @@ def cluster_sync(
                     sync_run_finish(run=run, stats=stats, calls=+calls, ok=False, started=started)
                 cluster_mark_synced(cluster=cluster, ok=False, error=str(exc))
                 if isinstance(exc, AwsTransientError):
+                    exc.sync_run_id = run.pk  # so a retry continues this run
                     raise
                 return run
             calls = Counter(reader.calls)
