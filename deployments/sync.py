@@ -36,6 +36,7 @@ from clusters.sync import (
     cluster_refresh,
     instances_fetch,
     mirror_write,
+    rows_insert,
     sync_run_finish,
     sync_run_progress,
     sync_run_start,
@@ -332,12 +333,14 @@ def cluster_tasks_sync(
     """
     # Read the mirror's side first: it overlaps the listings already in flight.
     # Rows that can still change; final STOPPED rows AWS no longer lists are history.
-    existing = {t.arn: t for t in Task.objects.filter(cluster=cluster, gone_at__isnull=True)}
+    existing = {
+        t.arn: t for t in Task.objects.filter(cluster=cluster, gone_at__isnull=True).order_by()
+    }
     containers: dict[tuple[int, str], tuple[Any, ...]] = {
         (row[1], row[2]): row
-        for row in TaskContainer.objects.filter(
-            task__cluster=cluster, task__gone_at__isnull=True
-        ).values_list("pk", "task_id", "name", *CONTAINER_FIELDS)
+        for row in TaskContainer.objects.filter(task__cluster=cluster, task__gone_at__isnull=True)
+        .order_by()
+        .values_list("pk", "task_id", "name", *CONTAINER_FIELDS)
     }
     if listings is None:
         running = reader.task_arns(cluster.arn, "RUNNING")
@@ -398,7 +401,7 @@ def _tasks_write(
     if unknown:
         tds.update(task_definitions_ensure(reader=reader, arns=unknown, stats=stats))
     now = timezone.now()
-    new: list[Task] = []
+    new: list[dict[str, Any]] = []
     new_infos: list[TaskInfo] = []
     changed: list[tuple[Any, list[str]]] = []
     known_infos: list[TaskInfo] = []
@@ -407,12 +410,12 @@ def _tasks_write(
         task = existing.get(info.arn)
         values = _task_values(info, instances, tds, services)
         if task is None:
-            task = Task(cluster=cluster, arn=info.arn, first_seen_at=now)
-            changed_fields(task, values)
-            new.append(task)
+            values.update(cluster_id=cluster.pk, arn=info.arn, first_seen_at=now, last_seen_at=now)
+            new.append(values)
             new_infos.append(info)
-            if had_sync or task.last_status == STOPPED:
-                events.append(_task_event(cluster, task, info, "", now))
+            if had_sync or info.last_status == STOPPED:
+                fresh = Task(**values)
+                events.append(_task_event(cluster, fresh, info, "", now))
             continue
         was = task.last_status
         names = changed_fields(task, values)
@@ -425,8 +428,10 @@ def _tasks_write(
     if not (new or changed or new_rows or changed_rows or events):
         return  # nothing changed: no transaction, no write
     with transaction.atomic():
-        mirror_write(Task, new=new, changed=changed, stats=stats, now=now)
-        new_rows += _containers_of_new_tasks(new, new_infos)
+        stats.created += rows_insert(Task, new)
+        mirror_write(Task, new=[], changed=changed, stats=stats, now=now)
+        fresh_rows = _containers_of_new_tasks(new_infos)
+        stats.created += rows_insert(TaskContainer, fresh_rows)
         mirror_write(TaskContainer, new=new_rows, changed=changed_rows, stats=stats, now=now)
         stats.events += events_record(events)
 
@@ -442,16 +447,16 @@ def _container_values(c: Any) -> dict[str, Any]:
     return {name: getattr(c, name) for name in CONTAINER_FIELDS}
 
 
-def _containers_of_new_tasks(new_tasks: list[Task], infos: list[TaskInfo]) -> list[TaskContainer]:
-    if any(t.pk is None for t in new_tasks):  # databases without RETURNING
-        ids = dict(Task.objects.filter(arn__in=[t.arn for t in new_tasks]).values_list("arn", "pk"))
-        for t in new_tasks:
-            t.pk = ids[t.arn]
-    rows = []
-    for task, info in zip(new_tasks, infos, strict=True):
-        for c in info.containers:
-            rows.append(TaskContainer(task_id=task.pk, name=c.name, **_container_values(c)))
-    return rows
+def _containers_of_new_tasks(infos: list[TaskInfo]) -> list[dict[str, Any]]:
+    """Container rows of tasks just inserted (their ids read back in one query)."""
+    if not infos:
+        return []
+    ids = dict(Task.objects.filter(arn__in=[i.arn for i in infos]).values_list("arn", "pk"))
+    return [
+        {"task_id": ids[info.arn], "name": c.name, **_container_values(c)}
+        for info in infos
+        for c in info.containers
+    ]
 
 
 def _containers_diff(
@@ -521,6 +526,7 @@ def cluster_sync(
                     sync_run_finish(run=run, stats=stats, calls=+calls, ok=False, started=started)
                 cluster_mark_synced(cluster=cluster, ok=False, error=str(exc))
                 if isinstance(exc, AwsTransientError):
+                    exc.sync_run_id = run.pk  # so a retry continues this run
                     raise
                 return run
             calls = Counter(reader.calls)
