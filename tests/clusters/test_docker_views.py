@@ -141,3 +141,15 @@ def test_host_page_query_count_does_not_grow_with_containers(viewer_client, engi
         counts.append((len(page), len(fragment)))
     assert counts[0] == counts[1], counts
     assert counts[0][1] <= 8, counts
+
+
+def test_sync_now_is_for_operators_and_audited(viewer_client, operator_client, engine):
+    docker_host_create(name="local", endpoint=DOCKER_URL)
+    c = engine.run("now")
+    url = reverse("clusters:docker-host-sync", args=["local"])
+    token = _csrf(viewer_client, reverse("clusters:docker-host", args=["local"]))
+    assert viewer_client.post(url, HTTP_X_CSRFTOKEN=token).status_code == 403
+    token = _csrf(operator_client, reverse("clusters:docker-host", args=["local"]))
+    r = operator_client.post(url, HTTP_X_CSRFTOKEN=token, follow=True)
+    assert "Synced local:" in r.content.decode() and c.name in r.content.decode()
+    assert AuditEntry.objects.filter(action="docker_host.sync").count() == 1
