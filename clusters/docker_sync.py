@@ -206,6 +206,7 @@ class HostSyncResult:
     inspected: int = 0
     error: str = ""
     call_log: list[str] = field(default_factory=list)
+    recovered: bool = False  # reachable again after being unreachable
 
 
 # Not "status": its text ("Up 5 minutes") changes every sync by itself; it is
@@ -427,6 +428,7 @@ def _sync(host: DockerHost) -> HostSyncResult:
                 dedupe_key=dedupe_key("docker-host-reachable", host.pk, now.isoformat()),
                 docker_host=host.name,
             )
+    result.recovered = was_unreachable
     result.created = len(to_create)
     result.updated = len(to_update)
     result.gone = len(gone_ids)

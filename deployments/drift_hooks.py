@@ -18,7 +18,8 @@ def on_docker_host_synced(sender: Any, host: Any, result: Any, **_: Any) -> None
     evaluation (off the sync's own path; it is also scheduled every sync interval)."""
     from .drift_tasks import evaluate_drift
 
-    if result is not None and result.ok and not (result.created or result.updated or result.gone):
+    changed = result is None or not result.ok or result.recovered
+    if not changed and not (result.created or result.updated or result.gone):
         return  # nothing changed on the Docker side; the schedule covers time-based rules
 
     def enqueue() -> None:
