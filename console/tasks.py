@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from celery import shared_task
+from celery.signals import worker_ready
 from django.core.cache import cache
 from django.utils import timezone
 
@@ -19,3 +20,9 @@ def heartbeat() -> None:
 def echo(value: str) -> str:
     """A trivial round trip, used by /healthz?deep=1 and the worker tests."""
     return value
+
+
+@worker_ready.connect
+def _heartbeat_on_start(**_: object) -> None:
+    """Report in as soon as a worker is up, not 30 s later at the first beat."""
+    heartbeat.delay()

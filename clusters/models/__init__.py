@@ -10,9 +10,17 @@ from .aws import (
 )
 from .base import MirroredModel
 from .hosts import Container, ContainerHealth, DockerHost
+from .registration import (
+    Activation,
+    DecommissionRequest,
+    DockerInstallSource,
+    InstanceAdmission,
+    RegistrationRequest,
+)
 from .timeline import Event, EventSeverity, EventSource
 
 __all__ = [
+    "Activation",
     "AuditEntry",
     "AuthMode",
     "AwsAccount",
@@ -20,11 +28,15 @@ __all__ = [
     "Container",
     "ContainerHealth",
     "ContainerInstance",
+    "DecommissionRequest",
     "DockerHost",
+    "DockerInstallSource",
     "Event",
     "EventSeverity",
     "EventSource",
+    "InstanceAdmission",
     "MirroredModel",
+    "RegistrationRequest",
     "SyncRun",
     "SyncRunStatus",
     "SyncStatus",
