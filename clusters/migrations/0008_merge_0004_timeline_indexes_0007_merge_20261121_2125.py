@@ -4,11 +4,9 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('clusters', '0004_timeline_indexes'),
-        ('clusters', '0007_merge_20261121_2125'),
+        ("clusters", "0004_timeline_indexes"),
+        ("clusters", "0007_merge_20261121_2125"),
     ]
 
-    operations = [
-    ]
+    operations = []

@@ -4,11 +4,9 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('deployments', '0002_redeploys'),
-        ('deployments', '0003_merge_0002_drift_0002_service_samples'),
+        ("deployments", "0002_redeploys"),
+        ("deployments", "0003_merge_0002_drift_0002_service_samples"),
     ]
 
-    operations = [
-    ]
+    operations = []
