@@ -34,6 +34,8 @@ def test_pages_render_for_viewers_with_filters(viewer_client, synced):
     body = viewer_client.get(reverse("clusters:docker-hosts")).content.decode()
     assert "local" in body and "reachable" in body and host.engine_version in body
     assert "Add a Docker host" not in body  # admins only
+    timeline = viewer_client.get(reverse("timeline"), {"host": "local"})
+    assert timeline.status_code == 200
 
     url = reverse("clusters:docker-host", args=["local"])
     body = viewer_client.get(url).content.decode()
