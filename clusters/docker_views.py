@@ -106,6 +106,14 @@ def host_panels(request: HttpRequest, host: DockerHost) -> list[str]:
 def container_detail(request: HttpRequest, name: str, container_id: str) -> HttpResponse:
     host = get_object_or_404(DockerHost, name=name)
     container = get_object_or_404(Container, host=host, container_id=container_id)
+    if request.headers.get("HX-Request") == "true":
+        # The live state cards; 286 tells htmx to stop polling a removed container.
+        return render(
+            request,
+            "clusters/docker/container_detail.html#live",
+            {"host": host, "container": container},
+            status=286 if container.is_gone else 200,
+        )
     return render(
         request,
         "clusters/docker/container_detail.html",

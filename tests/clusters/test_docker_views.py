@@ -56,6 +56,11 @@ def test_pages_render_for_viewers_with_filters(viewer_client, synced):
     html = cd.content.decode()
     assert "com.amazonaws.ecs.task-arn" in html and 'id="ecs-task-link"' in html
     assert 'id="container-actions"' not in html  # viewers cannot act
+    live = viewer_client.get(
+        reverse("clusters:docker-container", args=["local", done.id]), HTTP_HX_REQUEST="true"
+    )
+    assert live.status_code == 200 and 'id="container-live"' in live.content.decode()
+    assert "<html" not in live.content.decode() and "Exited (2)" in live.content.decode()
 
 
 def test_viewer_cannot_act_operator_can_with_reason_and_audit(
