@@ -180,3 +180,14 @@ def test_tcp_with_mutual_tls(engine, tls_proxy):
     result = docker_host_sync(host_id=host.pk)
     assert result is not None and result.ok and result.calls == 1 + result.inspected
     assert Container.objects.filter(host=host, container_id=c.id, state="running").exists()
+
+
+def test_a_malformed_stored_endpoint_never_crashes_other_hosts(engine):
+    """A row edited behind the form's back (admin, SQL) fails alone, with its reason."""
+    local = docker_host_create(name="local", endpoint=DOCKER_URL)
+    broken = DockerHost.objects.create(name="broken", endpoint="ftp://nowhere")
+    results = {r.host_id: r for r in docker_hosts_sync_all()}
+    assert results[local.pk].ok
+    assert not results[broken.pk].ok and "Use unix://" in results[broken.pk].error
+    broken.refresh_from_db()
+    assert not broken.reachable and broken.unreachable_since is not None
