@@ -206,6 +206,7 @@ class HostSyncResult:
     inspected: int = 0
     error: str = ""
     call_log: list[str] = field(default_factory=list)
+    recovered: bool = False  # reachable again after being unreachable
 
 
 # Not "status": its text ("Up 5 minutes") changes every sync by itself; it is
@@ -267,6 +268,31 @@ def _detail_apply(row: Container, detail: ContainerDetail) -> None:
     row.inspected_at = timezone.now()
 
 
+_HOST_SYNC_FIELDS = [
+    "containers_total",
+    "containers_running",
+    "containers_paused",
+    "containers_stopped",
+    "reachable",
+    "last_ok_at",
+    "unreachable_since",
+    "last_sync_at",
+    "last_sync_ms",
+]
+_HOST_INFO_FIELDS = [
+    "hostname",
+    "engine_version",
+    "os",
+    "arch",
+    "kernel",
+    "cpus",
+    "memory_bytes",
+    "info_at",
+    "engine_labels",
+    "api_version",
+]
+
+
 def _lock(key: str) -> bool:
     return bool(cache.add(key, "1", timeout=LOCK_TTL))
 
@@ -298,10 +324,14 @@ def _sync(host: DockerHost) -> HostSyncResult:
     started = time.monotonic()
     now = timezone.now()
     try:
+        info_refreshed = linked = False
         if host.info_at is None or now - host.info_at > INFO_REFRESH:
             _info_apply(host, dockerhosts.engine_info(endpoint, counter))
+            info_refreshed = True
             endpoint = host_endpoint(host)
-            docker_host_autolink(host=host)
+            linked = (
+                host.container_instance_id is None and docker_host_autolink(host=host) is not None
+            )
         listing = dockerhosts.containers_list(endpoint, counter)
     except dockerhosts.DockerHostError as exc:
         docker_host_mark_unreachable(host=host, error=str(exc))
@@ -419,7 +449,12 @@ def _sync(host: DockerHost) -> HostSyncResult:
         host.unreachable_since = None
         host.last_sync_at = now
         host.last_sync_ms = int((time.monotonic() - started) * 1000)
-        host.save()
+        # Only the fields a sync owns: an operator's (or drift's) link written
+        # meanwhile must not be overwritten with what this sync loaded.
+        fields = [*_HOST_SYNC_FIELDS, *(_HOST_INFO_FIELDS if info_refreshed else [])]
+        if linked:
+            fields += ["container_instance", "link_source"]
+        host.save(update_fields=fields)
         if was_unreachable:
             event_record(
                 source=EventSource.DOCKER,
@@ -427,6 +462,7 @@ def _sync(host: DockerHost) -> HostSyncResult:
                 dedupe_key=dedupe_key("docker-host-reachable", host.pk, now.isoformat()),
                 docker_host=host.name,
             )
+    result.recovered = was_unreachable
     result.created = len(to_create)
     result.updated = len(to_update)
     result.gone = len(gone_ids)

@@ -8,6 +8,7 @@ urlpatterns = [
     path("docker-hosts/", docker_views.host_list, name="docker-hosts"),
     path("docker-hosts/add/", docker_views.host_add, name="docker-host-add"),
     path("docker-hosts/<slug:name>/", docker_views.host_detail, name="docker-host"),
+    path("docker-hosts/<slug:name>/sync/", docker_views.host_sync_now, name="docker-host-sync"),
     path("docker-hosts/<slug:name>/link/", docker_views.host_link, name="docker-host-link"),
     path(
         "docker-hosts/<slug:name>/containers/<str:container_id>/",

@@ -9,6 +9,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from .audit import audit_record
 from .docker_forms import ContainerActionForm, DockerHostForm
 from .docker_selectors import (
     CONTAINER_STATES,
@@ -24,6 +25,7 @@ from .docker_sync import (
     container_act,
     docker_host_create,
     docker_host_link,
+    docker_host_sync,
 )
 from .models import Container, ContainerInstance, DockerHost
 from .roles import ADMIN, OPERATOR, VIEWER, has_role, role_required
@@ -104,6 +106,14 @@ def host_panels(request: HttpRequest, host: DockerHost) -> list[str]:
 def container_detail(request: HttpRequest, name: str, container_id: str) -> HttpResponse:
     host = get_object_or_404(DockerHost, name=name)
     container = get_object_or_404(Container, host=host, container_id=container_id)
+    if request.headers.get("HX-Request") == "true":
+        # The live state cards; 286 tells htmx to stop polling a removed container.
+        return render(
+            request,
+            "clusters/docker/container_detail.html#live",
+            {"host": host, "container": container},
+            status=286 if container.is_gone else 200,
+        )
     return render(
         request,
         "clusters/docker/container_detail.html",
@@ -170,5 +180,34 @@ def host_link(request: HttpRequest, name: str) -> HttpResponse:
     docker_host_link(host=host, instance=instance, actor=request.user, request=request)
     messages.success(
         request, f"Linked {host.name} to {instance}." if instance else f"Unlinked {host.name}."
+    )
+    return redirect("clusters:docker-host", name=host.name)
+
+
+@require_POST
+@role_required(OPERATOR)
+def host_sync_now(request: HttpRequest, name: str) -> HttpResponse:
+    """Sync one host now (one listing call), audited, result shown on the page."""
+    host = get_object_or_404(DockerHost, name=name)
+    result = docker_host_sync(host_id=host.pk)
+    if result is None:
+        messages.info(request, f"A sync of {host.name} is already running.")
+    elif result.ok:
+        messages.success(
+            request,
+            f"Synced {host.name}: {result.created} new, {result.updated} changed, "
+            f"{result.gone} gone ({result.calls} API call(s)).",
+        )
+    else:
+        messages.error(request, f"{host.name} is unreachable: {result.error}")
+    audit_record(
+        actor=request.user,
+        action="docker_host.sync",
+        message=f"Synced Docker host {host.name} on request",
+        request=request,
+        object_type="docker_host",
+        object_id=str(host.pk),
+        details={"ok": bool(result and result.ok)},
+        docker_host=host.name,
     )
     return redirect("clusters:docker-host", name=host.name)

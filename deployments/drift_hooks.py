@@ -18,6 +18,10 @@ def on_docker_host_synced(sender: Any, host: Any, result: Any, **_: Any) -> None
     evaluation (off the sync's own path; it is also scheduled every sync interval)."""
     from .drift_tasks import evaluate_drift
 
+    changed = result is None or not result.ok or result.recovered
+    if not changed and not (result.created or result.updated or result.gone):
+        return  # nothing changed on the Docker side; the schedule covers time-based rules
+
     def enqueue() -> None:
         try:
             evaluate_drift.delay()

@@ -23,4 +23,6 @@ def drift_findings_panel(
     return {
         "findings": drift_findings(host=host, instance=instance, include_resolved=include_resolved),
         "title": title,
+        # the instance page also says which Docker host(s) it is
+        "linked_hosts": list(instance.docker_hosts.all()) if instance is not None else [],
     }

@@ -34,6 +34,8 @@ def test_pages_render_for_viewers_with_filters(viewer_client, synced):
     body = viewer_client.get(reverse("clusters:docker-hosts")).content.decode()
     assert "local" in body and "reachable" in body and host.engine_version in body
     assert "Add a Docker host" not in body  # admins only
+    timeline = viewer_client.get(reverse("timeline"), {"host": "local"})
+    assert timeline.status_code == 200
 
     url = reverse("clusters:docker-host", args=["local"])
     body = viewer_client.get(url).content.decode()
@@ -54,6 +56,11 @@ def test_pages_render_for_viewers_with_filters(viewer_client, synced):
     html = cd.content.decode()
     assert "com.amazonaws.ecs.task-arn" in html and 'id="ecs-task-link"' in html
     assert 'id="container-actions"' not in html  # viewers cannot act
+    live = viewer_client.get(
+        reverse("clusters:docker-container", args=["local", done.id]), HTTP_HX_REQUEST="true"
+    )
+    assert live.status_code == 200 and 'id="container-live"' in live.content.decode()
+    assert "<html" not in live.content.decode() and "Exited (2)" in live.content.decode()
 
 
 def test_viewer_cannot_act_operator_can_with_reason_and_audit(
@@ -141,3 +148,15 @@ def test_host_page_query_count_does_not_grow_with_containers(viewer_client, engi
         counts.append((len(page), len(fragment)))
     assert counts[0] == counts[1], counts
     assert counts[0][1] <= 8, counts
+
+
+def test_sync_now_is_for_operators_and_audited(viewer_client, operator_client, engine):
+    docker_host_create(name="local", endpoint=DOCKER_URL)
+    c = engine.run("now")
+    url = reverse("clusters:docker-host-sync", args=["local"])
+    token = _csrf(viewer_client, reverse("clusters:docker-host", args=["local"]))
+    assert viewer_client.post(url, HTTP_X_CSRFTOKEN=token).status_code == 403
+    token = _csrf(operator_client, reverse("clusters:docker-host", args=["local"]))
+    r = operator_client.post(url, HTTP_X_CSRFTOKEN=token, follow=True)
+    assert "Synced local:" in r.content.decode() and c.name in r.content.decode()
+    assert AuditEntry.objects.filter(action="docker_host.sync").count() == 1

@@ -208,6 +208,11 @@ def test_findings_show_on_host_instance_and_dashboard(viewer_client, engine, wor
         assert 'id="drift-findings"' in body, url
         assert "has no running container for it" in body, url
         assert reverse("deployments:task", args=[task.pk]) in body, url
+    body = viewer_client.get(reverse("deployments:instance", args=[inst.pk])).content.decode()
+    assert (
+        'id="linked-docker-hosts"' in body
+        and reverse("clusters:docker-host", args=[host.name]) in body
+    )
 
 
 def test_host_links_itself_to_the_instance_its_tasks_run_on(engine, world):
