@@ -20,14 +20,14 @@ from typing import Any, TypedDict
 from urllib.parse import urlencode
 
 from django.conf import settings
-from django.db.models import Count, Max, Q
+from django.db.models import Count, Max, OuterRef, Q, Subquery
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
 from clusters.models import AwsAccount, Cluster, ContainerInstance
 from deployments.models import Deployment, Service, TaskContainer
 
-from .models import SEVERITY_RANK, Acknowledgement
+from .models import SEVERITY_RANK, Acknowledgement, AlertState
 
 ERROR, WARNING, INFO = "error", "warning", "info"
 
@@ -632,19 +632,37 @@ def ensure_extensions_loaded(snap: FleetSnapshot) -> None:
 
 
 def acknowledgements_attach(items: list[AttentionItem]) -> None:
-    """One query: the newest acknowledgement per fingerprint, if it matches the
-    item's current state."""
+    """One query: the newest acknowledgement per fingerprint. It holds while the
+    item's state is the one acknowledged and the item has not re-fired since (the
+    alert evaluator's ``fire_seq``, read in the same query)."""
     if not items:
         return
     newest: dict[str, Acknowledgement] = {}
-    for ack in Acknowledgement.objects.filter(
-        fingerprint__in=[i.fingerprint for i in items]
-    ).order_by("-created_at", "-id"):
+    current_seq = AlertState.objects.filter(fingerprint=OuterRef("fingerprint")).values("fire_seq")[
+        :1
+    ]
+    for ack in (
+        Acknowledgement.objects.filter(fingerprint__in=[i.fingerprint for i in items])
+        .annotate(current_seq=Subquery(current_seq))
+        .order_by("-created_at", "-id")
+    ):
         newest.setdefault(ack.fingerprint, ack)
     for item in items:
         found = newest.get(item.fingerprint)
-        if found is not None and found.state == item.state:
+        if found is None or found.state != item.state:
+            continue
+        seq = getattr(found, "current_seq", None)
+        if seq is None or found.fire_seq is None or seq == found.fire_seq:
             item.acknowledgement = found
+
+
+def acknowledgement_fire_seq(fingerprint: str) -> int:
+    """The firing an acknowledgement made now belongs to: the current one, or the
+    next one the evaluator will record if it has not seen this item firing yet."""
+    state = AlertState.objects.filter(fingerprint=fingerprint).first()
+    if state is None:
+        return 1
+    return state.fire_seq if state.firing else state.fire_seq + 1
 
 
 @dataclass
