@@ -137,6 +137,18 @@ def alerts_evaluate(
     return EvaluationResult(fired=fired, resolved=resolved, deliveries=created)
 
 
+def alerts_prune(*, now: Any = None) -> int:
+    """Forget resolved alert states and delivery records past the retention period
+    (firing states are kept whatever their age). Returns rows deleted."""
+    from datetime import timedelta
+
+    now = now or timezone.now()
+    cutoff = now - timedelta(days=settings.FLEETDECK_RETENTION_DAYS)
+    states, _ = AlertState.objects.filter(firing=False, resolved_at__lt=cutoff).delete()
+    deliveries, _ = NotificationDelivery.objects.filter(created_at__lt=cutoff).delete()
+    return states + deliveries
+
+
 def _delivery_create(
     channel: NotificationChannel, fp: str, kind: str, state: AlertState, payload: dict[str, Any]
 ) -> list[int]:
