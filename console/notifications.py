@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from .dashboard import AttentionItem, needs_attention
 from .models import (
+    Acknowledgement,
     AlertState,
     ChannelKind,
     DeliveryKind,
@@ -146,7 +147,9 @@ def alerts_prune(*, now: Any = None) -> int:
     cutoff = now - timedelta(days=settings.FLEETDECK_RETENTION_DAYS)
     states, _ = AlertState.objects.filter(firing=False, resolved_at__lt=cutoff).delete()
     deliveries, _ = NotificationDelivery.objects.filter(created_at__lt=cutoff).delete()
-    return states + deliveries
+    # The dashboard reads acknowledgements of the same period only.
+    acks, _ = Acknowledgement.objects.filter(created_at__lt=cutoff).delete()
+    return states + deliveries + acks
 
 
 def _delivery_create(
