@@ -190,6 +190,10 @@ def _client(endpoint: Endpoint, counter: CallCounter | None = None) -> docker.AP
         raise DockerUnreachable(str(exc)) from exc
     except (OSError, ValueError) as exc:
         raise EndpointInvalid(str(exc)) from exc
+    if tls and endpoint.tls_ca_path:
+        # requests lets REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE override a session's own
+        # CA (psf/requests#3829): the host's CA must win.
+        client.trust_env = False
     if counter is not None:
         client.hooks["response"].append(counter)
     return client
@@ -200,7 +204,28 @@ def _translate(exc: Exception) -> DockerHostError:
         return ContainerNotFound(str(exc))
     if isinstance(exc, docker_errors.APIError):
         return DockerHostError(f"Docker API error: {exc.explanation or exc}")
-    return DockerUnreachable(f"{type(exc).__name__}: {exc}")
+    return DockerUnreachable(_transport_message(exc))
+
+
+_TRANSPORT_HINTS = (
+    ("Connection refused", "connection refused"),
+    ("timed out", "timed out"),
+    ("No such file or directory", "no such socket"),
+    ("Permission denied", "permission denied"),
+    ("Name or service not known", "unknown host name"),
+    ("Temporary failure in name resolution", "unknown host name"),
+    ("CERTIFICATE_VERIFY_FAILED", "TLS certificate not trusted"),
+    ("SSL", "TLS handshake failed"),
+)
+
+
+def _transport_message(exc: Exception) -> str:
+    """A short reason a person can act on, instead of urllib3's retry chain."""
+    text = str(exc)
+    for needle, reason in _TRANSPORT_HINTS:
+        if needle in text:
+            return reason
+    return f"{type(exc).__name__}: {text[:300]}"
 
 
 _TRANSPORT_ERRORS = (

@@ -9,6 +9,7 @@ audit entry or an exception message.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import uuid
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.http import HttpRequest
 from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
 
 from .audit import audit_record
 from .aws import ecs_instances, ssm
@@ -316,6 +318,7 @@ def registration_retry(
 # --- activations -----------------------------------------------------------------
 
 
+@sensitive_variables("created")  # error reports must not show the code
 def activation_create(*, registration_request_id: int) -> Activation | None:
     """Create the SSM activation of an approved request (called by the task).
 
@@ -470,6 +473,7 @@ def can_reveal(user: Any, activation: Activation) -> bool:
     )
 
 
+@sensitive_variables("code", "command")
 def activation_reveal(
     *, actor: Any, activation_pk: int, request: HttpRequest | None = None
 ) -> RevealedActivation:
@@ -699,6 +703,25 @@ def _container_instance_upsert(
     return row
 
 
+SSM_LAG = timedelta(minutes=5)
+
+
+def _recent(registered_at: Any) -> bool:
+    return registered_at is None or registered_at > timezone.now() - SSM_LAG
+
+
+def _hold(cluster: Cluster, container_instance_arn: str) -> None:
+    """DRAINING + ``fleetdeck.pending=true``; both calls are idempotent."""
+    where: dict[str, Any] = {
+        "account": cluster.account,
+        "region": cluster.region,
+        "cluster_arn": cluster.arn,
+        "container_instance_arn": container_instance_arn,
+    }
+    ecs_instances.set_container_instance_state(**where, status="DRAINING")
+    ecs_instances.put_attributes(**where, attributes={ecs_instances.PENDING_ATTRIBUTE: "true"})
+
+
 def waiting_room_scan(*, cluster: Cluster) -> list[InstanceAdmission]:
     """Find external instances that joined ``cluster``; hold new ones for approval.
 
@@ -752,6 +775,12 @@ def waiting_room_scan(*, cluster: Cluster) -> list[InstanceAdmission]:
             watched_since and info.registered_at and info.registered_at < watched_since
         )
         hold = cluster.hold_new_instances and not preexisting
+        if facts is None and not preexisting and _recent(info.registered_at):
+            # SSM has not listed the machine yet: hold it now, link it next scan.
+            if hold:
+                with contextlib.suppress(AwsPermanentError):
+                    _hold(cluster, info.arn)
+            continue
         row = _container_instance_upsert(cluster, info)
         admission = InstanceAdmission(
             cluster=cluster,
@@ -777,20 +806,7 @@ def waiting_room_scan(*, cluster: Cluster) -> list[InstanceAdmission]:
         )
         if hold:
             try:
-                ecs_instances.set_container_instance_state(
-                    account=account,
-                    region=cluster.region,
-                    cluster_arn=cluster.arn,
-                    container_instance_arn=info.arn,
-                    status="DRAINING",
-                )
-                ecs_instances.put_attributes(
-                    account=account,
-                    region=cluster.region,
-                    cluster_arn=cluster.arn,
-                    container_instance_arn=info.arn,
-                    attributes={ecs_instances.PENDING_ATTRIBUTE: "true"},
-                )
+                _hold(cluster, info.arn)
                 row.status = "DRAINING"
                 row.save(update_fields=["status"])
             except AwsPermanentError as exc:
@@ -835,6 +851,34 @@ def waiting_room_scan(*, cluster: Cluster) -> list[InstanceAdmission]:
             details={"activation_id": admission.activation_aws_id},
         )
     return admitted
+
+
+def cluster_hold_policy_set(
+    *, actor: Any, cluster_id: int, hold: bool, request: HttpRequest | None = None
+) -> Cluster:
+    """Turn the cluster's "hold new instances for approval" policy on or off."""
+    _require(actor, ADMIN, "Changing the hold policy")
+    cluster = Cluster.objects.get(pk=cluster_id)
+    if cluster.hold_new_instances == hold:
+        return cluster
+    cluster.hold_new_instances = hold
+    cluster.save(update_fields=["hold_new_instances"])
+    _record(
+        actor=actor,
+        action="cluster.hold_policy",
+        message=(
+            f"{_user_label(actor)} turned {'on' if hold else 'off'} holding new instances "
+            f"for approval in {cluster.name}"
+        ),
+        request=request,
+        object_type="cluster",
+        object_id=cluster.arn,
+        severity=EventSeverity.INFO if hold else EventSeverity.WARNING,
+        cluster_arn=cluster.arn,
+        region=cluster.region,
+        details={"hold_new_instances": hold},
+    )
+    return cluster
 
 
 def _locked_admission(pk: int) -> InstanceAdmission:

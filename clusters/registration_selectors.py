@@ -6,7 +6,7 @@ from typing import Any
 
 from django.db.models import Count, Q, QuerySet
 
-from .models import Activation, DecommissionRequest, InstanceAdmission, RegistrationRequest
+from .models import Activation, Cluster, DecommissionRequest, InstanceAdmission, RegistrationRequest
 
 
 def registration_requests(*, user: Any = None, limit: int = 100) -> list[RegistrationRequest]:
@@ -83,3 +83,7 @@ def registration_counts() -> dict[str, int]:
             state=DecommissionRequest.State.REQUESTED
         ).count(),
     }
+
+
+def hold_policies() -> list[Cluster]:
+    return list(Cluster.objects.filter(gone_at__isnull=True).select_related("account"))

@@ -12,12 +12,13 @@ from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_variables
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from . import registration as svc
 from . import registration_selectors as sel
 from .aws.errors import AwsError
-from .models import Activation, ContainerInstance, RegistrationRequest
+from .models import Activation, Cluster, ContainerInstance, DecommissionRequest, RegistrationRequest
 from .registration_forms import ReasonForm, RegistrationRequestForm
 from .roles import ADMIN, OPERATOR, VIEWER, has_role, role_required
 
@@ -114,6 +115,7 @@ def registration_detail(request: HttpRequest, pk: int) -> HttpResponse:
         reg=reg,
         activation=activation,
         can_reveal=activation is not None and svc.can_reveal(request.user, activation),
+        admissions=list(activation.admissions.all()) if activation is not None else [],
         can_decide=has_role(request.user, ADMIN)
         and (reg.requested_by_id != request.user.pk or svc.self_approval_allowed()),
         can_retry=reg.is_retryable
@@ -202,6 +204,7 @@ def activations(request: HttpRequest) -> HttpResponse:
     )
 
 
+@sensitive_variables("shown")
 @never_cache
 @require_POST
 @role_required(VIEWER)  # the service decides (requester or admin) and audits refusals
@@ -244,10 +247,33 @@ def activation_revoke(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 @role_required(VIEWER)
 def waiting_room(request: HttpRequest) -> HttpResponse:
-    context = _ctx(request, "waiting-room", title="Waiting room", **sel.waiting_room())
+    context = _ctx(
+        request,
+        "waiting-room",
+        title="Waiting room",
+        clusters=sel.hold_policies(),
+        **sel.waiting_room(),
+    )
     if _is_htmx(request) and request.GET.get("part") == "pending":
         return render(request, "clusters/registrations/waiting_room.html#pending", context)
     return render(request, "clusters/registrations/waiting_room.html", context)
+
+
+@require_POST
+@role_required(ADMIN)
+def cluster_hold_policy(request: HttpRequest, pk: int) -> HttpResponse:
+    hold = request.POST.get("hold") == "on"
+    try:
+        cluster = svc.cluster_hold_policy_set(
+            actor=request.user, cluster_id=pk, hold=hold, request=request
+        )
+    except Cluster.DoesNotExist:
+        raise Http404 from None
+    messages.success(
+        request,
+        f"{cluster.name}: new instances are {'held for approval' if hold else 'no longer held'}.",
+    )
+    return redirect("clusters:waiting-room")
 
 
 @require_POST
@@ -318,13 +344,7 @@ def decommission_new(request: HttpRequest, instance_pk: int) -> HttpResponse:
             return redirect("clusters:decommissions")
         except svc.RegistrationError as exc:
             form.add_error(None, str(exc))
-    # Tasks live in deployments (which clusters may not import): reach them through
-    # the reverse relation Task.container_instance (related_name="tasks").
-    tasks = list(
-        instance.tasks.filter(gone_at__isnull=True)  # type: ignore[attr-defined]
-        .exclude(last_status="STOPPED")
-        .order_by("group", "arn")[:100]
-    )
+    tasks = _instance_tasks(instance)
     return render(
         request,
         "clusters/registrations/decommission_new.html",
@@ -339,9 +359,40 @@ def decommission_new(request: HttpRequest, instance_pk: int) -> HttpResponse:
     )
 
 
-@require_POST
+def _instance_tasks(instance: ContainerInstance) -> list[Any]:
+    # Tasks live in deployments (which clusters may not import): reach them through
+    # the reverse relation Task.container_instance (related_name="tasks").
+    return list(
+        instance.tasks.filter(gone_at__isnull=True)  # type: ignore[attr-defined]
+        .exclude(last_status="STOPPED")
+        .order_by("group", "arn")[:100]
+    )
+
+
+@require_http_methods(["GET", "POST"])
 @role_required(ADMIN)
 def decommission_confirm(request: HttpRequest, pk: int) -> HttpResponse:
+    """GET: the instance and the tasks that will stop; POST: drain and deregister."""
+    if request.method == "GET":
+        decom = get_object_or_404(
+            DecommissionRequest.objects.select_related(
+                "container_instance__cluster", "requested_by"
+            ),
+            pk=pk,
+        )
+        return render(
+            request,
+            "clusters/registrations/decommission_confirm.html",
+            _ctx(
+                request,
+                "decommissions",
+                decom=decom,
+                instance=decom.container_instance,
+                tasks=_instance_tasks(decom.container_instance),
+                own=decom.requested_by_id == request.user.pk and not svc.self_approval_allowed(),
+                title="Confirm decommission",
+            ),
+        )
     try:
         decom = svc.decommission_confirm(actor=request.user, decommission_pk=pk, request=request)
         if decom.state == decom.State.DONE:

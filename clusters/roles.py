@@ -11,7 +11,7 @@ from functools import wraps
 from typing import Any, TypeVar
 
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponseBase
 
 VIEWER, OPERATOR, ADMIN = "viewer", "operator", "admin"
 ROLES = (VIEWER, OPERATOR, ADMIN)
@@ -28,7 +28,8 @@ GROUP_PERMISSIONS = {
     ADMIN: ["view_fleet", "operate_fleet", "administer_fleet"],
 }
 
-View = TypeVar("View", bound=Callable[..., HttpResponse])
+# HttpResponseBase, so streaming views (exports) can be decorated too.
+View = TypeVar("View", bound=Callable[..., HttpResponseBase])
 
 
 def has_role(user: Any, role: str) -> bool:
@@ -56,7 +57,7 @@ def role_required(role: str) -> Callable[[View], View]:
 
     def decorator(view: View) -> View:
         @wraps(view)
-        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
             if not has_role(request.user, role):
                 raise PermissionDenied(f"This needs the {role} role.")
             return view(request, *args, **kwargs)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.utils import timezone
@@ -106,3 +106,37 @@ def event_record(
         )
         == 1
     )
+
+
+def event_retention_days(source: str) -> int:
+    """How many days events of ``source`` are kept (per-source override or default)."""
+    from django.conf import settings
+
+    overrides: dict[str, int] = getattr(settings, "FLEETDECK_EVENT_RETENTION_OVERRIDES", {})
+    return int(overrides.get(source, settings.FLEETDECK_EVENT_RETENTION_DAYS))
+
+
+def events_prune(*, now: datetime | None = None, batch_size: int = 5000) -> dict[str, int]:
+    """Delete events older than their source's retention; returns deletions per source.
+
+    Deletes in batches of primary keys so a large backlog never holds one long
+    write transaction (SQLite has a single writer; PostgreSQL bloats on huge deletes).
+    Running it twice deletes nothing the second time.
+    """
+    now = now or timezone.now()
+    deleted: dict[str, int] = {}
+    for source in EventSource.values:
+        cutoff = now - timedelta(days=event_retention_days(source))
+        total = 0
+        while True:
+            ids = list(
+                Event.objects.filter(source=source, occurred_at__lt=cutoff).values_list(
+                    "pk", flat=True
+                )[:batch_size]
+            )
+            if not ids:
+                break
+            total += Event.objects.filter(pk__in=ids).delete()[0]
+        if total:
+            deleted[source] = total
+    return deleted

@@ -27,6 +27,11 @@ registration_urls = [
         name="activation-revoke",
     ),
     path("registrations/waiting-room/", rv.waiting_room, name="waiting-room"),
+    path(
+        "registrations/hold-policy/<int:pk>/",
+        rv.cluster_hold_policy,
+        name="cluster-hold-policy",
+    ),
     path("registrations/waiting-room/<int:pk>/admit/", rv.admission_admit, name="admission-admit"),
     path(
         "registrations/waiting-room/<int:pk>/reject/",

@@ -19,6 +19,8 @@ app.autodiscover_tasks(["console"], related_name="notification_tasks")
 app.autodiscover_tasks(["clusters"], related_name="docker_tasks")
 app.autodiscover_tasks(["clusters"], related_name="registration_tasks")
 app.autodiscover_tasks(["deployments"], related_name="drift_tasks")
+app.autodiscover_tasks(["clusters"], related_name="timeline_tasks")
+app.autodiscover_tasks(["deployments"], related_name="redeploy_tasks")
 
 
 def _interval(name: str, default: int) -> timedelta:
@@ -80,6 +82,14 @@ def _app_schedules() -> dict[str, dict[str, object]]:
         "evaluate-alerts": {
             "task": "console.notification_tasks.evaluate_alerts",
             "schedule": _interval("FLEETDECK_ALERT_INTERVAL_SECONDS", 60),
+        },
+        "redeploys-sweep": {
+            "task": "deployments.redeploy_tasks.sweep",
+            "schedule": timedelta(minutes=1),
+        },
+        "prune-events": {
+            "task": "clusters.timeline_tasks.prune_events",
+            "schedule": timedelta(hours=1),
         },
     }
     return {name: entry for name, entry in wanted.items() if entry["task"] in app.tasks}

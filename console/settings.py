@@ -62,6 +62,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "console.middleware.SecurityHeadersMiddleware",
+    "console.middleware.MissingObjectIs404Middleware",
 ]
 
 ROOT_URLCONF = "console.urls"
@@ -246,6 +247,34 @@ FLEETDECK_DOCKER_SYNC_INTERVAL_SECONDS = env_int(
 )
 FLEETDECK_RETENTION_DAYS = env_int("FLEETDECK_RETENTION_DAYS", 30, minimum=1)
 FLEETDECK_EVENT_RETENTION_DAYS = env_int("FLEETDECK_EVENT_RETENTION_DAYS", 90, minimum=1)
+
+
+def _retention_overrides(raw: str) -> dict[str, int]:
+    """``"docker=30,sync=7"`` -> {"docker": 30, "sync": 7}; malformed is a start-up error."""
+    overrides: dict[str, int] = {}
+    for item in raw.split(","):
+        if not item.strip():
+            continue
+        source, sep, days = item.partition("=")
+        if not sep or not days.strip().isdigit() or int(days) < 1:
+            raise ConfigError(
+                f"FLEETDECK_EVENT_RETENTION_OVERRIDES: expected source=days (days >= 1), "
+                f"got {item.strip()!r}"
+            )
+        overrides[source.strip()] = int(days)
+    return overrides
+
+
+# Per-source retention of timeline events, e.g. "docker=30,sync=7"; the others keep
+# FLEETDECK_EVENT_RETENTION_DAYS.
+FLEETDECK_EVENT_RETENTION_OVERRIDES = _retention_overrides(
+    env_str("FLEETDECK_EVENT_RETENTION_OVERRIDES")
+)
+# Forced redeploys: how often a worker looks at a rollout, and when it gives up.
+FLEETDECK_REDEPLOY_POLL_SECONDS = env_int("FLEETDECK_REDEPLOY_POLL_SECONDS", 3, minimum=1)
+FLEETDECK_REDEPLOY_TIMEOUT_SECONDS = env_int("FLEETDECK_REDEPLOY_TIMEOUT_SECONDS", 3600, minimum=60)
+# The most rows one timeline export (CSV/JSON) streams.
+FLEETDECK_TIMELINE_EXPORT_MAX = env_int("FLEETDECK_TIMELINE_EXPORT_MAX", 100_000, minimum=1)
 FLEETDECK_AWS_ENDPOINT_URL = env_str("FLEETDECK_AWS_ENDPOINT_URL")
 FLEETDECK_DEMO = env_bool("FLEETDECK_DEMO", False)
 FLEETDECK_ALLOW_SELF_APPROVAL = env_bool("FLEETDECK_ALLOW_SELF_APPROVAL", False)

@@ -3,6 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from . import alert_views, dashboard_views, views
+from .login import ThrottledLoginView
 
 urlpatterns = [
     path("", dashboard_views.dashboard, name="dashboard"),
@@ -13,8 +14,10 @@ urlpatterns = [
     path("alerts/channels/<int:pk>/test/", alert_views.channel_test, name="alert-channel-test"),
     path("metrics", dashboard_views.metrics, name="metrics"),
     path("timeline/", views.timeline, name="timeline"),
+    path("timeline/export.csv", views.timeline_export_csv, name="timeline-export-csv"),
+    path("timeline/export.json", views.timeline_export_json, name="timeline-export-json"),
     path("healthz", views.healthz, name="healthz"),
-    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("login/", ThrottledLoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("api/v1/", include("console.api.urls")),
     path("admin/", admin.site.urls),

@@ -333,12 +333,14 @@ def cluster_tasks_sync(
     """
     # Read the mirror's side first: it overlaps the listings already in flight.
     # Rows that can still change; final STOPPED rows AWS no longer lists are history.
-    existing = {t.arn: t for t in Task.objects.filter(cluster=cluster, gone_at__isnull=True)}
+    existing = {
+        t.arn: t for t in Task.objects.filter(cluster=cluster, gone_at__isnull=True).order_by()
+    }
     containers: dict[tuple[int, str], tuple[Any, ...]] = {
         (row[1], row[2]): row
-        for row in TaskContainer.objects.filter(
-            task__cluster=cluster, task__gone_at__isnull=True
-        ).values_list("pk", "task_id", "name", *CONTAINER_FIELDS)
+        for row in TaskContainer.objects.filter(task__cluster=cluster, task__gone_at__isnull=True)
+        .order_by()
+        .values_list("pk", "task_id", "name", *CONTAINER_FIELDS)
     }
     if listings is None:
         running = reader.task_arns(cluster.arn, "RUNNING")
@@ -524,6 +526,7 @@ def cluster_sync(
                     sync_run_finish(run=run, stats=stats, calls=+calls, ok=False, started=started)
                 cluster_mark_synced(cluster=cluster, ok=False, error=str(exc))
                 if isinstance(exc, AwsTransientError):
+                    exc.sync_run_id = run.pk  # so a retry continues this run
                     raise
                 return run
             calls = Counter(reader.calls)

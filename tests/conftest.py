@@ -21,6 +21,15 @@ pytest_plugins += ["tests.clusters.docker_helpers"]
 ARTIFACTS = REPO / "artifacts"
 
 
+@pytest.fixture(autouse=True)
+def _fresh_cache() -> Iterator[None]:
+    """Locks, throttles and heartbeats live in the cache; no test inherits another's."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+
+
 @pytest.fixture(scope="session")
 def artifacts_dir() -> Path:
     """Where tests leave screenshots and logs for people to look at."""

@@ -61,6 +61,10 @@ class Event(models.Model):
             models.Index(fields=["instance_arn", "-occurred_at"], name="event_instance_idx"),
             models.Index(fields=["docker_host", "-occurred_at"], name="event_host_idx"),
             models.Index(fields=["source", "-occurred_at"], name="event_source_idx"),
+            # Keyset pages filtered by task, container or severity (timeline_indexes).
+            models.Index(fields=["task_arn", "-occurred_at"], name="event_task_idx"),
+            models.Index(fields=["container_id", "-occurred_at"], name="event_container_idx"),
+            models.Index(fields=["severity", "-occurred_at"], name="event_severity_idx"),
         ]
 
     def __str__(self) -> str:

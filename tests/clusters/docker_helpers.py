@@ -100,8 +100,9 @@ class UnixTcpProxy:
     refuses new ones (the host becomes unreachable); ``resume()`` listens again on
     the same port."""
 
-    def __init__(self, socket_path: str = SOCKET_PATH) -> None:
+    def __init__(self, socket_path: str = SOCKET_PATH, tls: Any = None) -> None:
         self.socket_path = socket_path
+        self.tls = tls  # an ssl.SSLContext (server side) to speak TLS to clients
         self.port = 0
         self._listener: socket.socket | None = None
         self._conns: list[socket.socket] = []
@@ -142,6 +143,14 @@ class UnixTcpProxy:
                 client, _ = listener.accept()
             except OSError:
                 return
+            if self.tls is not None:
+                try:
+                    client.settimeout(10)
+                    client = self.tls.wrap_socket(client, server_side=True)
+                    client.settimeout(None)
+                except OSError:
+                    client.close()
+                    continue
             upstream = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             try:
                 upstream.connect(self.socket_path)
@@ -219,3 +228,82 @@ def watcher_kill(proc: subprocess.Popen[bytes], sig: int = signal.SIGKILL) -> No
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(5)
+
+
+def tls_material(directory: Path) -> dict[str, Path]:
+    """A CA, a server certificate for 127.0.0.1 and a client certificate, as PEM files."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    now = datetime.datetime.now(datetime.UTC)
+
+    def key() -> ec.EllipticCurvePrivateKey:
+        return ec.generate_private_key(ec.SECP256R1())
+
+    def name(cn: str) -> x509.Name:
+        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+
+    def cert(subject_key, cn, issuer_key, issuer_name, *, ca=False, server=False):  # type: ignore[no-untyped-def]
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(name(cn))
+            .issuer_name(issuer_name or name(cn))
+            .public_key(subject_key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+        )
+        if server:
+            builder = builder.add_extension(
+                x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                critical=False,
+            ).add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), False)
+        elif not ca:
+            builder = builder.add_extension(
+                x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), False
+            )
+        return builder.sign(issuer_key, hashes.SHA256())
+
+    ca_key = key()
+    ca_cert = cert(ca_key, "fleetdeck-test-ca", ca_key, None, ca=True)
+    paths: dict[str, Path] = {}
+    for label, obj in (("ca", ca_cert),):
+        paths[label] = directory / f"{label}.pem"
+        paths[label].write_bytes(obj.public_bytes(serialization.Encoding.PEM))
+    for label, server in (("server", True), ("client", False)):
+        k = key()
+        c = cert(k, f"fleetdeck-test-{label}", ca_key, ca_cert.subject, server=server)
+        paths[f"{label}_cert"] = directory / f"{label}-cert.pem"
+        paths[f"{label}_key"] = directory / f"{label}-key.pem"
+        paths[f"{label}_cert"].write_bytes(c.public_bytes(serialization.Encoding.PEM))
+        paths[f"{label}_key"].write_bytes(
+            k.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+        )
+    return paths
+
+
+@pytest.fixture
+def tls_proxy(tmp_path) -> Iterator[tuple[UnixTcpProxy, dict[str, Path]]]:
+    """The engine behind mutual TLS on 127.0.0.1 (client certificate required)."""
+    import ssl
+
+    if not os.path.exists(SOCKET_PATH):
+        peer_missing(f"the Docker socket {SOCKET_PATH}")
+    paths = tls_material(tmp_path)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(paths["server_cert"], paths["server_key"])
+    ctx.load_verify_locations(paths["ca"])
+    ctx.verify_mode = ssl.CERT_REQUIRED
+    proxy = UnixTcpProxy(tls=ctx)
+    yield proxy, paths
+    proxy.close()

@@ -150,3 +150,22 @@ def test_management_commands(engine, capsys):
 
     with pytest.raises(CommandError, match="Connection test failed"):
         call_command("add_docker_host", "dead", "tcp://127.0.0.1:9")
+
+
+def test_tcp_with_mutual_tls(engine, tls_proxy):
+    """tcp:// + TLS client certificate, against the engine behind a TLS proxy."""
+    proxy, tls = tls_proxy
+    with pytest.raises(ValidationError) as err:  # no client certificate
+        docker_host_create(name="tls", endpoint=proxy.url, tls_ca_path=str(tls["ca"]))
+    assert "Connection test failed" in err.value.message_dict["endpoint"][0]
+    host = docker_host_create(
+        name="tls",
+        endpoint=proxy.url,
+        tls_ca_path=str(tls["ca"]),
+        tls_cert_path=str(tls["client_cert"]),
+        tls_key_path=str(tls["client_key"]),
+    )
+    c = engine.run("tls")
+    result = docker_host_sync(host_id=host.pk)
+    assert result is not None and result.ok and result.calls == 1 + result.inspected
+    assert Container.objects.filter(host=host, container_id=c.id, state="running").exists()

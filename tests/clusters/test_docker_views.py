@@ -120,3 +120,24 @@ def test_add_host_form_runs_a_connection_test(admin_client_, operator_client, tc
     )
     assert DockerHost.objects.get(name="edge-1").reachable
     assert AuditEntry.objects.filter(action="docker_host.add").exists()
+
+
+def test_host_page_query_count_does_not_grow_with_containers(viewer_client, engine):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    host = docker_host_create(name="local", endpoint=DOCKER_URL)
+    url = reverse("clusters:docker-host", args=["local"])
+    counts = []
+    for n in (1, 6):
+        for i in range(n - len(engine.ours())):
+            engine.create(f"q{i}-{n}")
+        docker_host_sync(host_id=host.pk)
+        viewer_client.get(url)  # warm the session
+        with CaptureQueriesContext(connection) as page:
+            viewer_client.get(url)
+        with CaptureQueriesContext(connection) as fragment:
+            viewer_client.get(url, HTTP_HX_REQUEST="true")
+        counts.append((len(page), len(fragment)))
+    assert counts[0] == counts[1], counts
+    assert counts[0][1] <= 8, counts

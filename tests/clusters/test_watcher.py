@@ -79,6 +79,7 @@ def test_watcher_restart_loses_nothing_and_duplicates_nothing(engine, artifacts_
         wait_until(
             lambda: (
                 Event.objects.filter(container_id=oom.id, details__action="oom").exists()
+                and Event.objects.filter(container_id=oom.id, details__action="die").exists()
                 and Event.objects.filter(
                     container_id=sick.id, details__action="health_status: unhealthy"
                 ).exists()

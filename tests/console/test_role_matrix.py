@@ -82,3 +82,25 @@ def test_role_matrix(clients) -> None:
                 elif status == 403:
                     failures.append((method, path, role, status, "wrongly forbidden"))
     assert failures == []
+
+
+@pytest.mark.django_db
+def test_every_post_needs_a_csrf_token_and_no_get_changes_state(admin_user) -> None:
+    from clusters.models import AuditEntry, Event
+
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(admin_user)
+    failures = []
+    for path, name, needed in views():
+        if needed in (None, "api"):
+            continue
+        response = client.post(path)
+        if response.status_code not in (403, 405):
+            failures.append((path, response.status_code))
+    assert failures == [], f"POST accepted without a CSRF token: {failures}"
+
+    before = (AuditEntry.objects.count(), Event.objects.count())
+    for path, _name, needed in views():
+        if needed not in (None, "api"):
+            client.get(path)
+    assert (AuditEntry.objects.count(), Event.objects.count()) == before

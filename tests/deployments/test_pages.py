@@ -93,7 +93,7 @@ def test_sync_now_needs_operator_and_shows_progress(
     assert SyncRun.objects.count() == before + 1
     run = SyncRun.objects.filter(cluster=cluster).first()
     assert run is not None
-    assert 'hx-trigger="every 2s' in response.content.decode()
+    assert 'hx-trigger="every 5s' in response.content.decode()
     # the poll fragment keeps polling while running, and answers 286 once finished
     poll = operator_client.get(f"/sync-runs/{run.pk}/", HTTP_HX_REQUEST="true")
     assert poll.status_code == 200
@@ -101,3 +101,4 @@ def test_sync_now_needs_operator_and_shows_progress(
     run.save()
     poll = operator_client.get(f"/sync-runs/{run.pk}/", HTTP_HX_REQUEST="true")
     assert poll.status_code == 286 and "synced" in poll.content.decode()
+    assert poll["HX-Refresh"] == "true"

@@ -168,3 +168,21 @@ def test_task_pages_stay_fast_with_5000_tasks(viewer_client: Client) -> None:
         assert elapsed < 1.5, (url, elapsed)
         assert response.content.decode().count("<tr") <= 52  # one page, not 5,000 rows
     assert SyncRun.objects.count() == 0
+
+
+def test_assume_role_accounts_sync_with_refreshing_role_credentials(sandbox: Any) -> None:
+    sandbox.client.seed("demo")
+    clients_forget()
+    account = AwsAccount.objects.create(
+        name="role",
+        regions=["eu-west-1"],
+        auth_mode="assume_role",
+        role_arn="arn:aws:iam::123456789012:role/fleetdeck-read",
+        external_id="xyz",
+        endpoint_url=sandbox.url,
+    )
+    sandbox.client.reset_request_counts()
+    run = account_sync(account_id=account.pk)
+    assert run is not None and run.status == "succeeded", run.errors if run else None
+    assert sandbox.client.request_counts().get("sts:AssumeRole") == 1
+    assert Cluster.objects.filter(account=account).count() == 2

@@ -66,3 +66,27 @@ def test_a_real_worker_runs_a_cluster_sync(sandbox: Any, redis_url: str, tmp_pat
     run.refresh_from_db()
     assert run.status == "succeeded" and run.updated_count >= 1
     assert Task.objects.filter(last_status="STOPPED").count() == 1
+
+
+@pytest.mark.django_db
+def test_task_level_retry_continues_the_same_run_after_botocore_gives_up(sandbox: Any) -> None:
+    seed_external_fleet(sandbox, cluster="r", instances=1, services=1, tasks_per_service=1)
+    clients_forget()
+    account = AwsAccount.objects.create(
+        name="r", regions=["us-east-1"], auth_mode="endpoint", endpoint_url=sandbox.url
+    )
+    assert account_sync(account_id=account.pk) is not None
+    cluster = Cluster.objects.get(name="r")
+    runs_before = SyncRun.objects.count()
+    # 5 failures exhaust botocore's 5 attempts; the Celery task retries (eagerly here).
+    sandbox.client.set_faults(
+        [{"service": "ecs", "operation": "DescribeClusters", "fault": "error500", "count": 5}]
+    )
+    from deployments.tasks import sync_cluster
+
+    sync_cluster.apply(args=(cluster.pk,))
+    assert SyncRun.objects.count() == runs_before + 1
+    run = SyncRun.objects.filter(cluster=cluster).first()
+    assert run is not None and run.status == "succeeded"
+    assert run.phase == "done"
+    assert sandbox.client.request_counts()["ecs:DescribeClusters"] >= 6

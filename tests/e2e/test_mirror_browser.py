@@ -42,6 +42,8 @@ def test_sync_an_account_then_browse_cluster_service_and_stopped_task(
             f"#account-sync-{account.pk} .sync-run[data-status=succeeded]", timeout=90_000
         )
         assert "calls" in status.inner_text()
+        # the page reloaded itself when the run finished: the clusters are listed
+        page.wait_for_selector(f"#account-{account.pk} a:has-text('prod-ec2')")
         page.screenshot(path=str(artifacts_dir / "mirror-clusters-synced.png"), full_page=True)
 
     page.goto(f"{live_server.url}/clusters/")

@@ -241,7 +241,31 @@ def test_decommission_pages_show_tasks_then_admin_confirms(
 
     decom = DecommissionRequest.objects.get()
     confirm = reverse("clusters:decommission-confirm", args=[decom.pk])
+    review = admin_client_.get(confirm).content.decode()
+    assert "0123456789abcdef" in review and "confirm-decommission" in review
+    assert operator_client.get(confirm).status_code == 403
     assert post(operator_client, confirm).status_code == 403
     assert post(admin_client_, confirm).status_code == 302
     decom.refresh_from_db()
     assert decom.state == "done"
+    assert activation.request is not None
+    detail = admin_client_.get(
+        reverse("clusters:registration-detail", args=[activation.request.pk])
+    )
+    joined = detail.content.decode()
+    assert admission.managed_instance_id in joined and "Admitted" in joined
+
+
+def test_hold_policy_toggle_is_admin_only_and_audited(
+    fleet, operator_client, admin_client_
+) -> None:
+    url = reverse("clusters:cluster-hold-policy", args=[fleet.cluster.pk])
+    assert url in admin_client_.get(reverse("clusters:waiting-room")).content.decode()
+    assert post(operator_client, url).status_code == 403
+    assert post(admin_client_, url).status_code == 302  # no "hold" -> off
+    fleet.cluster.refresh_from_db()
+    assert fleet.cluster.hold_new_instances is False
+    assert post(admin_client_, url, {"hold": "on"}).status_code == 302
+    fleet.cluster.refresh_from_db()
+    assert fleet.cluster.hold_new_instances is True
+    assert AuditEntry.objects.filter(action="cluster.hold_policy").count() == 2

@@ -1,0 +1,47 @@
+"""Write side of ECS: the actions operators take (forced redeploys)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from .ecs import DeploymentInfo, ServiceInfo, _service
+from .errors import AwsPermanentError, aws_call_errors
+from .session import aws_client
+
+if TYPE_CHECKING:
+    from clusters.models import AwsAccount
+
+
+@dataclass(frozen=True)
+class ForcedDeployment:
+    """What UpdateService(forceNewDeployment) answered: the new PRIMARY deployment
+    and the service as AWS sees it right after the call."""
+
+    deployment: DeploymentInfo
+    service: ServiceInfo
+
+
+def ecs_force_new_deployment(
+    *, account: AwsAccount, region: str, cluster_arn: str, service_arn: str
+) -> ForcedDeployment:
+    """Start a new deployment of the service with its current task definition.
+
+    One attempt only (``max_attempts=1``): UpdateService is not idempotent, and a
+    retry after a timeout could start a second deployment. The caller records the
+    typed error and lets an operator retry.
+    """
+    ecs = aws_client(account=account, region=region, service="ecs", max_attempts=1)
+    with aws_call_errors():
+        answer = ecs.update_service(
+            cluster=cluster_arn, service=service_arn, forceNewDeployment=True
+        )
+    service = _service(answer["service"])
+    primary = next((d for d in service.deployments if d.status == "PRIMARY"), None)
+    if primary is None:
+        raise AwsPermanentError(
+            "NoPrimaryDeployment",
+            "UpdateService answered without a PRIMARY deployment",
+            operation="UpdateService",
+        )
+    return ForcedDeployment(deployment=primary, service=service)

@@ -1,0 +1,64 @@
+"""Login with throttling: repeated failures for one user name from one address
+lock that pair out for a while, so passwords cannot be guessed at speed."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.forms import AuthenticationForm
+from django.core.cache import cache
+from django.http import HttpRequest, HttpResponse
+
+MAX_FAILURES = 5
+LOCKOUT_SECONDS = 15 * 60
+
+
+def _key(request: HttpRequest) -> str:
+    username = (request.POST.get("username") or "").strip().lower()
+    address = request.META.get("REMOTE_ADDR", "")
+    digest = hashlib.sha256(f"{address}|{username}".encode()).hexdigest()[:32]
+    return f"fleetdeck:login-failures:{digest}"
+
+
+def _failures(request: HttpRequest) -> int:
+    try:
+        return int(cache.get(_key(request), 0))
+    except Exception:  # a cache outage must not lock everybody out
+        return 0
+
+
+def _count_failure(request: HttpRequest) -> None:
+    key = _key(request)
+    try:
+        if not cache.add(key, 1, timeout=LOCKOUT_SECONDS):
+            cache.incr(key)
+    except Exception:  # cache outage: throttling degrades, login still works
+        return
+
+
+class ThrottledLoginView(auth_views.LoginView):
+    redirect_authenticated_user = True
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if _failures(request) >= MAX_FAILURES:
+            form = self.get_form()
+            form.errors.clear()
+            form.add_error(
+                None,
+                "Too many failed attempts. Wait 15 minutes before trying again, "
+                "or ask an admin to reset your password.",
+            )
+            response = self.render_to_response(self.get_context_data(form=form))
+            response.status_code = 429
+            return response
+        return super().post(request, *args, **kwargs)
+
+    def form_invalid(self, form: AuthenticationForm) -> HttpResponse:
+        _count_failure(self.request)
+        return super().form_invalid(form)
+
+    def form_valid(self, form: AuthenticationForm) -> HttpResponse:
+        cache.delete(_key(self.request))
+        return super().form_valid(form)
