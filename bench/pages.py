@@ -54,13 +54,21 @@ def p(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
+CPU: dict[int, list[float]] = {}
+
+
 def measure(fn: Callable[[], object], repeat: int) -> list[float]:
+    """Wall-clock ms per call; this process's CPU ms per call go to CPU[id(list)]
+    (CPU time hardly moves when other processes load the machine)."""
     fn()
-    times = []
+    times: list[float] = []
+    cpu: list[float] = []
     for _ in range(repeat):
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         fn()
         times.append((time.perf_counter() - start) * 1000)
+        cpu.append((time.process_time() - start_cpu) * 1000)
+    CPU[id(times)] = cpu
     return times
 
 
@@ -114,9 +122,11 @@ def in_process(client: Client, repeat: int) -> None:
         queries = len(ctx.captured_queries)
         times = measure(lambda u=url: client.get(u, HTTP_AUTHORIZATION=auth), repeat)  # type: ignore[misc]
         base = base or p(times, 0.5)
+        cpu = CPU[id(times)]
         print(
             f"{label:36} p50 {p(times, 0.5):7.1f} ms  p95 {p(times, 0.95):7.1f} ms  "
-            f"({p(times, 0.5) / base:5.1f}x baseline)  queries {queries}"
+            f"({p(times, 0.5) / base:5.1f}x baseline)  Python CPU p50 {p(cpu, 0.5):6.1f} ms  "
+            f"queries {queries}"
         )
 
 
@@ -210,6 +220,13 @@ def load(
     return firsts, latencies
 
 
+def load_average() -> str:
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "?"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     parser.add_argument("--repeat", type=int, default=20)
@@ -237,7 +254,8 @@ def main() -> None:
         samples = samples_populate()
         print(
             f"{connection.vendor}: fleet of 5,000 tasks / 500 services / 300 instances "
-            f"+ {samples:,} samples in {time.perf_counter() - start:.1f} s"
+            f"+ {samples:,} samples in {time.perf_counter() - start:.1f} s; "
+            f"{os.cpu_count()} CPUs, load average {load_average()}"
         )
         run(args)
     finally:

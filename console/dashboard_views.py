@@ -24,7 +24,7 @@ from clusters.roles import OPERATOR, VIEWER, has_role, role_required
 from deployments.models import Service
 from deployments.samples import service_series, task_stops_per_hour
 
-from .dashboard import Dashboard, dashboard_data
+from .dashboard import Dashboard, acknowledgement_fire_seq, dashboard_data
 from .metrics import metrics_text
 from .models import Acknowledgement
 from .svg import bar_chart, sparkline
@@ -226,6 +226,7 @@ def acknowledge(request: HttpRequest) -> HttpResponse:
         user=request.user if request.user.is_authenticated else None,
         user_name=request.user.get_username(),
         note=note,
+        fire_seq=acknowledgement_fire_seq(fingerprint),
     )
     audit_record(
         actor=request.user,

@@ -30,6 +30,9 @@ class Acknowledgement(models.Model):
     )
     user_name = models.CharField(max_length=150, blank=True)
     note = models.TextField(blank=True)
+    # The firing (AlertState.fire_seq) acknowledged: when the item clears and fires
+    # again, the acknowledgement no longer holds even if the state looks the same.
+    fire_seq = models.PositiveIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

@@ -6,13 +6,20 @@ import random
 
 from celery import shared_task
 
-from .notifications import MAX_ATTEMPTS, DeliveryTransientError, alerts_evaluate, delivery_attempt
+from .notifications import (
+    MAX_ATTEMPTS,
+    DeliveryTransientError,
+    alerts_evaluate,
+    alerts_prune,
+    delivery_attempt,
+)
 
 
 @shared_task(name="console.notification_tasks.evaluate_alerts", ignore_result=True)
 def evaluate_alerts() -> int:
     """Beat runs this every minute: fire what started, resolve what cleared."""
     result = alerts_evaluate()
+    alerts_prune()
     return len(result.deliveries)
 
 

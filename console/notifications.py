@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from .dashboard import AttentionItem, needs_attention
 from .models import (
+    Acknowledgement,
     AlertState,
     ChannelKind,
     DeliveryKind,
@@ -135,6 +136,20 @@ def alerts_evaluate(
         for pk in created:
             transaction.on_commit(lambda pk=pk: send(pk))  # type: ignore[misc]
     return EvaluationResult(fired=fired, resolved=resolved, deliveries=created)
+
+
+def alerts_prune(*, now: Any = None) -> int:
+    """Forget resolved alert states and delivery records past the retention period
+    (firing states are kept whatever their age). Returns rows deleted."""
+    from datetime import timedelta
+
+    now = now or timezone.now()
+    cutoff = now - timedelta(days=settings.FLEETDECK_RETENTION_DAYS)
+    states, _ = AlertState.objects.filter(firing=False, resolved_at__lt=cutoff).delete()
+    deliveries, _ = NotificationDelivery.objects.filter(created_at__lt=cutoff).delete()
+    # The dashboard reads acknowledgements of the same period only.
+    acks, _ = Acknowledgement.objects.filter(created_at__lt=cutoff).delete()
+    return states + deliveries + acks
 
 
 def _delivery_create(

@@ -290,6 +290,18 @@ FLEETDECK_DASHBOARD_CACHE_SECONDS = env_int(
     "FLEETDECK_DASHBOARD_CACHE_SECONDS", 0 if TESTING else 2, minimum=0
 )
 FLEETDECK_STUCK_ROLLOUT_MINUTES = env_int("FLEETDECK_STUCK_ROLLOUT_MINUTES", 30, minimum=1)
+FLEETDECK_ALERT_INTERVAL_SECONDS = env_int("FLEETDECK_ALERT_INTERVAL_SECONDS", 60, minimum=10)
+# Absolute links in notifications ("Open in Fleetdeck"); relative when unset.
+FLEETDECK_BASE_URL = env_str("FLEETDECK_BASE_URL")
+
+# --- e-mail (alert channels of kind "email") --------------------------------
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25, minimum=1)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = env_secret("EMAIL_HOST_PASSWORD") or ""
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_TIMEOUT = 10
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "fleetdeck@localhost")
 # Key(s) for encrypting activation codes at rest (Fernet). Comma-separated: the
 # first encrypts, all decrypt, which is how a key is rotated (docs/security.md).
 FLEETDECK_ENCRYPTION_KEYS = env_list("FLEETDECK_ENCRYPTION_KEYS", [])

@@ -286,3 +286,24 @@ def test_drift_findings_fire_and_clear(c: Cluster) -> None:
     assert item.timeline_url == "/timeline/?host=edge-1"
     DriftFinding.objects.filter(pk=finding.pk).update(resolved_at=timezone.now())
     assert by_source("drift") == []
+
+
+def test_acknowledgement_ends_when_the_item_re_fires(c: Cluster, operator) -> None:  # type: ignore[no-untyped-def]
+    from console.dashboard import acknowledgement_fire_seq
+    from console.notifications import alerts_evaluate
+
+    svc = fleet.service(c, "web", desired=3, running=2)
+    alerts_evaluate(enqueue=lambda pk: None)
+    [item] = needs_attention()
+    Acknowledgement.objects.create(
+        fingerprint=item.fingerprint,
+        state=item.state,
+        user=operator,
+        fire_seq=acknowledgement_fire_seq(item.fingerprint),
+    )
+    assert needs_attention()[0].acknowledged
+    Service.objects.filter(pk=svc.pk).update(running_count=3)
+    alerts_evaluate(enqueue=lambda pk: None)  # resolved
+    Service.objects.filter(pk=svc.pk).update(running_count=2)  # same state again...
+    alerts_evaluate(enqueue=lambda pk: None)  # ...but a new firing
+    assert not needs_attention()[0].acknowledged

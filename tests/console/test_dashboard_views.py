@@ -155,3 +155,15 @@ def test_shared_result_is_reused_and_cleared_by_an_acknowledgement(
         assert dashboard_views.dashboard_shared().attention[-1].acknowledged
     finally:
         dashboard_views._memo.clear()
+
+
+def test_every_attention_link_opens(viewer_client, broken_fleet) -> None:  # type: ignore[no-untyped-def]
+    from console.dashboard import needs_attention
+
+    items = needs_attention()
+    assert items
+    for item in items:
+        assert item.url and item.timeline_url
+        assert viewer_client.get(item.url).status_code == 200, item.url
+        response = viewer_client.get(item.timeline_url)
+        assert response.status_code == 200, item.timeline_url

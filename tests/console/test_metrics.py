@@ -63,3 +63,28 @@ def test_metrics_content(anon_client) -> None:  # type: ignore[no-untyped-def]
 
 def test_label_values_are_escaped() -> None:
     assert _label('a"b\\c\nd') == 'a\\"b\\\\c\\nd'
+
+
+def test_queue_depth_of_the_filesystem_broker(settings, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from console.metrics import celery_queue_depth
+
+    settings.CELERY_BROKER_URL = "filesystem://"
+    settings.CELERY_BROKER_TRANSPORT_OPTIONS = {"data_folder_in": str(tmp_path)}
+    for name in ("1_a.celery.msg", "2_b.celery.msg", "3_c.other.msg"):
+        (tmp_path / name).write_text("{}")
+    assert celery_queue_depth() == 2
+
+
+def test_queue_depth_on_redis(settings, redis_url) -> None:  # type: ignore[no-untyped-def]
+    import redis
+
+    from console.metrics import celery_queue_depth
+
+    settings.CELERY_BROKER_URL = redis_url
+    client = redis.Redis.from_url(redis_url)
+    client.delete("celery")
+    client.rpush("celery", "a", "b", "c")
+    try:
+        assert celery_queue_depth() == 3
+    finally:
+        client.delete("celery")

@@ -221,3 +221,30 @@ def test_real_worker_retries_a_500_and_delivers(receiver, redis_url) -> None:  #
     delivery = NotificationDelivery.objects.get()
     assert delivery.attempts == 2
     assert len(receiver.bodies("fire")) == 2
+
+
+@pytest.mark.django_db
+def test_evaluate_task_prunes_old_resolved_states_and_deliveries(settings) -> None:  # type: ignore[no-untyped-def]
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from console.notification_tasks import evaluate_alerts
+
+    settings.FLEETDECK_RETENTION_DAYS = 30
+    old = timezone.now() - timedelta(days=40)
+    AlertState.objects.create(
+        fingerprint="gone", firing=False, severity="error", source="service", title="t",
+        resolved_at=old,
+    )  # fmt: skip
+    AlertState.objects.create(
+        fingerprint="still-firing", firing=True, severity="error", source="service", title="t",
+        fired_at=old,
+    )  # fmt: skip
+    channel = NotificationChannel.objects.create(name="c", kind="webhook", target="http://x")
+    NotificationDelivery.objects.create(
+        channel=channel, fingerprint="gone", kind="fire", created_at=old
+    )
+    evaluate_alerts()
+    assert set(AlertState.objects.values_list("fingerprint", flat=True)) == {"still-firing"}
+    assert not NotificationDelivery.objects.exists()

@@ -46,6 +46,15 @@ def test_demo_fleet_dashboard_and_wallboard(
     page, live_server, sandbox, operator, artifacts_dir
 ) -> None:  # type: ignore[no-untyped-def]
     _demo_fleet(sandbox)
+    csp_violations: list[str] = []
+    page.on(
+        "console",
+        lambda m: (
+            csp_violations.append(f"{page.url} {m.location} {m.text[:60]}")
+            if "Content Security Policy" in m.text
+            else None
+        ),
+    )
     browser_login(page, live_server, operator.username, PASSWORD)
     page.goto(f"{live_server.url}/")
     attention = page.locator("#attention")
@@ -85,6 +94,7 @@ def test_demo_fleet_dashboard_and_wallboard(
     assert height <= 1080
     tv_page.screenshot(path=str(artifacts_dir / "wallboard.png"))
     tv.close()
+    assert csp_violations == []  # no inline style or script anywhere on the way
 
 
 @pytest.mark.browser
