@@ -67,4 +67,7 @@ def sync_run_status(request: HttpRequest, pk: int) -> HttpResponse:
     response = render(request, "clusters/_sync_run.html", {"run": run})
     if run.is_finished and request.htmx:  # type: ignore[attr-defined]
         response.status_code = STOP_POLLING
+        # Only a running run is polled, so this is the moment it finished: reload the
+        # page to show what the sync brought (the finished run renders without polling).
+        response["HX-Refresh"] = "true"
     return response

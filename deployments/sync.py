@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Iterable
+from concurrent.futures import Future
 from datetime import datetime
 from typing import Any
 
@@ -33,7 +34,9 @@ from clusters.sync import (
     cluster_lock,
     cluster_mark_synced,
     cluster_refresh,
+    instances_fetch,
     mirror_write,
+    rows_insert,
     sync_run_finish,
     sync_run_progress,
     sync_run_start,
@@ -106,12 +109,21 @@ def _subjects(cluster: Cluster) -> dict[str, Any]:
     return {"account": cluster.account.name, "region": cluster.region, "cluster_arn": cluster.arn}
 
 
+def services_fetch(*, reader: EcsReader, cluster_arn: str) -> list[ServiceInfo]:
+    arns = reader.service_arns(cluster_arn)
+    return reader.services(cluster_arn, arns) if arns else []
+
+
 def cluster_services_sync(
-    *, cluster: Cluster, reader: EcsReader, stats: SyncStats
+    *,
+    cluster: Cluster,
+    reader: EcsReader,
+    stats: SyncStats,
+    infos: list[ServiceInfo] | None = None,
 ) -> dict[str, int]:
     """Services, their deployments and their events. Returns {service name: pk}."""
-    arns = reader.service_arns(cluster.arn)
-    infos = reader.services(cluster.arn, arns) if arns else []
+    if infos is None:
+        infos = services_fetch(reader=reader, cluster_arn=cluster.arn)
     td_arns = {i.task_definition_arn for i in infos}
     td_arns |= {d.task_definition_arn for i in infos for d in i.deployments}
     tds = task_definitions_ensure(reader=reader, arns=td_arns, stats=stats)
@@ -310,61 +322,117 @@ def cluster_tasks_sync(
     stats: SyncStats,
     instances: dict[str, int],
     services: dict[str, int],
+    listings: tuple[Future[list[str]], Future[list[str]]] | None = None,
 ) -> None:
-    running = reader.task_arns(cluster.arn, "RUNNING")
-    stopped = reader.task_arns(cluster.arn, STOPPED)
-    listed = set(running) | set(stopped)
-    # Rows that can still change: not gone, or listed again. Final STOPPED rows that
-    # AWS no longer lists are history and are not loaded.
+    """Mirror the cluster's tasks.
+
+    Both listings (desired RUNNING and STOPPED) must complete before anything is
+    written. Describes then stream in full batches and each batch is written as it
+    arrives; a task mirrored as STOPPED is final and not described again. Gone
+    marking happens last, only when every describe answered.
+    """
+    # Read the mirror's side first: it overlaps the listings already in flight.
+    # Rows that can still change; final STOPPED rows AWS no longer lists are history.
     existing = {
-        t.arn: t
-        for t in Task.objects.filter(cluster=cluster, gone_at__isnull=True).select_related(None)
+        t.arn: t for t in Task.objects.filter(cluster=cluster, gone_at__isnull=True).order_by()
     }
+    containers: dict[tuple[int, str], tuple[Any, ...]] = {
+        (row[1], row[2]): row
+        for row in TaskContainer.objects.filter(task__cluster=cluster, task__gone_at__isnull=True)
+        .order_by()
+        .values_list("pk", "task_id", "name", *CONTAINER_FIELDS)
+    }
+    if listings is None:
+        running = reader.task_arns(cluster.arn, "RUNNING")
+        stopped = reader.task_arns(cluster.arn, STOPPED)
+    else:
+        running, stopped = listings[0].result(), listings[1].result()
+    listed = set(running) | set(stopped)
     to_describe = [a for a in running + stopped if not _final(existing.get(a))]
     # A live row AWS no longer lists: describe it once to learn how it ended.
     to_describe += [a for a, t in existing.items() if a not in listed and not t.is_final]
     to_describe = list(dict.fromkeys(to_describe))
-    infos, missing = reader.tasks(cluster.arn, to_describe) if to_describe else ([], [])
-    tds = task_definitions_ensure(
-        reader=reader, arns={i.task_definition_arn for i in infos}, stats=stats
-    )
-    now = timezone.now()
+    futures = reader.tasks_stream(cluster.arn, to_describe)
+    found: set[str] = set()
+    missing: list[str] = []
     had_sync = cluster.last_sync_ok is not None
-    new: list[Task] = []
+    tds: dict[str, int] = {}
+    try:
+        for future in futures:
+            infos, batch_missing = future.result()
+            missing += batch_missing
+            found.update(i.arn for i in infos)
+            _tasks_write(
+                cluster,
+                reader,
+                stats,
+                infos,
+                existing,
+                containers,
+                instances,
+                services,
+                had_sync,
+                tds,
+            )
+    finally:
+        for future in futures:
+            future.cancel()
+    vanished = {t.pk for a, t in existing.items() if a not in listed and a not in found}
+    vanished |= {existing[a].pk for a in missing if a in existing}
+    if vanished:
+        stats.gone += Task.objects.filter(pk__in=vanished, gone_at__isnull=True).update(
+            gone_at=timezone.now()
+        )
+
+
+def _tasks_write(
+    cluster: Cluster,
+    reader: EcsReader,
+    stats: SyncStats,
+    infos: list[TaskInfo],
+    existing: dict[str, Task],
+    containers: dict[tuple[int, str], tuple[Any, ...]],
+    instances: dict[str, int],
+    services: dict[str, int],
+    had_sync: bool,
+    tds: dict[str, int],
+) -> None:
+    unknown = {i.task_definition_arn for i in infos} - tds.keys()
+    if unknown:
+        tds.update(task_definitions_ensure(reader=reader, arns=unknown, stats=stats))
+    now = timezone.now()
+    new: list[dict[str, Any]] = []
     new_infos: list[TaskInfo] = []
     changed: list[tuple[Any, list[str]]] = []
-    changed_infos: list[TaskInfo] = []
+    known_infos: list[TaskInfo] = []
     events: list[NewEvent] = []
     for info in infos:
         task = existing.get(info.arn)
         values = _task_values(info, instances, tds, services)
         if task is None:
-            task = Task(cluster=cluster, arn=info.arn, first_seen_at=now)
-            changed_fields(task, values)
-            new.append(task)
+            values.update(cluster_id=cluster.pk, arn=info.arn, first_seen_at=now, last_seen_at=now)
+            new.append(values)
             new_infos.append(info)
-            if had_sync or task.last_status == STOPPED:
-                events.append(_task_event(cluster, task, info, "", now))
+            if had_sync or info.last_status == STOPPED:
+                fresh = Task(**values)
+                events.append(_task_event(cluster, fresh, info, "", now))
             continue
         was = task.last_status
         names = changed_fields(task, values)
-        changed_infos.append(info)
+        known_infos.append(info)
         if names:
             changed.append((task, names))
             if "last_status" in names:
                 events.append(_task_event(cluster, task, info, was, now))
-    found = {i.arn for i in infos}
-    vanished = [t.pk for a, t in existing.items() if a not in listed and a not in found]
-    vanished += [
-        existing[a].pk for a in missing if a in existing and existing[a].pk not in vanished
-    ]
+    new_rows, changed_rows = _containers_diff(known_infos, existing, containers)
+    if not (new or changed or new_rows or changed_rows or events):
+        return  # nothing changed: no transaction, no write
     with transaction.atomic():
-        mirror_write(Task, new=new, changed=changed, stats=stats, now=now)
-        if vanished:
-            stats.gone += Task.objects.filter(pk__in=vanished, gone_at__isnull=True).update(
-                gone_at=now
-            )
-        _containers_sync(new, new_infos, changed_infos, existing, stats)
+        stats.created += rows_insert(Task, new)
+        mirror_write(Task, new=[], changed=changed, stats=stats, now=now)
+        fresh_rows = _containers_of_new_tasks(new_infos)
+        stats.created += rows_insert(TaskContainer, fresh_rows)
+        mirror_write(TaskContainer, new=new_rows, changed=changed_rows, stats=stats, now=now)
         stats.events += events_record(events)
 
 
@@ -372,53 +440,48 @@ def _final(task: Task | None) -> bool:
     return task is not None and task.is_final
 
 
+CONTAINER_FIELDS = ("image", "last_status", "exit_code", "reason", "health_status", "runtime_id")
+
+
 def _container_values(c: Any) -> dict[str, Any]:
-    return {
-        "image": c.image,
-        "last_status": c.last_status,
-        "exit_code": c.exit_code,
-        "reason": c.reason,
-        "health_status": c.health_status,
-        "runtime_id": c.runtime_id,
-    }
+    return {name: getattr(c, name) for name in CONTAINER_FIELDS}
 
 
-def _containers_sync(
-    new_tasks: list[Task],
-    new_infos: list[TaskInfo],
-    changed_infos: list[TaskInfo],
+def _containers_of_new_tasks(infos: list[TaskInfo]) -> list[dict[str, Any]]:
+    """Container rows of tasks just inserted (their ids read back in one query)."""
+    if not infos:
+        return []
+    ids = dict(Task.objects.filter(arn__in=[i.arn for i in infos]).values_list("arn", "pk"))
+    return [
+        {"task_id": ids[info.arn], "name": c.name, **_container_values(c)}
+        for info in infos
+        for c in info.containers
+    ]
+
+
+def _containers_diff(
+    infos: list[TaskInfo],
     existing: dict[str, Task],
-    stats: SyncStats,
-) -> None:
-    if any(t.pk is None for t in new_tasks):  # databases without RETURNING
-        ids = dict(Task.objects.filter(arn__in=[t.arn for t in new_tasks]).values_list("arn", "pk"))
-        for t in new_tasks:
-            t.pk = ids[t.arn]
-    rows: list[TaskContainer] = []
-    for task, info in zip(new_tasks, new_infos, strict=True):
-        for c in info.containers:
-            row = TaskContainer(task_id=task.pk, name=c.name)
-            changed_fields(row, _container_values(c))
-            rows.append(row)
-    task_ids = [existing[i.arn].pk for i in changed_infos]
-    current: dict[tuple[int, str], TaskContainer] = {}
-    for chunk in range(0, len(task_ids), 900):
-        for tc in TaskContainer.objects.filter(task_id__in=task_ids[chunk : chunk + 900]):
-            current[(tc.task_id, tc.name)] = tc
+    current: dict[tuple[int, str], tuple[Any, ...]],
+) -> tuple[list[TaskContainer], list[tuple[Any, list[str]]]]:
+    """Containers of already-mirrored tasks that are new or changed. ``current`` holds
+    plain tuples (pk, task_id, name, *CONTAINER_FIELDS): in a steady fleet nothing
+    changes, so no model instance is built."""
+    new_rows: list[TaskContainer] = []
     changed: list[tuple[Any, list[str]]] = []
-    for info in changed_infos:
+    for info in infos:
         task_id = existing[info.arn].pk
         for c in info.containers:
+            values = _container_values(c)
             old = current.get((task_id, c.name))
             if old is None:
-                row = TaskContainer(task_id=task_id, name=c.name)
-                changed_fields(row, _container_values(c))
-                rows.append(row)
-            else:
-                names = changed_fields(old, _container_values(c))
-                if names:
-                    changed.append((old, names))
-    mirror_write(TaskContainer, new=rows, changed=changed, stats=stats, now=timezone.now())
+                new_rows.append(TaskContainer(task_id=task_id, name=c.name, **values))
+                continue
+            names = [n for i, n in enumerate(CONTAINER_FIELDS) if old[3 + i] != values[n]]
+            if names:
+                row = TaskContainer(pk=old[0], task_id=task_id, name=c.name, **values)
+                changed.append((row, names))
+    return new_rows, changed
 
 
 # --- orchestration ---------------------------------------------------------
@@ -463,6 +526,7 @@ def cluster_sync(
                     sync_run_finish(run=run, stats=stats, calls=+calls, ok=False, started=started)
                 cluster_mark_synced(cluster=cluster, ok=False, error=str(exc))
                 if isinstance(exc, AwsTransientError):
+                    exc.sync_run_id = run.pk  # so a retry continues this run
                     raise
                 return run
             calls = Counter(reader.calls)
@@ -511,14 +575,38 @@ def _cluster_phases(
     cluster_refresh(cluster=cluster, info=described, stats=stats)
     if described is None or described.status == "INACTIVE":
         return
-    progress("instances")
-    instances = cluster_instances_sync(cluster=cluster, reader=reader, stats=stats)
-    progress("services")
-    services = cluster_services_sync(cluster=cluster, reader=reader, stats=stats)
-    progress("tasks")
-    cluster_tasks_sync(
-        cluster=cluster, reader=reader, stats=stats, instances=instances, services=services
-    )
+    # Every listing and describe starts now, on the reader's pool; the database
+    # work of one phase overlaps the fetches of the next ones.
+    arn = cluster.arn
+    f_instances = reader.submit(instances_fetch, reader=reader, cluster_arn=arn)
+    f_services = reader.submit(services_fetch, reader=reader, cluster_arn=arn)
+    f_running = reader.submit(reader.task_arns, arn, "RUNNING")
+    f_stopped = reader.submit(reader.task_arns, arn, STOPPED)
+    try:
+        progress("instances")
+        instances = cluster_instances_sync(
+            cluster=cluster, reader=reader, stats=stats, infos=f_instances.result()
+        )
+        progress("services")
+        services = cluster_services_sync(
+            cluster=cluster, reader=reader, stats=stats, infos=f_services.result()
+        )
+        progress("tasks")
+        cluster_tasks_sync(
+            cluster=cluster,
+            reader=reader,
+            stats=stats,
+            instances=instances,
+            services=services,
+            listings=(f_running, f_stopped),
+        )
+    finally:
+        for f in (f_instances, f_services, f_running, f_stopped):
+            f.cancel()
+        # Wait for fetches still in flight so no call outlives the sync (and its lock).
+        for f in (f_instances, f_services, f_running, f_stopped):
+            if not f.cancelled():
+                f.exception()
 
 
 def account_sync(

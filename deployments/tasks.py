@@ -45,7 +45,10 @@ def sync_cluster(self: CeleryTask, cluster_id: int, run_id: int | None = None) -
     except AwsTransientError as exc:
         if final:
             return  # recorded on the run and the cluster; the next period tries again
-        raise self.retry(exc=exc, countdown=_backoff(self.request.retries)) from exc
+        run_id = exc.sync_run_id or run_id
+        raise self.retry(
+            args=(cluster_id, run_id), exc=exc, countdown=_backoff(self.request.retries)
+        ) from exc
 
 
 @shared_task(

@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from clusters.audit import audit_record
-from clusters.models import AwsAccount, Cluster, ContainerInstance, SyncRun
+from clusters.models import AwsAccount, Cluster, ContainerInstance, Event, SyncRun
 from clusters.roles import OPERATOR, VIEWER, has_role, role_required
 from clusters.selectors import instances_query, paginate
 from clusters.sync import sync_run_start
@@ -87,6 +87,11 @@ def service_detail(request: HttpRequest, pk: int) -> HttpResponse:
     )
     status = _task_status(request)
     page = paginate(tasks_query(service=service, status=status), request.GET.get("page"))
+    events = list(
+        Event.objects.filter(service_arn=service.arn, source="ecs-service-event").order_by(
+            "-occurred_at", "-id"
+        )[:20]
+    )
     return render(
         request,
         "deployments/service_detail.html",
@@ -95,6 +100,7 @@ def service_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "service": service,
             "cluster": service.cluster,
             "deployments": deployments,
+            "events": events,
             "page": page,
             "status": status,
             "can_operate": has_role(request.user, OPERATOR),

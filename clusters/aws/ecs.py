@@ -7,8 +7,11 @@ DescribeClusters 100), and each one is counted by operation in ``EcsReader.calls
 
 from __future__ import annotations
 
+import threading
+import weakref
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -328,17 +331,60 @@ def _task_definition(d: dict[str, Any]) -> TaskDefinitionInfo:
 
 
 class EcsReader:
-    """One region's ECS, read in full pages and batches; counts its calls."""
+    """One region's ECS, read in full pages and batches; counts its calls.
 
-    def __init__(self, client: Any) -> None:
+    Batched describes run on a small thread pool: the calls are the same, but
+    botocore's parsing of one response overlaps the server's work on the next.
+    boto3 clients are thread-safe; the pool threads never touch the database.
+    """
+
+    CONCURRENCY = 4
+
+    def __init__(self, client: Any, *, concurrency: int = CONCURRENCY) -> None:
         self.client = client
         self.calls: Counter[str] = Counter()
+        self._lock = threading.Lock()
+        self._pool = ThreadPoolExecutor(max_workers=max(1, concurrency))
+        # Idle pool threads go away with the reader (a worker builds one per sync).
+        weakref.finalize(self, self._pool.shutdown, wait=False)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    def submit(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Future[Any]:
+        """Run ``fn`` on the reader's pool (for fetches that overlap each other)."""
+        return self._pool.submit(fn, *args, **kwargs)
 
     def _call(self, operation: str, **kwargs: Any) -> dict[str, Any]:
-        self.calls[operation] += 1
+        with self._lock:
+            self.calls[operation] += 1
         method = getattr(self.client, _snake(operation))
         with aws_call_errors():
             return method(**kwargs)  # type: ignore[no-any-return]
+
+    def _batched(
+        self, operation: str, items: Sequence[str], size: int, arg: str, **kwargs: Any
+    ) -> list[dict[str, Any]]:
+        """One call per full batch, concurrently; pages come back in batch order."""
+        chunks = list(batches(items, size))
+        if len(chunks) <= 1:
+            return [self._call(operation, **{arg: c}, **kwargs) for c in chunks]
+        # Not self._pool: callers may already run on it, and waiting there could deadlock.
+        with ThreadPoolExecutor(max_workers=self.CONCURRENCY) as pool:
+            futures = [pool.submit(self._call, operation, **{arg: c}, **kwargs) for c in chunks]
+            return [f.result() for f in futures]
+
+    def tasks_stream(self, cluster: str, arns: Sequence[str]) -> list[Future[Any]]:
+        """Start DescribeTasks for every batch; each future gives (tasks, missing)."""
+
+        def one(batch: list[str]) -> tuple[list[TaskInfo], list[str]]:
+            page = self._call("DescribeTasks", cluster=cluster, tasks=batch)
+            return (
+                [_task(d) for d in page.get("tasks", []) or []],
+                [str(f.get("arn")) for f in page.get("failures", []) or []],
+            )
+
+        return [self._pool.submit(one, b) for b in batches(arns, DESCRIBE_TASKS_BATCH)]
 
     def _list(self, operation: str, key: str, **kwargs: Any) -> list[str]:
         out: list[str] = []
@@ -393,21 +439,23 @@ class EcsReader:
         """Described instances, and the ARNs AWS reported as failures (MISSING)."""
         out: list[ContainerInstanceInfo] = []
         missing: list[str] = []
-        for batch in batches(arns, DESCRIBE_INSTANCES_BATCH):
-            page = self._call(
-                "DescribeContainerInstances",
-                cluster=cluster,
-                containerInstances=batch,
-                include=["TAGS"],
-            )
+        for page in self._batched(
+            "DescribeContainerInstances",
+            arns,
+            DESCRIBE_INSTANCES_BATCH,
+            "containerInstances",
+            cluster=cluster,
+            include=["TAGS"],
+        ):
             out.extend(_container_instance(d) for d in page.get("containerInstances", []) or [])
             missing.extend(str(f.get("arn")) for f in page.get("failures", []) or [])
         return out, missing
 
     def services(self, cluster: str, arns: Sequence[str]) -> list[ServiceInfo]:
         out: list[ServiceInfo] = []
-        for batch in batches(arns, DESCRIBE_SERVICES_BATCH):
-            page = self._call("DescribeServices", cluster=cluster, services=batch)
+        for page in self._batched(
+            "DescribeServices", arns, DESCRIBE_SERVICES_BATCH, "services", cluster=cluster
+        ):
             out.extend(_service(d) for d in page.get("services", []) or [])
         return out
 
@@ -415,8 +463,9 @@ class EcsReader:
         """Described tasks, and the ARNs AWS reported as failures (MISSING)."""
         out: list[TaskInfo] = []
         missing: list[str] = []
-        for batch in batches(arns, DESCRIBE_TASKS_BATCH):
-            page = self._call("DescribeTasks", cluster=cluster, tasks=batch)
+        for page in self._batched(
+            "DescribeTasks", arns, DESCRIBE_TASKS_BATCH, "tasks", cluster=cluster
+        ):
             out.extend(_task(d) for d in page.get("tasks", []) or [])
             missing.extend(str(f.get("arn")) for f in page.get("failures", []) or [])
         return out, missing

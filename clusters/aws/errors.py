@@ -54,6 +54,7 @@ class AwsError(Exception):
         self.code = code
         self.message = message
         self.operation = operation
+        self.sync_run_id: int | None = None  # set by a sync that will be retried
 
 
 class AwsTransientError(AwsError):

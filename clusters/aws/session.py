@@ -78,8 +78,14 @@ def _assumed_session(account: AwsAccount, base: boto3.session.Session) -> boto3.
     extra: dict[str, Any] = {"RoleSessionName": "fleetdeck"}
     if account.external_id:
         extra["ExternalId"] = account.external_id
+    endpoint = account.endpoint_url or None
+
+    def sts_client(service: str, **kwargs: Any) -> Any:
+        # The STS call goes to the account's endpoint too (the sandbox in tests).
+        return base._session.create_client(service, endpoint_url=endpoint, **kwargs)
+
     fetcher = AssumeRoleCredentialFetcher(
-        client_creator=base._session.create_client,
+        client_creator=sts_client,
         source_credentials=base.get_credentials(),
         role_arn=account.role_arn,
         extra_args=extra,

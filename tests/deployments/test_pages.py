@@ -57,6 +57,7 @@ def test_pages_show_the_mirror(demo: AwsAccount, viewer_client: Client) -> None:
     html = _get(viewer_client, f"/services/{api.pk}/")
     assert "FAILED" in html and "<progress" in html
     assert "deployment circuit breaker" in html.lower()
+    assert 'id="events"' in html and "deployment failed" in html
 
     task = Task.objects.filter(last_status="STOPPED", containers__exit_code=137).first()
     assert task is not None
@@ -92,7 +93,7 @@ def test_sync_now_needs_operator_and_shows_progress(
     assert SyncRun.objects.count() == before + 1
     run = SyncRun.objects.filter(cluster=cluster).first()
     assert run is not None
-    assert 'hx-trigger="every 2s' in response.content.decode()
+    assert 'hx-trigger="every 5s' in response.content.decode()
     # the poll fragment keeps polling while running, and answers 286 once finished
     poll = operator_client.get(f"/sync-runs/{run.pk}/", HTTP_HX_REQUEST="true")
     assert poll.status_code == 200
@@ -100,3 +101,4 @@ def test_sync_now_needs_operator_and_shows_progress(
     run.save()
     poll = operator_client.get(f"/sync-runs/{run.pk}/", HTTP_HX_REQUEST="true")
     assert poll.status_code == 286 and "synced" in poll.content.decode()
+    assert poll["HX-Refresh"] == "true"

@@ -206,3 +206,25 @@ def test_reader_pages_every_listing(sandbox: Any, aws_env: str) -> None:
     assert len(reader.service_arns("paged")) == 12
     assert len(reader.services("paged", reader.service_arns("paged"))) == 12
     assert reader.calls["DescribeServices"] == 2
+
+
+def test_a_deleted_service_is_marked_gone_and_keeps_its_events(
+    small: AwsAccount, sandbox: Any
+) -> None:
+    svc = Service.objects.get(name="svc01")
+    events_before = Event.objects.filter(service_arn=svc.arn, source="ecs-service-event").count()
+    assert events_before > 0
+    ecs = boto("ecs", sandbox.url)
+    ecs.update_service(cluster="edge", service="svc01", desiredCount=0)
+    ecs.delete_service(cluster="edge", service="svc01")
+    sandbox.client.tick(3)
+    for _ in range(2):
+        run = _sync(small)
+        assert run.status == "succeeded"
+    svc.refresh_from_db()
+    assert svc.gone_at is not None  # INACTIVE services are not listed by AWS
+    assert (
+        Event.objects.filter(service_arn=svc.arn, source="ecs-service-event").count()
+        >= events_before
+    )
+    assert Service.objects.get(name="svc00").gone_at is None

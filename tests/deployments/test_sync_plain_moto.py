@@ -81,6 +81,19 @@ def test_ec2_cluster_mirrors_exactly_against_plain_moto(moto_url: str, ec2_clust
     run = account_sync(account_id=account.pk)
     assert run is not None and run.status == "succeeded", run.errors if run else None
     assert account.__class__.objects.get(pk=account.pk).account_id == "123456789012"
+    # moto answers every listing in one page; the sync still makes only the minimum
+    assert run.calls == {
+        "GetCallerIdentity": 1,
+        "ListClusters": 1,
+        "DescribeClusters": 1,
+        "ListContainerInstances": 1,
+        "DescribeContainerInstances": 1,
+        "ListServices": 1,
+        "DescribeServices": 1,
+        "DescribeTaskDefinition": 1,
+        "ListTasks": 2,
+        "DescribeTasks": 1,
+    }
 
     ecs = boto("ecs", moto_url)
     ci_arns = ecs.list_container_instances(cluster="plain")["containerInstanceArns"]
