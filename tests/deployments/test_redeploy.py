@@ -314,3 +314,12 @@ def test_sweep_recovers_lost_messages_and_dead_workers(
     # Nothing is stale any more: a second sweep does nothing.
     again = redeploys_sweep()
     assert (again.redispatched, again.lost) == ([], [])
+
+
+def test_redeploy_tasks_are_registered_and_the_sweep_is_scheduled() -> None:
+    from console.celery import _app_schedules, app
+
+    app.loader.import_default_modules()
+    for name in ("execute", "track", "sweep"):
+        assert f"deployments.redeploy_tasks.{name}" in app.tasks
+    assert _app_schedules()["redeploys-sweep"]["task"] == "deployments.redeploy_tasks.sweep"
