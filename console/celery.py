@@ -12,6 +12,13 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "console.settings")
 app = Celery("fleetdeck")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks(["console", "clusters", "deployments"])
+app.autodiscover_tasks(["deployments"], related_name="sample_tasks")
+app.autodiscover_tasks(["console"], related_name="notification_tasks")
+# Docker host tasks live in their own module (clusters/docker_tasks.py) but keep
+# their clusters.tasks.* names.
+app.autodiscover_tasks(["clusters"], related_name="docker_tasks")
+app.autodiscover_tasks(["clusters"], related_name="registration_tasks")
+app.autodiscover_tasks(["deployments"], related_name="drift_tasks")
 app.autodiscover_tasks(["clusters"], related_name="timeline_tasks")
 app.autodiscover_tasks(["deployments"], related_name="redeploy_tasks")
 
@@ -51,10 +58,30 @@ def _app_schedules() -> dict[str, dict[str, object]]:
             "task": "clusters.tasks.sync_all_docker_hosts",
             "schedule": _interval("FLEETDECK_DOCKER_SYNC_INTERVAL_SECONDS", 30),
         },
+        "registration-activations-refresh": {
+            "task": "clusters.registration_tasks.activations_refresh_all",
+            "schedule": _interval("FLEETDECK_REGISTRATION_INTERVAL_SECONDS", 30),
+        },
+        "registration-waiting-room-scan": {
+            "task": "clusters.registration_tasks.waiting_room_scan_all",
+            "schedule": _interval("FLEETDECK_REGISTRATION_INTERVAL_SECONDS", 30),
+        },
+        "drift-evaluate": {
+            "task": "deployments.tasks.evaluate_drift",
+            "schedule": _interval("FLEETDECK_DOCKER_SYNC_INTERVAL_SECONDS", 30),
+        },
         "prune-history": {
             # Prunes stopped tasks and deployments, then clusters' own history.
             "task": "deployments.tasks.prune_history",
             "schedule": timedelta(hours=1),
+        },
+        "sample-services": {
+            "task": "deployments.sample_tasks.sample_services",
+            "schedule": timedelta(seconds=60),
+        },
+        "evaluate-alerts": {
+            "task": "console.notification_tasks.evaluate_alerts",
+            "schedule": _interval("FLEETDECK_ALERT_INTERVAL_SECONDS", 60),
         },
         "redeploys-sweep": {
             "task": "deployments.redeploy_tasks.sweep",

@@ -49,3 +49,23 @@ class SecurityHeadersMiddleware:
             "Permissions-Policy", "camera=(), microphone=(), geolocation=()"
         )
         return response
+
+
+class MissingObjectIs404Middleware:
+    """A service asked for a row that does not exist (a stale link, a guessed id):
+    that is a 404 for the person asking, never a 500."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        from django.core.exceptions import ObjectDoesNotExist
+
+        if isinstance(exception, ObjectDoesNotExist):
+            from .errors import not_found
+
+            return not_found(request)
+        return None

@@ -62,6 +62,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "console.middleware.SecurityHeadersMiddleware",
+    "console.middleware.MissingObjectIs404Middleware",
 ]
 
 ROOT_URLCONF = "console.urls"
@@ -279,7 +280,18 @@ FLEETDECK_TIMELINE_EXPORT_MAX = env_int("FLEETDECK_TIMELINE_EXPORT_MAX", 100_000
 FLEETDECK_AWS_ENDPOINT_URL = env_str("FLEETDECK_AWS_ENDPOINT_URL")
 FLEETDECK_DEMO = env_bool("FLEETDECK_DEMO", False)
 FLEETDECK_ALLOW_SELF_APPROVAL = env_bool("FLEETDECK_ALLOW_SELF_APPROVAL", False)
+# How often SSM activations are refreshed and the waiting room is scanned.
+FLEETDECK_REGISTRATION_INTERVAL_SECONDS = env_int(
+    "FLEETDECK_REGISTRATION_INTERVAL_SECONDS", 30, minimum=5
+)
 FLEETDECK_METRICS_TOKEN = env_secret("FLEETDECK_METRICS_TOKEN")
+# The dashboard's selectors are shared by every viewer: each web process reuses
+# its last result this long, so 20 wallboards polling cost about one (0 = off;
+# off in tests, where every test has its own fleet).
+FLEETDECK_DASHBOARD_CACHE_SECONDS = env_int(
+    "FLEETDECK_DASHBOARD_CACHE_SECONDS", 0 if TESTING else 2, minimum=0
+)
+FLEETDECK_STUCK_ROLLOUT_MINUTES = env_int("FLEETDECK_STUCK_ROLLOUT_MINUTES", 30, minimum=1)
 # Key(s) for encrypting activation codes at rest (Fernet). Comma-separated: the
 # first encrypts, all decrypt, which is how a key is rotated (docs/security.md).
 FLEETDECK_ENCRYPTION_KEYS = env_list("FLEETDECK_ENCRYPTION_KEYS", [])

@@ -2,11 +2,17 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from . import views
+from . import alert_views, dashboard_views, views
 from .login import ThrottledLoginView
 
 urlpatterns = [
-    path("", views.dashboard, name="dashboard"),
+    path("", dashboard_views.dashboard, name="dashboard"),
+    path("dashboard/acknowledge/", dashboard_views.acknowledge, name="dashboard-acknowledge"),
+    path("alerts/channels/", alert_views.channel_list, name="alert-channels"),
+    path("alerts/channels/new/", alert_views.channel_create, name="alert-channel-new"),
+    path("alerts/channels/<int:pk>/", alert_views.channel_edit, name="alert-channel"),
+    path("alerts/channels/<int:pk>/test/", alert_views.channel_test, name="alert-channel-test"),
+    path("metrics", dashboard_views.metrics, name="metrics"),
     path("timeline/", views.timeline, name="timeline"),
     path("timeline/export.csv", views.timeline_export_csv, name="timeline-export-csv"),
     path("timeline/export.json", views.timeline_export_json, name="timeline-export-json"),

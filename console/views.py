@@ -26,12 +26,6 @@ from .health import background_work_status, broker_ok, database_ok
 from .selectors import MAX_PAGE_SIZE, timeline_events, timeline_export_iter
 
 
-@require_GET
-@role_required(VIEWER)
-def dashboard(request: HttpRequest) -> HttpResponse:
-    return render(request, "console/dashboard.html", {"section": "dashboard"})
-
-
 class HtmxHttpRequest(HttpRequest):
     htmx: HtmxDetails
 

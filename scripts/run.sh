@@ -51,6 +51,9 @@ if [[ "${FLEETDECK_DEMO:-true}" == "true" ]] && [[ -d sandbox ]] && grep -q '^sa
     fi
 fi
 
+# The local Docker engine, when there is one, is a Docker host (idempotent).
+[[ -S /var/run/docker.sock ]] && $PY manage.py docker_setup || true
+
 echo
 echo "  Fleetdeck is starting: open http://127.0.0.1:$PORT/"
 echo "  Log in as 'admin'; the password is in $FLEETDECK_DATA_DIR/admin-password"

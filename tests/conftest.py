@@ -15,6 +15,8 @@ from .factories import UserFactory
 
 # The AWS peer (sandbox) fixtures: sandbox_server, sandbox, aws_env.
 pytest_plugins = ["tests.sandbox_plugin"]
+# The real Docker engine fixtures: engine, tcp_proxy.
+pytest_plugins += ["tests.clusters.docker_helpers"]
 
 ARTIFACTS = REPO / "artifacts"
 

@@ -10,7 +10,7 @@ import json
 import re
 
 import pytest
-from django.urls import URLPattern, URLResolver, get_resolver
+from django.urls import URLPattern, URLResolver, get_resolver, resolve
 
 PUBLIC = {"login", "healthz"}
 POST_ONLY = {"logout"}
@@ -77,11 +77,24 @@ def test_django_admin_needs_its_own_login(anon_client) -> None:
 
 @pytest.mark.django_db
 def test_viewer_sees_every_shell_page(viewer_client) -> None:
+    above_viewer = {
+        name
+        for _, name, p in _walk(get_resolver().url_patterns)
+        if getattr(p.callback, "fleetdeck_role", "viewer") != "viewer"
+    }
     for path, name in all_routes():
         has_arguments = "x" in path.split("/") or "1" in path.split("/")
-        if name in PUBLIC | POST_ONLY or path.startswith("/api/") or has_arguments:
+        token_only = path.startswith(("/api/", "/metrics"))  # own auth, tested elsewhere
+        if name in PUBLIC | POST_ONLY | above_viewer or token_only or has_arguments:
             continue
         response = viewer_client.get(path)
+        # Pages that need a higher role refuse a viewer; POST-only endpoints refuse GET.
+        if response.status_code == 405:
+            continue
+        role = getattr(resolve(path).func, "fleetdeck_role", "viewer")
+        if role != "viewer":
+            assert response.status_code == 403, (path, response.status_code)
+            continue
         assert response.status_code == 200, (path, response.status_code)
 
 

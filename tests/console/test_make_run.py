@@ -65,6 +65,13 @@ def test_make_run_serves_healthz_and_stops_on_sigint(tmp_path) -> None:
             assert f"http://127.0.0.1:{port}/" in output  # the URL to open is printed
             assert "admin-password" in output
             assert (tmp_path / "data" / "admin-password").exists()
+            if os.path.exists("/var/run/docker.sock"):
+                # The local engine is registered as a Docker host and watched.
+                assert "registered local Docker host" in output, output[-3000:]
+                deadline = time.monotonic() + 20
+                while "following events" not in log_path.read_text():
+                    assert time.monotonic() < deadline, log_path.read_text()[-3000:]
+                    time.sleep(0.5)
         finally:
             os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal sends
             try:

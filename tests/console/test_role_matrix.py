@@ -15,7 +15,8 @@ from django.urls import get_resolver
 from clusters.roles import ADMIN, OPERATOR, ROLES, VIEWER
 from tests.console.test_access import _concrete, _walk
 
-PUBLIC = {"login", "healthz"}
+# /metrics checks its own bearer token (tests/console/test_metrics.py).
+PUBLIC = {"login", "healthz", "metrics"}
 # Any logged-in user, whatever their role, may log out.
 ANY_USER = {"logout"}
 RANK = {None: -1, VIEWER: 0, OPERATOR: 1, ADMIN: 2}

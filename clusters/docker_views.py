@@ -1,0 +1,174 @@
+"""Docker host pages: list, add, host detail (live containers), container detail
+and the operator actions on a container."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from .docker_forms import ContainerActionForm, DockerHostForm
+from .docker_selectors import (
+    CONTAINER_STATES,
+    ContainerFilters,
+    container_events,
+    docker_host_containers,
+    docker_host_events,
+    docker_hosts_list,
+    link_candidates,
+)
+from .docker_sync import (
+    ContainerActionError,
+    container_act,
+    docker_host_create,
+    docker_host_link,
+)
+from .models import Container, ContainerInstance, DockerHost
+from .roles import ADMIN, OPERATOR, VIEWER, has_role, role_required
+
+SECTION = "docker-hosts"
+
+
+@require_GET
+@role_required(VIEWER)
+def host_list(request: HttpRequest) -> HttpResponse:
+    return render(
+        request,
+        "clusters/docker/hosts.html",
+        {
+            "section": SECTION,
+            "hosts": docker_hosts_list(),
+            "can_add": has_role(request.user, ADMIN),
+        },
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@role_required(ADMIN)
+def host_add(request: HttpRequest) -> HttpResponse:
+    form = DockerHostForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            host = docker_host_create(**form.cleaned_data, actor=request.user, request=request)
+        except ValidationError as exc:
+            for field, errors in exc.message_dict.items():
+                for error in errors:
+                    form.add_error(field if field in form.fields else None, error)
+        else:
+            messages.success(
+                request, f"Docker host {host.name} added: engine {host.engine_version}."
+            )
+            return redirect("clusters:docker-host", name=host.name)
+    return render(request, "clusters/docker/host_add.html", {"section": SECTION, "form": form})
+
+
+@require_GET
+@role_required(VIEWER)
+def host_detail(request: HttpRequest, name: str) -> HttpResponse:
+    host = get_object_or_404(DockerHost.objects.select_related("container_instance"), name=name)
+    filters = ContainerFilters.from_query(request.GET.dict())
+    context = {
+        "section": SECTION,
+        "host": host,
+        "filters": filters,
+        "states": CONTAINER_STATES,
+        "containers": docker_host_containers(host=host, filters=filters),
+        "query": request.GET.urlencode(),
+    }
+    if request.headers.get("HX-Request") == "true":
+        return render(request, "clusters/docker/host_detail.html#containers", context)
+    context["events"] = docker_host_events(host=host)
+    context["can_link"] = has_role(request.user, OPERATOR)
+    if context["can_link"]:
+        context["instances"] = link_candidates()
+    context["extra_panels"] = host_panels(request, host)
+    return render(request, "clusters/docker/host_detail.html", context)
+
+
+def host_panels(request: HttpRequest, host: DockerHost) -> list[str]:
+    """HTML panels other apps add to the host page (drift findings), rendered by
+    receivers of ``docker_host_page``; keeps clusters from importing deployments."""
+    from .docker_sync import docker_host_page
+
+    out: list[str] = []
+    for _, html in docker_host_page.send(sender=DockerHost, host=host, request=request):
+        if html:
+            out.append(str(html))
+    return out
+
+
+@require_GET
+@role_required(VIEWER)
+def container_detail(request: HttpRequest, name: str, container_id: str) -> HttpResponse:
+    host = get_object_or_404(DockerHost, name=name)
+    container = get_object_or_404(Container, host=host, container_id=container_id)
+    return render(
+        request,
+        "clusters/docker/container_detail.html",
+        {
+            "section": SECTION,
+            "host": host,
+            "container": container,
+            "events": container_events(container=container),
+            "can_act": has_role(request.user, OPERATOR),
+            "form": ContainerActionForm(),
+            "labels": sorted(container.labels.items()),
+        },
+    )
+
+
+@require_POST
+@role_required(OPERATOR)
+def container_action(request: HttpRequest, name: str, container_id: str) -> HttpResponse:
+    host = get_object_or_404(DockerHost, name=name)
+    container = get_object_or_404(Container, host=host, container_id=container_id)
+    form = ContainerActionForm(request.POST)
+    if not form.is_valid():
+        return render(
+            request,
+            "clusters/docker/container_detail.html",
+            {
+                "section": SECTION,
+                "host": host,
+                "container": container,
+                "events": container_events(container=container),
+                "can_act": True,
+                "form": form,
+                "labels": sorted(container.labels.items()),
+            },
+            status=400,
+        )
+    try:
+        result = container_act(
+            container=container,
+            action=form.cleaned_data["action"],
+            reason=form.cleaned_data["reason"],
+            actor=request.user,
+            request=request,
+        )
+    except ContainerActionError as exc:
+        messages.error(request, str(exc))
+    else:
+        (messages.success if result.ok else messages.error)(request, result.message)
+    return redirect("clusters:docker-container", name=host.name, container_id=container_id)
+
+
+@require_POST
+@role_required(OPERATOR)
+def host_link(request: HttpRequest, name: str) -> HttpResponse:
+    """An operator chooses the container instance this host is (or none)."""
+    host = get_object_or_404(DockerHost, name=name)
+    raw = request.POST.get("instance", "")
+    instance = None
+    if raw:
+        instance = ContainerInstance.objects.filter(pk=raw if raw.isdigit() else 0).first()
+        if instance is None:
+            messages.error(request, "That container instance is not mirrored.")
+            return redirect("clusters:docker-host", name=host.name)
+    docker_host_link(host=host, instance=instance, actor=request.user, request=request)
+    messages.success(
+        request, f"Linked {host.name} to {instance}." if instance else f"Unlinked {host.name}."
+    )
+    return redirect("clusters:docker-host", name=host.name)

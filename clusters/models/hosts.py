@@ -1,0 +1,137 @@
+from __future__ import annotations
+
+from django.db import models
+from django.utils import timezone
+
+from .base import MirroredModel
+
+
+class DockerHost(models.Model):
+    """A Docker engine Fleetdeck mirrors: usually the machine behind an external
+    (mi-) container instance."""
+
+    name = models.SlugField(max_length=100, unique=True)
+    endpoint = models.CharField(max_length=500)
+    # TLS material for tcp:// endpoints, as paths on the console's machine (the
+    # files stay where the operator's secret management put them).
+    tls_ca_path = models.CharField(max_length=500, blank=True)
+    tls_cert_path = models.CharField(max_length=500, blank=True)
+    tls_key_path = models.CharField(max_length=500, blank=True)
+    api_version = models.CharField(max_length=16, blank=True)
+    enabled = models.BooleanField(default=True)
+    # The ECS container instance this machine is (for external instances: mi-...).
+    container_instance = models.ForeignKey(
+        "clusters.ContainerInstance",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="docker_hosts",
+    )
+    # how the link was made: "auto:<rule>" or "operator"
+    link_source = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    # reachability
+    reachable = models.BooleanField(default=False)
+    last_ok_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    last_error_at = models.DateTimeField(null=True, blank=True)
+    unreachable_since = models.DateTimeField(null=True, blank=True)
+    last_sync_at = models.DateTimeField(null=True, blank=True)
+    last_sync_ms = models.PositiveIntegerField(null=True, blank=True)
+
+    # what the engine says about itself (refreshed every few minutes, not every sync)
+    hostname = models.CharField(max_length=255, blank=True)
+    engine_version = models.CharField(max_length=64, blank=True)
+    os = models.CharField(max_length=255, blank=True)
+    arch = models.CharField(max_length=64, blank=True)
+    kernel = models.CharField(max_length=255, blank=True)
+    cpus = models.PositiveIntegerField(null=True, blank=True)
+    memory_bytes = models.BigIntegerField(null=True, blank=True)
+    info_at = models.DateTimeField(null=True, blank=True)
+    engine_labels = models.JSONField(default=list, blank=True)
+
+    # counts from the last complete listing
+    containers_total = models.PositiveIntegerField(default=0)
+    containers_running = models.PositiveIntegerField(default=0)
+    containers_paused = models.PositiveIntegerField(default=0)
+    containers_stopped = models.PositiveIntegerField(default=0)
+
+    # the watcher's position in the host's event stream (Docker's timeNano)
+    events_cursor_nanos = models.BigIntegerField(null=True, blank=True)
+    watcher_connected_at = models.DateTimeField(null=True, blank=True)
+    watcher_error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ContainerHealth(models.TextChoices):
+    NONE = "", "—"
+    STARTING = "starting", "Starting"
+    HEALTHY = "healthy", "Healthy"
+    UNHEALTHY = "unhealthy", "Unhealthy"
+
+
+class Container(MirroredModel):
+    host = models.ForeignKey(DockerHost, on_delete=models.CASCADE, related_name="containers")
+    container_id = models.CharField(max_length=64)
+    name = models.CharField(max_length=255)
+    image = models.CharField(max_length=500, blank=True)
+    image_id = models.CharField(max_length=128, blank=True)
+    command = models.TextField(blank=True)
+    state = models.CharField(max_length=32, db_index=True)
+    status = models.CharField(max_length=255, blank=True)
+    exit_code = models.IntegerField(null=True, blank=True)
+    oom_killed = models.BooleanField(default=False)
+    health = models.CharField(max_length=16, choices=ContainerHealth.choices, blank=True)
+    health_log = models.JSONField(default=list, blank=True)
+    error = models.TextField(blank=True)
+    created = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    restart_count = models.PositiveIntegerField(default=0)
+    labels = models.JSONField(default=dict, blank=True)
+    ports = models.JSONField(default=list, blank=True)
+    # parsed from the ECS agent's labels
+    ecs_cluster = models.CharField(max_length=2048, blank=True)
+    ecs_task_arn = models.CharField(max_length=2048, blank=True, db_index=True)
+    ecs_container_name = models.CharField(max_length=255, blank=True)
+    ecs_family = models.CharField(max_length=255, blank=True)
+    ecs_revision = models.CharField(max_length=32, blank=True)
+    changed_at = models.DateTimeField(default=timezone.now)
+    # digest of the listing fields last written (see docker_sync._fingerprint)
+    fingerprint = models.CharField(max_length=32, blank=True)
+    # set when an inspect filled what the listing lacks (times, OOM, health log)
+    inspected_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["host", "container_id"], name="container_host_id_uniq")
+        ]
+        indexes = [
+            models.Index(fields=["host", "gone_at", "state"], name="container_host_state_idx")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.host.name}/{self.name}"
+
+    @property
+    def short_id(self) -> str:
+        return self.container_id[:12]
+
+    @property
+    def is_running(self) -> bool:
+        return self.state == "running" and not self.is_gone
+
+    @property
+    def is_ecs_agent(self) -> bool:
+        return self.name == "ecs-agent"
+
+    @property
+    def has_ecs_labels(self) -> bool:
+        return bool(self.ecs_task_arn)

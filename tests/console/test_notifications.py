@@ -1,0 +1,223 @@
+"""Alerts out, against a real HTTP receiver started by the test (http.server on
+127.0.0.1): delivered once, retried on 500, resolution sent; channel pages."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from django.core import mail
+
+from clusters.models import Cluster
+from console.celery import app
+from console.models import AlertState, NotificationChannel, NotificationDelivery
+from console.notifications import alerts_evaluate
+from deployments.models import Service
+from tests.peers import celery_worker_process, wait_until
+
+from . import fleet
+
+
+@dataclass
+class Receiver:
+    url: str
+    statuses: list[int] = field(default_factory=list)  # answers to give, then 200
+    received: list[dict] = field(default_factory=list)  # type: ignore[type-arg]
+
+    def bodies(self, kind: str | None = None) -> list[dict]:  # type: ignore[type-arg]
+        return [b for b in self.received if kind is None or b.get("kind") == kind]
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    state = Receiver(url="")
+    lock = threading.Lock()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            with lock:
+                state.received.append(body)
+                status = state.statuses.pop(0) if state.statuses else 200
+            self.send_response(status)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    state.url = f"http://127.0.0.1:{server.server_address[1]}/hook"
+    yield state
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def eager() -> Iterator[None]:
+    """Run Celery tasks in-process (retries included) for the unit-level tests; the
+    real-worker test below runs them in a worker process."""
+    old = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = old
+
+
+@pytest.fixture
+def broken(db) -> Cluster:  # type: ignore[no-untyped-def]
+    c = fleet.cluster(fleet.account(), name="prod")
+    fleet.service(c, "worker", desired=3, running=0)
+    return c
+
+
+def _evaluate(capture) -> list[int]:  # type: ignore[no-untyped-def]
+    with capture(execute=True):
+        return alerts_evaluate().deliveries
+
+
+@pytest.mark.django_db
+def test_delivered_once_then_resolved_then_fires_again(
+    receiver, broken, eager, django_capture_on_commit_callbacks
+) -> None:  # type: ignore[no-untyped-def]
+    channel = NotificationChannel.objects.create(
+        name="ops", kind="webhook", target=receiver.url, min_severity="warning"
+    )
+    assert len(_evaluate(django_capture_on_commit_callbacks)) == 1
+    assert _evaluate(django_capture_on_commit_callbacks) == []  # same fact: nothing new
+    [fire] = receiver.bodies("fire")
+    assert fire["title"] == "worker: 0 of 3 tasks running" and fire["severity"] == "error"
+    delivery = NotificationDelivery.objects.get(channel=channel, kind="fire")
+    assert (delivery.status, delivery.attempts) == ("sent", 1)
+
+    Service.objects.filter(name="worker").update(running_count=3)
+    _evaluate(django_capture_on_commit_callbacks)
+    _evaluate(django_capture_on_commit_callbacks)
+    [resolve] = receiver.bodies("resolve")
+    assert resolve["fingerprint"] == fire["fingerprint"] and resolve["fire_seq"] == 1
+    assert not AlertState.objects.get().firing
+
+    Service.objects.filter(name="worker").update(running_count=0)
+    _evaluate(django_capture_on_commit_callbacks)
+    assert [b["fire_seq"] for b in receiver.bodies("fire")] == [1, 2]
+    assert len(receiver.received) == 3
+
+
+@pytest.mark.django_db
+def test_retried_on_500_until_delivered(
+    receiver, broken, eager, django_capture_on_commit_callbacks
+) -> None:  # type: ignore[no-untyped-def]
+    NotificationChannel.objects.create(name="ops", kind="webhook", target=receiver.url)
+    receiver.statuses = [500, 503]
+    _evaluate(django_capture_on_commit_callbacks)
+    assert len(receiver.bodies("fire")) == 3
+    delivery = NotificationDelivery.objects.get()
+    assert (delivery.status, delivery.attempts, delivery.last_error) == ("sent", 3, "")
+
+
+@pytest.mark.django_db
+def test_4xx_fails_without_retry_and_rules_filter(
+    receiver, broken, eager, django_capture_on_commit_callbacks
+) -> None:  # type: ignore[no-untyped-def]
+    NotificationChannel.objects.create(name="bad", kind="webhook", target=receiver.url)
+    NotificationChannel.objects.create(
+        name="only-sync", kind="webhook", target=receiver.url, sources=["sync"]
+    )
+    NotificationChannel.objects.create(
+        name="other-cluster", kind="webhook", target=receiver.url, clusters=["staging"]
+    )
+    receiver.statuses = [404]
+    _evaluate(django_capture_on_commit_callbacks)
+    delivery = NotificationDelivery.objects.get()
+    assert delivery.channel.name == "bad"
+    assert (delivery.status, delivery.attempts, delivery.last_error) == ("failed", 1, "HTTP 404")
+    assert len(receiver.received) == 1
+
+
+@pytest.mark.django_db
+def test_slack_and_email_channels(
+    receiver, broken, eager, django_capture_on_commit_callbacks
+) -> None:  # type: ignore[no-untyped-def]
+    NotificationChannel.objects.create(name="slack", kind="slack", target=receiver.url)
+    NotificationChannel.objects.create(
+        name="mail", kind="email", target="oncall@example.com, lead@example.com"
+    )
+    _evaluate(django_capture_on_commit_callbacks)
+    [slack] = receiver.received
+    assert set(slack) == {"text"} and "*FIRING*" in slack["text"]
+    [message] = mail.outbox
+    assert message.subject.startswith("[Fleetdeck] FIRING worker")
+    assert message.to == ["oncall@example.com", "lead@example.com"]
+
+
+@pytest.mark.django_db
+def test_channel_pages_for_admins_only(
+    receiver, admin_client_, operator_client, eager, django_capture_on_commit_callbacks
+) -> None:  # type: ignore[no-untyped-def]
+    assert operator_client.get("/alerts/channels/").status_code == 403
+    assert admin_client_.get("/alerts/channels/new/").status_code == 200
+    token = admin_client_.cookies["csrftoken"].value
+    response = admin_client_.post(
+        "/alerts/channels/new/",
+        {
+            "name": "ops",
+            "kind": "webhook",
+            "target": "not a url",
+            "min_severity": "warning",
+            "enabled": "on",
+        },
+        HTTP_X_CSRFTOKEN=token,
+    )
+    assert response.status_code == 200 and "Enter a valid URL" in response.content.decode()
+    response = admin_client_.post(
+        "/alerts/channels/new/",
+        {
+            "name": "ops",
+            "kind": "webhook",
+            "target": receiver.url,
+            "min_severity": "error",
+            "sources": ["deployment", "task"],
+            "clusters": "prod, staging",
+            "enabled": "on",
+        },
+        HTTP_X_CSRFTOKEN=token,
+    )
+    assert response.status_code == 302
+    channel = NotificationChannel.objects.get()
+    assert channel.sources == ["deployment", "task"] and channel.clusters == ["prod", "staging"]
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client_.post(
+            f"/alerts/channels/{channel.pk}/test/", HTTP_X_CSRFTOKEN=token
+        )
+    assert response.status_code == 302
+    [body] = receiver.received
+    assert body["kind"] == "test"
+    page = admin_client_.get(f"/alerts/channels/{channel.pk}/").content.decode()
+    assert "Delivery attempts" in page and "sent" in page
+    assert operator_client.post(f"/alerts/channels/{channel.pk}/test/").status_code == 403
+
+
+@pytest.mark.django_db(transaction=True)
+def test_real_worker_retries_a_500_and_delivers(receiver, redis_url) -> None:  # type: ignore[no-untyped-def]
+    """The same path through a real `celery worker` process on Redis."""
+    from clusters.roles import role_groups_ensure
+
+    role_groups_ensure()
+    c = fleet.cluster(fleet.account(), name="prod")
+    fleet.service(c, "worker", desired=3, running=0)
+    NotificationChannel.objects.create(name="ops", kind="webhook", target=receiver.url)
+    receiver.statuses = [500]
+    with celery_worker_process({"REDIS_URL": redis_url}):
+        alerts_evaluate()  # enqueues on commit (autocommit here: at once)
+        assert wait_until(
+            lambda: NotificationDelivery.objects.filter(status="sent").exists(), timeout=30
+        )
+    delivery = NotificationDelivery.objects.get()
+    assert delivery.attempts == 2
+    assert len(receiver.bodies("fire")) == 2
