@@ -272,6 +272,8 @@ FLEETDECK_EVENT_RETENTION_OVERRIDES = _retention_overrides(
 )
 # Forced redeploys: how often a worker looks at a rollout, and when it gives up.
 FLEETDECK_REDEPLOY_POLL_SECONDS = env_int("FLEETDECK_REDEPLOY_POLL_SECONDS", 3, minimum=1)
+# Redeploys in one cluster share its sync when it ran less than this ago.
+FLEETDECK_REDEPLOY_SYNC_MIN_SECONDS = env_int("FLEETDECK_REDEPLOY_SYNC_MIN_SECONDS", 2, minimum=0)
 FLEETDECK_REDEPLOY_TIMEOUT_SECONDS = env_int("FLEETDECK_REDEPLOY_TIMEOUT_SECONDS", 3600, minimum=60)
 # The most rows one timeline export (CSV/JSON) streams.
 FLEETDECK_TIMELINE_EXPORT_MAX = env_int("FLEETDECK_TIMELINE_EXPORT_MAX", 100_000, minimum=1)

@@ -3,6 +3,7 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -46,6 +47,7 @@ def timeline(request: HtmxHttpRequest) -> HttpResponse:
         "embed": embed,
         # Reversed once: the rows link every subject back to a filtered timeline.
         "timeline_url": reverse("timeline"),
+        "time_presets": _time_presets(request),
     }
     after_raw = request.GET.get("after")
     if after_raw is not None:
@@ -63,6 +65,21 @@ def timeline(request: HtmxHttpRequest) -> HttpResponse:
     if embed:
         return render(request, "console/timeline.html#feed", context)
     return render(request, "console/timeline.html", context)
+
+
+_PRESETS = (("15 min", 15), ("1 hour", 60), ("24 hours", 24 * 60), ("7 days", 7 * 24 * 60))
+
+
+def _time_presets(request: HttpRequest) -> list[tuple[str, str]]:
+    """Links to the current filters over the last 15 min / hour / day / week (the
+    time is written out, so a shared link shows the same window)."""
+    params = {k: v for k, v in _filter_params(request).items() if k not in ("since", "until")}
+    now = timezone.localtime()
+    presets = []
+    for label, minutes in _PRESETS:
+        since = (now - timedelta(minutes=minutes)).strftime("%Y-%m-%dT%H:%M")
+        presets.append((label, urlencode({**params, "since": since})))
+    return presets
 
 
 def _filter_params(request: HttpRequest) -> dict[str, str]:

@@ -334,7 +334,7 @@ def redeploy_refresh(*, redeploy_id: int, sync: bool = True) -> Redeploy | None:
     if redeploy is None or redeploy.status != RedeployStatus.IN_PROGRESS:
         return redeploy
     Redeploy.objects.filter(pk=redeploy.pk).update(checked_at=timezone.now())
-    if sync:
+    if sync and _sync_due(redeploy.service.cluster.last_sync_at):
         try:
             cluster_sync(cluster_id=redeploy.service.cluster_id)
         except SyncLockBusy:
@@ -363,6 +363,13 @@ def redeploy_refresh(*, redeploy_id: int, sync: bool = True) -> Redeploy | None:
         )
     redeploy.refresh_from_db()
     return redeploy
+
+
+def _sync_due(last_sync_at: Any) -> bool:
+    """Several redeploys in one cluster (a batch) share a sync: skip it when the
+    cluster was synced within the last FLEETDECK_REDEPLOY_SYNC_MIN_SECONDS."""
+    gap = timedelta(seconds=float(getattr(settings, "FLEETDECK_REDEPLOY_SYNC_MIN_SECONDS", 2)))
+    return last_sync_at is None or timezone.now() - last_sync_at >= gap
 
 
 def _failure_reason(redeploy: Redeploy, deployment: Deployment) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from datetime import UTC, datetime, timedelta
 from itertools import count
 
@@ -258,6 +259,16 @@ def test_page_renders_filters_in_the_form_and_links(fleet, viewer_client) -> Non
     assert 'value="web"' in html  # the filter is kept in the form
     assert "/timeline/export.csv?severity=info&amp;service=web" in html
     assert "after=" in html and "every 5s [document.visibilityState=='visible']" in html
+
+
+def test_time_presets_keep_the_other_filters(fleet, viewer_client) -> None:
+    html = viewer_client.get("/timeline/", {"service": "web", "since": "2020-01-01T00:00"})
+    presets = re.findall(
+        r'href="/timeline/\?([^"]+)">(?:15 min|1 hour|24 hours|7 days)<', html.content.decode()
+    )
+    assert len(presets) == 4
+    for query in presets:
+        assert query.startswith("service=web&amp;since=") and "2020-01-01" not in query
 
 
 def test_invalid_filter_value_is_reported_not_a_500(fleet, viewer_client) -> None:

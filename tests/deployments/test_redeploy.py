@@ -24,6 +24,12 @@ from tests.deployments.redeploy_fleet import fleet_create
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def _sync_every_refresh(settings) -> None:
+    """The tests tick the sandbox and refresh at once: no shared-sync gap."""
+    settings.FLEETDECK_REDEPLOY_SYNC_MIN_SECONDS = 0
+
+
 def _follow(sandbox: Any, redeploy: Redeploy, ticks: int = 15) -> Redeploy:
     for _ in range(ticks):
         sandbox.client.tick(1)
@@ -314,3 +320,31 @@ def test_sweep_recovers_lost_messages_and_dead_workers(
     # Nothing is stale any more: a second sweep does nothing.
     again = redeploys_sweep()
     assert (again.redispatched, again.lost) == ([], [])
+
+
+def test_redeploy_tasks_are_registered_and_the_sweep_is_scheduled() -> None:
+    from console.celery import _app_schedules, app
+
+    app.loader.import_default_modules()
+    for name in ("execute", "track", "sweep"):
+        assert f"deployments.redeploy_tasks.{name}" in app.tasks
+    assert _app_schedules()["redeploys-sweep"]["task"] == "deployments.redeploy_tasks.sweep"
+
+
+def test_redeploys_in_one_cluster_share_a_recent_sync(sandbox, operator, settings) -> None:
+    fleet = fleet_create(sandbox, services=("api", "web"), desired=1, instances=1)
+    ids = []
+    for name in ("api", "web"):
+        result = service_force_redeploy(
+            service_id=fleet.services[name].pk, actor=operator, reason="shared"
+        )
+        redeploy_execute(redeploy_id=result.redeploy.pk)
+        ids.append(result.redeploy.pk)
+    settings.FLEETDECK_REDEPLOY_SYNC_MIN_SECONDS = 60
+    sandbox.client.reset_request_counts()
+    for pk in ids:
+        redeploy_refresh(redeploy_id=pk)
+    assert sandbox.client.request_counts().get("ecs:DescribeServices", 0) == 0
+    settings.FLEETDECK_REDEPLOY_SYNC_MIN_SECONDS = 0
+    redeploy_refresh(redeploy_id=ids[0])
+    assert sandbox.client.request_counts()["ecs:DescribeServices"] == 1

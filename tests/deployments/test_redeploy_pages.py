@@ -17,6 +17,12 @@ from tests.deployments.redeploy_fleet import fleet_create
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def _sync_every_refresh(settings) -> None:
+    """The tests tick the sandbox and refresh at once: no shared-sync gap."""
+    settings.FLEETDECK_REDEPLOY_SYNC_MIN_SECONDS = 0
+
+
 def _csrf(client: Client, url: str) -> tuple[str, str]:
     """GET a form page; return (csrf token, idempotency key)."""
     html = client.get(url).content.decode()

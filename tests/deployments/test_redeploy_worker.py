@@ -24,7 +24,11 @@ def test_worker_executes_and_tracks_a_redeploy(sandbox, operator, redis_url, tmp
     fleet = fleet_create(sandbox, desired=2, instances=1)
     web = fleet.services["web"]
     log = tmp_path / "worker.log"
-    env = {"REDIS_URL": redis_url, "FLEETDECK_REDEPLOY_POLL_SECONDS": "1"}
+    env = {
+        "REDIS_URL": redis_url,
+        "FLEETDECK_REDEPLOY_POLL_SECONDS": "1",
+        "FLEETDECK_REDEPLOY_SYNC_MIN_SECONDS": "0",
+    }
     with celery_worker_process(env, log_path=log):
         # Outside a transaction, on_commit enqueues at once.
         result = service_force_redeploy(service_id=web.pk, actor=operator, reason="worker")

@@ -16,6 +16,12 @@ from tests.deployments.redeploy_fleet import fleet_create
 from tests.factories import PASSWORD
 
 
+@pytest.fixture(autouse=True)
+def _sync_every_refresh(settings) -> None:
+    """The tests tick the sandbox and refresh at once: no shared-sync gap."""
+    settings.FLEETDECK_REDEPLOY_SYNC_MIN_SECONDS = 0
+
+
 class RolloutDriver(threading.Thread):
     """Plays AWS's clock and the worker: ticks the sandbox and runs the redeploy
     services (execute, then refresh) for live redeploys, every half second."""
