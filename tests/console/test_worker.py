@@ -10,7 +10,7 @@ from tests.peers import celery_worker_process
 
 
 def _client_app(broker: str, backend: str, transport_options: dict[str, str]) -> Celery:
-    app = Celery("fleetdeck-test-client", broker=broker, backend=backend)
+    app = Celery("fleetdeck-test-client", broker=broker, backend=backend, set_as_current=False)
     app.conf.broker_transport_options = transport_options
     app.conf.task_serializer = "json"
     app.conf.result_serializer = "json"
