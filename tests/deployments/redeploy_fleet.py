@@ -27,22 +27,28 @@ def fleet_create(
     desired: int = 4,
     instances: int = 2,
     rollback: bool = True,
+    cluster: str = "edge",
+    docker_url: str = "",
 ) -> Fleet:
-    """``instances`` external instances in cluster ``edge`` and EXTERNAL services of
-    ``desired`` tasks each (circuit breaker on), steady, then mirrored."""
+    """``instances`` external instances in ``cluster`` and EXTERNAL services of
+    ``desired`` tasks each (circuit breaker on), steady, then mirrored. With
+    ``docker_url`` every instance is linked to that engine before any task is
+    placed (the sandbox's Docker-backed agent), so each task is a real container."""
     ecs = boto("ecs", sandbox.url)
     ssm = boto("ssm", sandbox.url)
-    ecs.create_cluster(clusterName="edge")
+    ecs.create_cluster(clusterName=cluster)
     act = ssm.create_activation(IamRole="ecsAnywhereRole", RegistrationLimit=instances)
     for i in range(instances):
-        sandbox.client.register_instance(
+        out = sandbox.client.register_instance(
             activation_id=act["ActivationId"],
             activation_code=act["ActivationCode"],
-            cluster="edge",
+            cluster=cluster,
             hostname=f"edge-{i}",
             cpu=4096,
             memory=8192,
         )
+        if docker_url:
+            sandbox.client.link_docker_host(out["instanceId"], docker_url)
     td = ecs.register_task_definition(
         family="app",
         requiresCompatibilities=["EXTERNAL"],
@@ -53,7 +59,7 @@ def fleet_create(
     )["taskDefinition"]["taskDefinitionArn"]
     for name in services:
         ecs.create_service(
-            cluster="edge",
+            cluster=cluster,
             serviceName=name,
             taskDefinition=td,
             desiredCount=desired,
