@@ -248,7 +248,7 @@ def test_failed_redeploy_starts_no_container_and_keeps_the_old_ones(
     docker = [e for e in events if e.source == "docker" and e.task_arn in ours]
     # Only the control's container: kill, die, destroy, each once, and after the failure.
     assert sorted(e.details["action"] for e in docker) == ["destroy", "die", "kill"]
-    assert {e.container_id for e in docker} == {old[victim]}
+    assert {(e.container_id, e.docker_host) for e in docker} == {(old[victim], host.name)}
     crash_events = [
         e for e in events if e.source == "task" and e.task_arn in crashed and "stopped" in e.message
     ]
