@@ -190,16 +190,16 @@ def test_forced_redeploy_shows_the_hosts_container_events_in_order(
         lambda e: e.message.startswith("Forced redeploy of web") and "completed" in e.message,
         "completion",
     )
+    # Orders are compared only between timestamps from one clock: Fleetdeck's and the
+    # engine's (this machine), or ECS's among themselves; the sandbox's manual clock
+    # runs ahead of this machine's by 2 s a tick.
     # Audit, then the deployment, then the new containers start on the host ...
     assert i_audit < i_start < min(starts.values())
-    # ... each before ECS reports its task RUNNING (the agent starts it, then reports);
-    for t, cid in new.items():
-        assert starts[cid] < task_running[t]
-    # minimumHealthyPercent 100: the old containers die only after all new ones started,
-    # each before ECS reports its task stopped; then steady state, then completion.
+    # ... and with minimumHealthyPercent 100 the old containers die only after all new
+    # ones started; ECS tells the same story (RUNNING before stopped); then steady
+    # state, then completion.
     assert max(starts.values()) < min(deaths.values())
-    for t, cid in old.items():
-        assert deaths[cid] < task_stopped[t]
+    assert max(task_running.values()) < min(task_stopped.values())
     assert max(task_stopped.values()) <= i_steady < i_done
     assert max(deaths.values()) < i_done
 
