@@ -3,6 +3,18 @@
 (function () {
   "use strict";
 
+  // Polling only while the tab is visible. htmx's trigger filters
+  // (`every 5s [document.visibilityState=='visible']`) need eval, which our CSP
+  // forbids, so every polling request is gated here instead: a poll that fires
+  // while the tab is hidden is cancelled, and the next one after it is shown runs.
+  document.addEventListener("htmx:confirm", function (event) {
+    var elt = event.detail && event.detail.elt;
+    var trigger = elt && elt.getAttribute && elt.getAttribute("hx-trigger");
+    if (trigger && /(^|,\s*)every\s/.test(trigger) && document.visibilityState !== "visible") {
+      event.preventDefault();
+    }
+  });
+
   // Copy buttons: <button data-copy-target="#id">Copy</button>
   document.addEventListener("click", function (event) {
     var button = event.target.closest("[data-copy-target]");
