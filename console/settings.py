@@ -242,6 +242,9 @@ SPECTACULAR_SETTINGS = {
 
 # --- Fleetdeck's own settings ---------------------------------------------
 FLEETDECK_SYNC_INTERVAL_SECONDS = env_int("FLEETDECK_SYNC_INTERVAL_SECONDS", 30, minimum=5)
+# A cluster's sync lock lives this long unless its holder renews it (every third of
+# it): a worker killed mid-sync frees the cluster within this time, not 10 minutes.
+FLEETDECK_SYNC_LOCK_SECONDS = env_int("FLEETDECK_SYNC_LOCK_SECONDS", 60, minimum=3)
 FLEETDECK_DOCKER_SYNC_INTERVAL_SECONDS = env_int(
     "FLEETDECK_DOCKER_SYNC_INTERVAL_SECONDS", 30, minimum=5
 )
