@@ -246,6 +246,20 @@ def _enqueue_execute(redeploy_id: int) -> None:
         redeploy_execute_task.delay(redeploy_id)
     except Exception:  # the broker is down: the periodic sweep dispatches it again
         logger.exception("could not enqueue redeploy %s; the sweep will retry", redeploy_id)
+        # Mark it as not sent: stale at once, so the first sweep after the broker
+        # returns sends it (no manual step), and the page can say it is waiting.
+        Redeploy.objects.filter(pk=redeploy_id, status=RedeployStatus.QUEUED).update(
+            dispatched_at=timezone.now() - STALE_DISPATCH - timedelta(seconds=1)
+        )
+
+
+def redeploy_not_sent(redeploy: Redeploy) -> bool:
+    """Queued but its message could not be handed to the broker (yet)."""
+    return (
+        redeploy.status == RedeployStatus.QUEUED
+        and redeploy.dispatched_at is not None
+        and redeploy.dispatched_at < timezone.now() - STALE_DISPATCH
+    )
 
 
 def redeploy_retry(

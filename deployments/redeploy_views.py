@@ -20,6 +20,7 @@ from .models import Redeploy, RedeployBatch, RedeployStatus, Service, Task
 from .redeploy import (
     RedeployRefused,
     redeploy_batch_start,
+    redeploy_not_sent,
     redeploy_plan,
     redeploy_retry,
     service_force_redeploy,
@@ -92,11 +93,19 @@ def redeploy_start(request: HttpRequest, pk: int) -> HttpResponse:
             return render(request, "deployments/redeploy_confirm.html#panel", context)
         return render(request, "deployments/redeploy_confirm.html", context, status=400)
     redeploy = result.redeploy
+    redeploy.refresh_from_db()
+    not_sent = redeploy_not_sent(redeploy)
     text = (
         f"Forced new deployment of {service.name} requested."
         if result.created
         else f"A redeploy of {service.name} is already under way; showing it."
     )
+    if not_sent:
+        text = (
+            f"The redeploy of {service.name} is recorded but could not be queued: background "
+            "work is paused (the broker is unreachable). It starts by itself once background "
+            "work is back; nothing was sent to AWS yet."
+        )
     if _is_htmx(request):
         progress = redeploy_progress(redeploy_id=redeploy.pk)
         response = render(
@@ -104,8 +113,11 @@ def redeploy_start(request: HttpRequest, pk: int) -> HttpResponse:
             "deployments/redeploy_detail.html#panel",
             {"progress": progress, "can_operate": True},
         )
-        return _flash(response, "success" if result.created else "info", text)
-    if result.created:
+        level = "warning" if not_sent else "success" if result.created else "info"
+        return _flash(response, level, text)
+    if not_sent:
+        messages.warning(request, text)
+    elif result.created:
         messages.success(request, text)
     else:
         messages.info(request, text)
