@@ -23,6 +23,12 @@ def permission_denied(request: HttpRequest, exception: Exception | None = None) 
     return render(request, "error.html", {"title": "Not allowed", "message": message}, status=403)
 
 
+def bad_request_message(request: HttpRequest, message: str) -> HttpResponse:
+    if _wants_json(request):
+        return JsonResponse({"message": message}, status=400)
+    return render(request, "error.html", {"title": "Bad request", "message": message}, status=400)
+
+
 def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     message = "There is nothing at this address."
     if _wants_json(request):
