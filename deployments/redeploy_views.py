@@ -13,6 +13,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
+from clusters.inputs import db_id, small_int
 from clusters.models import Cluster, ContainerInstance
 from clusters.roles import OPERATOR, VIEWER, has_role, role_required
 
@@ -179,7 +180,7 @@ def redeploy_retry_view(request: HttpRequest, pk: int) -> HttpResponse:
 @role_required(VIEWER)
 def redeploy_list(request: HttpRequest) -> HttpResponse:
     service_id = request.GET.get("service", "")
-    qs = redeploys_query(service_id=int(service_id) if service_id.isdigit() else None)
+    qs = redeploys_query(service_id=db_id(service_id))
     page = Paginator(qs, 50).get_page(request.GET.get("page"))
     return render(
         request,
@@ -205,10 +206,8 @@ def _bulk_context(
         selected = set()
         if request.GET.get("all") == "1":
             selected = {s.pk for s in services}
-        elif instance_id.isdigit():
-            instance = ContainerInstance.objects.filter(
-                pk=int(instance_id), cluster=cluster
-            ).first()
+        elif (instance_pk := db_id(instance_id)) is not None:
+            instance = ContainerInstance.objects.filter(pk=instance_pk, cluster=cluster).first()
             if instance is not None:
                 selected = set(
                     Task.objects.filter(
@@ -242,7 +241,7 @@ def redeploy_bulk(request: HttpRequest, pk: int) -> HttpResponse:
 @role_required(OPERATOR)
 def redeploy_bulk_start(request: HttpRequest, pk: int) -> HttpResponse:
     cluster = get_object_or_404(Cluster, pk=pk)
-    ids = [int(v) for v in request.POST.getlist("services") if v.isdigit()]
+    ids = [i for i in map(db_id, request.POST.getlist("services")) if i is not None]
     valid = set(Service.objects.filter(cluster=cluster, pk__in=ids).values_list("pk", flat=True))
     concurrency = request.POST.get("concurrency", "2")
     try:
@@ -250,7 +249,7 @@ def redeploy_bulk_start(request: HttpRequest, pk: int) -> HttpResponse:
             service_ids=sorted(valid),
             actor=request.user,
             reason=request.POST.get("reason", "")[:500],
-            concurrency=int(concurrency) if concurrency.isdigit() else 2,
+            concurrency=small_int(concurrency, default=2, minimum=1, maximum=1000),
             request=request,
             confirm_mid_rollout=request.POST.get("confirm_mid_rollout") == "on",
             cluster_id=cluster.pk,
