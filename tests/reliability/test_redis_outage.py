@@ -208,6 +208,8 @@ def test_redis_outage_keeps_pages_up_refuses_actions_clearly_and_recovers(
             assert r.status_code == 200, (page, r.status_code, r.text[:300])
             assert BANNER in r.text, page
             served += 1
+        # Logging in still works (the login throttle's cache is down, the login is not).
+        assert BANNER in _login(web, operator.username).get(f"{web}/", timeout=10).text
         # Actions say plainly they could not be queued.
         r = _post(s, f"{web}{reverse('deployments:cluster-sync', args=[cluster.pk])}")
         assert r.status_code == 200 and "Sync not started" in r.text
