@@ -7,6 +7,7 @@ now a 400 that says which parameter is wrong."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from rest_framework.exceptions import ValidationError
@@ -18,12 +19,12 @@ MAX_OFFSET = 2**31 - 1
 
 def _non_negative(request: Request, name: str, maximum: int) -> int | None:
     raw = request.query_params.get(name)
-    if raw is None or raw == "":
+    if raw is None:
         return None
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ValidationError({name: f"{name} must be a whole number."}) from None
+    # Plain ASCII digits only: int() would also take " 5", "+5", "1_0" and "٣".
+    if not re.fullmatch(r"-?[0-9]{1,18}", raw):
+        raise ValidationError({name: f"{name} must be a whole number."})
+    value = int(raw)
     if value < 0 or value > maximum:
         raise ValidationError({name: f"{name} must be between 0 and {maximum}."})
     return value
