@@ -14,6 +14,7 @@ DEV_STAMP := $(VENV)/.installed-dev
 help:
 	@echo "make run    start Fleetdeck at http://127.0.0.1:$${PORT:-8000}/ (demo fleet included)"
 	@echo "make test   run every check and test (installs what is missing)"
+	@echo "make soak   run the heavy reliability variants (pytest -m soak)"
 	@echo "make bench  run the benchmarks under bench/ and rewrite docs/performance.md"
 
 $(PY):
@@ -49,6 +50,10 @@ test: lint typecheck pytest
 
 bench: $(DEV_STAMP) system-deps
 	$(PY) scripts/services.py -- $(PY) bench/run_all.py
+
+# Heavy fault variants (20 faulted syncs of 1,000 tasks, ...): pytest -m soak with real peers.
+soak: $(DEV_STAMP) system-deps
+	$(PY) scripts/services.py -- $(VENV)/bin/pytest -p no:cacheprovider -m soak tests/
 
 clean:
 	rm -rf $(VENV) artifacts .pytest_cache .mypy_cache .ruff_cache

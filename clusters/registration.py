@@ -28,6 +28,7 @@ from .audit import audit_record
 from .aws import ecs_instances, ssm
 from .aws.errors import AwsPermanentError, AwsTransientError
 from .crypto import decrypt_secret, encrypt_secret, encryption_configured
+from .inputs import db_id
 from .models import (
     Activation,
     AwsAccount,
@@ -588,9 +589,10 @@ def activations_refresh(*, account: AwsAccount, region: str) -> int:
         row = known.pop(info.activation_id, None)
         if row is None:
             request_id = info.tags.get(REQUEST_TAG, "")
+            request_pk = db_id(request_id)
             reg = (
-                RegistrationRequest.objects.filter(pk=int(request_id)).first()
-                if request_id.isdigit()
+                RegistrationRequest.objects.filter(pk=request_pk).first()
+                if request_pk is not None
                 else None
             )
             linked = reg is not None and not Activation.objects.filter(request=reg).exists()

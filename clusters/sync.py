@@ -10,6 +10,7 @@ also orchestrates a whole cluster sync. Rules kept here:
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 from collections import Counter
@@ -19,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db import connection, models, transaction
 from django.utils import timezone
@@ -28,7 +30,9 @@ from .aws.session import aws_client
 from .models import AwsAccount, Cluster, ContainerInstance, SyncRun, SyncRunStatus
 from .timeline import NewEvent, dedupe_key, events_record
 
-LOCK_TIMEOUT_SECONDS = 600
+
+def lock_timeout_seconds() -> int:
+    return int(getattr(settings, "FLEETDECK_SYNC_LOCK_SECONDS", 60))
 
 
 class SyncLockBusy(Exception):
@@ -127,18 +131,60 @@ def rows_insert(model: type[models.Model], rows: list[dict[str, Any]], *, batch:
     return len(rows)
 
 
+def _lock_renew(key: str, token: str, timeout: int, stop: threading.Event) -> None:
+    """Keep a held lock alive while its sync runs; a killed process stops renewing."""
+    try:
+        while not stop.wait(max(1.0, timeout / 3)):
+            if cache.get(key) == token:
+                cache.touch(key, timeout)
+    finally:
+        connection.close()  # the DB cache backend may have opened one in this thread
+
+
 @contextmanager
-def cluster_lock(*, cluster_id: int, timeout: int = LOCK_TIMEOUT_SECONDS) -> Iterator[None]:
-    """One sync per cluster at a time, across processes (Redis or the DB cache)."""
+def cluster_lock(*, cluster_id: int, timeout: int | None = None) -> Iterator[None]:
+    """One sync per cluster at a time, across processes (Redis or the DB cache).
+
+    The lock expires ``timeout`` seconds after its holder stops renewing it, so a
+    worker killed in the middle of a sync (SIGKILL, OOM) blocks the next one for
+    at most that long."""
+    timeout = timeout or lock_timeout_seconds()
     key = f"fleetdeck:lock:cluster-sync:{cluster_id}"
     token = uuid.uuid4().hex
     if not cache.add(key, token, timeout):
         raise SyncLockBusy(f"cluster {cluster_id} is already being synced")
+    stop = threading.Event()
+    renew = threading.Thread(
+        target=_lock_renew, args=(key, token, timeout, stop), daemon=True, name="sync-lock"
+    )
+    renew.start()
     try:
         yield
     finally:
+        stop.set()
+        renew.join(timeout=5)
         if cache.get(key) == token:
             cache.delete(key)
+
+
+def sync_runs_abandoned_close(*, cluster: Cluster, keep_run_id: int | None) -> int:
+    """Close the runs of a cluster that a dead worker left "running".
+
+    Called while holding the cluster's lock: no other sync of this cluster is
+    active, so a run in a working phase (not queued, waiting or retrying) has lost
+    its worker."""
+    waiting = ("queued", "waiting", "retrying")
+    runs = SyncRun.objects.filter(cluster=cluster, status=SyncRunStatus.RUNNING)
+    if keep_run_id is not None:
+        runs = runs.exclude(pk=keep_run_id)
+    stuck = [run for run in runs if not run.phase.startswith(waiting)]
+    now = timezone.now()
+    for run in stuck:
+        run.status = SyncRunStatus.FAILED
+        run.errors = [*run.errors, "the worker stopped during this sync (it was restarted)"]
+        run.finished_at = now
+        run.save(update_fields=["status", "errors", "finished_at"])
+    return len(stuck)
 
 
 def account_reader(*, account: AwsAccount, region: str) -> EcsReader:

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import sys
+
+from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.template.loader import render_to_string
 
 
 def _wants_json(request: HttpRequest) -> bool:
@@ -19,6 +23,12 @@ def permission_denied(request: HttpRequest, exception: Exception | None = None) 
     return render(request, "error.html", {"title": "Not allowed", "message": message}, status=403)
 
 
+def bad_request_message(request: HttpRequest, message: str) -> HttpResponse:
+    if _wants_json(request):
+        return JsonResponse({"message": message}, status=400)
+    return render(request, "error.html", {"title": "Bad request", "message": message}, status=400)
+
+
 def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     message = "There is nothing at this address."
     if _wants_json(request):
@@ -26,7 +36,30 @@ def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpR
     return render(request, "error.html", {"title": "Not found", "message": message}, status=404)
 
 
+DB_UNAVAILABLE = (
+    "The database is unavailable right now. Nothing was changed; "
+    "try again in a moment (this page does not need a reload to recover)."
+)
+
+
+def database_unavailable(request: HttpRequest) -> HttpResponse:
+    """A 503 that touches neither the database nor the session (both may be down)."""
+    if _wants_json(request):
+        response: HttpResponse = JsonResponse({"message": DB_UNAVAILABLE}, status=503)
+    else:
+        response = HttpResponse(
+            render_to_string("db_unavailable.html", {"message": DB_UNAVAILABLE}), status=503
+        )
+    response["Retry-After"] = "5"
+    return response
+
+
 def server_error(request: HttpRequest) -> HttpResponse:
+    # Django calls this inside its `except` block: a lost database (connection
+    # dropped, server restarting) is a 503 the client may retry, not a 500.
+    exc = sys.exc_info()[1]
+    if isinstance(exc, OperationalError | InterfaceError):
+        return database_unavailable(request)
     message = "Something went wrong on our side. It has been logged; try again in a moment."
     if _wants_json(request):
         return JsonResponse({"message": message}, status=500)

@@ -3,6 +3,7 @@ lock that pair out for a while, so passwords cannot be guessed at speed."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from typing import Any
 
@@ -60,5 +61,7 @@ class ThrottledLoginView(auth_views.LoginView):
         return super().form_invalid(form)
 
     def form_valid(self, form: AuthenticationForm) -> HttpResponse:
-        cache.delete(_key(self.request))
+        # A cache outage (Redis stopped) must not turn a good login into a 500.
+        with contextlib.suppress(Exception):
+            cache.delete(_key(self.request))
         return super().form_valid(form)

@@ -69,3 +69,34 @@ class MissingObjectIs404Middleware:
 
             return not_found(request)
         return None
+
+
+class NulCharacterIs400Middleware:
+    """A NUL character in a query string or form field is never meaningful here,
+    and PostgreSQL refuses it in any text column or filter (a DataError, i.e. a
+    500). Refuse it up front with a clear 400, for every view at once."""
+
+    MESSAGE = "The request contains a NUL character (\\x00), which no field accepts."
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if self._has_nul(request):
+            from .errors import bad_request_message
+
+            return bad_request_message(request, self.MESSAGE)
+        return self.get_response(request)
+
+    @staticmethod
+    def _has_nul(request: HttpRequest) -> bool:
+        if "\x00" in request.path or "%00" in request.META.get("QUERY_STRING", ""):
+            return True
+        if any("\x00" in k or "\x00" in v for k, vs in request.GET.lists() for v in vs):
+            return True
+        if request.method == "POST" and request.content_type in (
+            "application/x-www-form-urlencoded",
+            "multipart/form-data",
+        ):
+            return any("\x00" in k or "\x00" in v for k, vs in request.POST.lists() for v in vs)
+        return False

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 from django.db.models import Max, Q, QuerySet
 
+from clusters.inputs import db_id
 from clusters.models import Event
 
 PAGE_SIZE = 50
@@ -55,7 +56,7 @@ class Cursor:
     def decode(cls, raw: str) -> Cursor | None:
         """None for anything malformed: a bad cursor in a URL shows the first page."""
         micros, sep, pk = raw.partition("_")
-        if not sep or not micros.lstrip("-").isdigit() or not pk.isdigit():
+        if not sep or not re.fullmatch(r"-?[0-9]{1,19}", micros) or db_id(pk) is None:
             return None
         try:
             when = _EPOCH + timedelta(microseconds=int(micros))

@@ -58,6 +58,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "console.middleware.FleetdeckLoginRequiredMiddleware",
+    "console.middleware.NulCharacterIs400Middleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -226,7 +227,7 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["console.api.permissions.CanViewFleet"],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "DEFAULT_PAGINATION_CLASS": "console.api.pagination.StrictLimitOffsetPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -238,10 +239,17 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
     "SERVE_PERMISSIONS": ["console.api.permissions.CanViewFleet"],
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "console.api.schema.error_responses",
+    ],
 }
 
 # --- Fleetdeck's own settings ---------------------------------------------
 FLEETDECK_SYNC_INTERVAL_SECONDS = env_int("FLEETDECK_SYNC_INTERVAL_SECONDS", 30, minimum=5)
+# A cluster's sync lock lives this long unless its holder renews it (every third of
+# it): a worker killed mid-sync frees the cluster within this time, not 10 minutes.
+FLEETDECK_SYNC_LOCK_SECONDS = env_int("FLEETDECK_SYNC_LOCK_SECONDS", 60, minimum=3)
 FLEETDECK_DOCKER_SYNC_INTERVAL_SECONDS = env_int(
     "FLEETDECK_DOCKER_SYNC_INTERVAL_SECONDS", 30, minimum=5
 )

@@ -18,6 +18,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 from django_htmx.middleware import HtmxDetails
 
+from clusters.inputs import db_id
 from clusters.models import Event
 from clusters.roles import VIEWER, role_required
 
@@ -51,7 +52,7 @@ def timeline(request: HtmxHttpRequest) -> HttpResponse:
     }
     after_raw = request.GET.get("after")
     if after_raw is not None:
-        after = int(after_raw) if after_raw.isdigit() else 0
+        after = db_id(after_raw) or 0
         page = timeline_events(filters, after=after, limit=MAX_PAGE_SIZE)
         if not page.events:
             return HttpResponse(status=204)  # htmx swaps nothing; the poller keeps its URL

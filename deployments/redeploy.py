@@ -246,6 +246,20 @@ def _enqueue_execute(redeploy_id: int) -> None:
         redeploy_execute_task.delay(redeploy_id)
     except Exception:  # the broker is down: the periodic sweep dispatches it again
         logger.exception("could not enqueue redeploy %s; the sweep will retry", redeploy_id)
+        # Mark it as not sent: stale at once, so the first sweep after the broker
+        # returns sends it (no manual step), and the page can say it is waiting.
+        Redeploy.objects.filter(pk=redeploy_id, status=RedeployStatus.QUEUED).update(
+            dispatched_at=timezone.now() - STALE_DISPATCH - timedelta(seconds=1)
+        )
+
+
+def redeploy_not_sent(redeploy: Redeploy) -> bool:
+    """Queued but its message could not be handed to the broker (yet)."""
+    return (
+        redeploy.status == RedeployStatus.QUEUED
+        and redeploy.dispatched_at is not None
+        and redeploy.dispatched_at < timezone.now() - STALE_DISPATCH
+    )
 
 
 def redeploy_retry(
@@ -537,6 +551,49 @@ class SweepResult:
     to_track: list[int]  # in progress, but nobody looked for a while
 
 
+def _adopt_started_deployment(redeploy: Redeploy) -> bool:
+    """A worker died while UpdateService was in flight: ask AWS (through the
+    cluster's sync) whether a deployment of the service started since the call.
+    If one did, the redeploy follows it instead of failing or calling again, so
+    the redeploy happens exactly once."""
+    try:
+        cluster_sync(cluster_id=redeploy.service.cluster_id)
+    except (SyncLockBusy, AwsTransientError):
+        return False  # cannot tell yet; the next sweep looks again
+    # Created after this redeploy was (a little clock skew allowed), never seen by
+    # the mirror before it, and not another redeploy's.
+    since = redeploy.created_at - timedelta(seconds=5)
+    others = Redeploy.objects.exclude(pk=redeploy.pk).values("aws_deployment_id")
+    deployment = (
+        Deployment.objects.filter(service=redeploy.service, created_at_aws__gte=since)
+        .exclude(first_seen_at__lt=redeploy.created_at)
+        .exclude(deployment_id__in=others)
+        .order_by("created_at_aws")
+        .first()
+    )
+    if deployment is None:
+        return False
+    won = Redeploy.objects.filter(pk=redeploy.pk, status=RedeployStatus.REQUESTED).update(
+        status=RedeployStatus.IN_PROGRESS,
+        aws_deployment_id=deployment.deployment_id,
+        deployment=deployment,
+        requested_at=deployment.created_at_aws,
+        checked_at=None,
+    )
+    if won:
+        event_record(
+            source=EventSource.DEPLOYMENT,
+            message=f"Deployment {deployment.deployment_id} of {redeploy.service.name} started "
+            f"(forced new deployment; the worker stopped during the call and the deployment "
+            f"was found in AWS afterwards: {redeploy.reason})",
+            dedupe_key=dedupe_key("deployment", deployment.deployment_id, "started"),
+            actor=redeploy.requested_by,
+            details={"deploymentId": deployment.deployment_id, "redeploy_id": redeploy.pk},
+            **_subjects(redeploy.service),
+        )
+    return bool(won)
+
+
 def redeploys_sweep(*, now: Any = None) -> SweepResult:
     """Recover from lost messages and dead workers (run every minute).
 
@@ -555,9 +612,13 @@ def redeploys_sweep(*, now: Any = None) -> SweepResult:
         if redeploy_dispatch(redeploy_id=pk):
             redispatched.append(pk)
     lost: list[int] = []
+    adopted: list[int] = []
     for redeploy in Redeploy.objects.filter(
         status=RedeployStatus.REQUESTED, checked_at__lt=now - STALE_REQUEST
     ).select_related("service__cluster__account", "requested_by"):
+        if _adopt_started_deployment(redeploy):
+            adopted.append(redeploy.pk)
+            continue
         _finish(
             redeploy,
             RedeployStatus.FAILED,
@@ -567,7 +628,9 @@ def redeploys_sweep(*, now: Any = None) -> SweepResult:
         lost.append(redeploy.pk)
     to_track = list(
         Redeploy.objects.filter(status=RedeployStatus.IN_PROGRESS)
-        .filter(Q(checked_at__lt=now - STALE_TRACKING) | Q(checked_at__isnull=True))
+        .filter(
+            Q(checked_at__lt=now - STALE_TRACKING) | Q(checked_at__isnull=True) | Q(pk__in=adopted)
+        )
         .values_list("pk", flat=True)
     )
     for batch_id in RedeployBatch.objects.filter(finished_at__isnull=True).values_list(

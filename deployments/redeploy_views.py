@@ -13,6 +13,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
+from clusters.inputs import db_id, small_int
 from clusters.models import Cluster, ContainerInstance
 from clusters.roles import OPERATOR, VIEWER, has_role, role_required
 
@@ -20,6 +21,7 @@ from .models import Redeploy, RedeployBatch, RedeployStatus, Service, Task
 from .redeploy import (
     RedeployRefused,
     redeploy_batch_start,
+    redeploy_not_sent,
     redeploy_plan,
     redeploy_retry,
     service_force_redeploy,
@@ -92,11 +94,19 @@ def redeploy_start(request: HttpRequest, pk: int) -> HttpResponse:
             return render(request, "deployments/redeploy_confirm.html#panel", context)
         return render(request, "deployments/redeploy_confirm.html", context, status=400)
     redeploy = result.redeploy
+    redeploy.refresh_from_db()
+    not_sent = redeploy_not_sent(redeploy)
     text = (
         f"Forced new deployment of {service.name} requested."
         if result.created
         else f"A redeploy of {service.name} is already under way; showing it."
     )
+    if not_sent:
+        text = (
+            f"The redeploy of {service.name} is recorded but could not be queued: background "
+            "work is paused (the broker is unreachable). It starts by itself once background "
+            "work is back; nothing was sent to AWS yet."
+        )
     if _is_htmx(request):
         progress = redeploy_progress(redeploy_id=redeploy.pk)
         response = render(
@@ -104,8 +114,11 @@ def redeploy_start(request: HttpRequest, pk: int) -> HttpResponse:
             "deployments/redeploy_detail.html#panel",
             {"progress": progress, "can_operate": True},
         )
-        return _flash(response, "success" if result.created else "info", text)
-    if result.created:
+        level = "warning" if not_sent else "success" if result.created else "info"
+        return _flash(response, level, text)
+    if not_sent:
+        messages.warning(request, text)
+    elif result.created:
         messages.success(request, text)
     else:
         messages.info(request, text)
@@ -167,7 +180,7 @@ def redeploy_retry_view(request: HttpRequest, pk: int) -> HttpResponse:
 @role_required(VIEWER)
 def redeploy_list(request: HttpRequest) -> HttpResponse:
     service_id = request.GET.get("service", "")
-    qs = redeploys_query(service_id=int(service_id) if service_id.isdigit() else None)
+    qs = redeploys_query(service_id=db_id(service_id))
     page = Paginator(qs, 50).get_page(request.GET.get("page"))
     return render(
         request,
@@ -193,10 +206,8 @@ def _bulk_context(
         selected = set()
         if request.GET.get("all") == "1":
             selected = {s.pk for s in services}
-        elif instance_id.isdigit():
-            instance = ContainerInstance.objects.filter(
-                pk=int(instance_id), cluster=cluster
-            ).first()
+        elif (instance_pk := db_id(instance_id)) is not None:
+            instance = ContainerInstance.objects.filter(pk=instance_pk, cluster=cluster).first()
             if instance is not None:
                 selected = set(
                     Task.objects.filter(
@@ -230,7 +241,7 @@ def redeploy_bulk(request: HttpRequest, pk: int) -> HttpResponse:
 @role_required(OPERATOR)
 def redeploy_bulk_start(request: HttpRequest, pk: int) -> HttpResponse:
     cluster = get_object_or_404(Cluster, pk=pk)
-    ids = [int(v) for v in request.POST.getlist("services") if v.isdigit()]
+    ids = [i for i in map(db_id, request.POST.getlist("services")) if i is not None]
     valid = set(Service.objects.filter(cluster=cluster, pk__in=ids).values_list("pk", flat=True))
     concurrency = request.POST.get("concurrency", "2")
     try:
@@ -238,7 +249,7 @@ def redeploy_bulk_start(request: HttpRequest, pk: int) -> HttpResponse:
             service_ids=sorted(valid),
             actor=request.user,
             reason=request.POST.get("reason", "")[:500],
-            concurrency=int(concurrency) if concurrency.isdigit() else 2,
+            concurrency=small_int(concurrency, default=2, minimum=1, maximum=1000),
             request=request,
             confirm_mid_rollout=request.POST.get("confirm_mid_rollout") == "on",
             cluster_id=cluster.pk,

@@ -40,6 +40,7 @@ from clusters.sync import (
     sync_run_finish,
     sync_run_progress,
     sync_run_start,
+    sync_runs_abandoned_close,
 )
 from clusters.timeline import NewEvent, dedupe_key, events_record
 
@@ -509,6 +510,7 @@ def cluster_sync(
     try:
         with cluster_lock(cluster_id=cluster.pk):
             run = run or sync_run_start(account=cluster.account, cluster=cluster)
+            sync_runs_abandoned_close(cluster=cluster, keep_run_id=run.pk)
             reader = reader or account_reader(account=cluster.account, region=cluster.region)
             before = Counter(reader.calls)
             try:

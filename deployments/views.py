@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import logging
+from collections.abc import Callable
+
 from django.contrib import messages
-from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -17,7 +20,10 @@ from clusters.sync import sync_run_start
 
 from .models import Deployment, Service, Task
 from .selectors import TASK_STATUSES, services_query, tasks_query
+from .sync import sync_run_fail
 from .tasks import sync_account, sync_cluster
+
+logger = logging.getLogger(__name__)
 
 TABS = ("services", "tasks", "instances")
 
@@ -163,10 +169,38 @@ def instance_detail(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-def _sync_started(request: HttpRequest, run: SyncRun, back: str) -> HttpResponse:
+NOT_QUEUED = (
+    "Could not be queued: background work is paused (the broker is unreachable). "
+    "Nothing was synced; try again once the banner is gone."
+)
+
+
+def _send(send: Callable[[], object], run: SyncRun) -> bool:
+    """Hand the sync to the broker now (these views run in autocommit, so the run
+    row is already committed). If the broker is down, close the run with a clear
+    reason instead of leaving it "running" or answering 500."""
+    try:
+        send()
+    except Exception:  # kombu/redis raise many types for "unreachable"
+        logger.warning("broker unreachable: sync run %s not queued", run.pk, exc_info=True)
+        sync_run_fail(run_id=run.pk, message=NOT_QUEUED)
+        run.refresh_from_db()
+        return False
+    return True
+
+
+def _sync_started(request: HttpRequest, run: SyncRun, back: str, queued: bool) -> HttpResponse:
     if request.htmx:  # type: ignore[attr-defined]
-        return render(request, "clusters/_sync_run.html", {"run": run})
-    messages.info(request, "Sync started.")
+        response = render(request, "clusters/_sync_run.html", {"run": run})
+        if not queued:
+            response["HX-Trigger"] = json.dumps(
+                {"flash": {"level": "error", "message": f"Sync not started. {NOT_QUEUED}"}}
+            )
+        return response
+    if queued:
+        messages.info(request, "Sync started.")
+    else:
+        messages.error(request, f"Sync not started. {NOT_QUEUED}")
     return redirect(back)
 
 
@@ -187,8 +221,8 @@ def cluster_sync_now(request: HttpRequest, pk: int) -> HttpResponse:
         account=cluster.account.name,
         region=cluster.region,
     )
-    transaction.on_commit(lambda: sync_cluster.delay(cluster.pk, run.pk))
-    return _sync_started(request, run, reverse("deployments:cluster", args=[cluster.pk]))
+    queued = _send(lambda: sync_cluster.delay(cluster.pk, run.pk), run)
+    return _sync_started(request, run, reverse("deployments:cluster", args=[cluster.pk]), queued)
 
 
 @require_POST
@@ -206,5 +240,5 @@ def account_sync_now(request: HttpRequest, pk: int) -> HttpResponse:
         details={"syncRun": run.pk},
         account=account.name,
     )
-    transaction.on_commit(lambda: sync_account.delay(account.pk, run.pk))
-    return _sync_started(request, run, reverse("clusters:list"))
+    queued = _send(lambda: sync_account.delay(account.pk, run.pk), run)
+    return _sync_started(request, run, reverse("clusters:list"), queued)

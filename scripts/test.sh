@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The pytest part of `make test`: real peers up, the whole suite on SQLite, then
 # again on PostgreSQL (every model and migration; browser and make-run tests are
-# database-independent and run once).
+# database-independent and run once). Soak variants run only under `make soak`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p artifacts
@@ -14,9 +14,9 @@ exec .venv/bin/python scripts/services.py -- bash -c '
 set -uo pipefail
 status=0
 echo "== pytest on SQLite"
-.venv/bin/pytest -p no:cacheprovider "$@" || status=$?
+.venv/bin/pytest -p no:cacheprovider -m "not soak" "$@" || status=$?
 echo "== pytest on PostgreSQL"
 DATABASE_URL="$FLEETDECK_TEST_POSTGRES_URL" .venv/bin/pytest -p no:cacheprovider \
-    -m "not browser and not slow" --ignore=tests/sandbox "$@" || { s=$?; [[ $s -eq 5 ]] || status=$s; }
+    -m "not browser and not slow and not soak" --ignore=tests/sandbox "$@" || { s=$?; [[ $s -eq 5 ]] || status=$s; }
 exit $status
 ' pytest-passes "$@"

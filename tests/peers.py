@@ -83,9 +83,11 @@ def celery_worker_process(
     try:
         yield proc
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
         try:
+            os.killpg(proc.pid, signal.SIGTERM)
             proc.wait(20)
+        except ProcessLookupError:
+            pass  # already dead (a test killed it on purpose)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(5)

@@ -10,6 +10,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import serializers, viewsets
 
+from clusters.inputs import db_id
 from clusters.models import AwsAccount, Cluster, ContainerInstance, Event
 from deployments.models import Deployment, Service, Task, TaskContainer
 
@@ -205,8 +206,9 @@ def _by_ref(qs: QuerySet[Any], field: str, value: str | None) -> QuerySet[Any]:
     """Filter by a related object given as id, ARN or name."""
     if not value:
         return qs
-    if value.isdigit():
-        return qs.filter(**{f"{field}_id": int(value)})
+    if value.isascii() and value.isdigit():
+        pk = db_id(value)
+        return qs.filter(**{f"{field}_id": pk}) if pk is not None else qs.none()
     if value.startswith("arn:"):
         return qs.filter(**{f"{field}__arn": value})
     return qs.filter(**{f"{field}__name": value})
