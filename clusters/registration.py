@@ -365,10 +365,12 @@ def activation_create(*, registration_request_id: int) -> Activation | None:
         return None
     with transaction.atomic():
         locked = _locked_request(reg.pk)
-        if (
-            locked.state != RegistrationRequest.State.APPROVED
-            or Activation.objects.filter(request=locked).exists()
-        ):
+        linked = Activation.objects.filter(request=locked).first()
+        if linked is not None and linked.activation_id == created.activation_id:
+            # The periodic refresh saw this activation in AWS before our call came
+            # back, and linked it without its code: this call holds the code.
+            return _activation_code_adopt(activation=linked, request=locked, code=created.code)
+        if locked.state != RegistrationRequest.State.APPROVED or linked is not None:
             # Lost a race with another run: do not leave a second live code behind.
             ssm.delete_activation(
                 account=cluster.account, region=cluster.region, activation_id=created.activation_id
@@ -388,24 +390,41 @@ def activation_create(*, registration_request_id: int) -> Activation | None:
             expires_at=expires_at,
             last_refreshed_at=timezone.now(),
         )
-        locked.state = RegistrationRequest.State.ACTIVE
-        locked.error_code = ""
-        locked.error_message = ""
-        locked.save(update_fields=["state", "error_code", "error_message"])
-        _system_event(
-            action="activation.created",
-            message=(
-                f"SSM activation {created.activation_id} created for registration request "
-                f"#{reg.pk} ({reg.registration_limit} machine(s), cluster {cluster.name})"
-            ),
-            key=f"created|{created.activation_id}",
-            actor=locked.decided_by,  # done on the approver's behalf
-            cluster_arn=cluster.arn,
-            region=cluster.region,
-            details={"registration_request": reg.pk, "activation_id": created.activation_id},
-        )
+        _request_activated(request=locked, activation_id=created.activation_id)
     log.info("activation %s created for request %s", created.activation_id, reg.pk)
     return activation
+
+
+def _activation_code_adopt(
+    *, activation: Activation, request: RegistrationRequest, code: str
+) -> Activation:
+    """Store the code of an activation the refresh linked before its create call
+    returned (called with the request locked)."""
+    activation.encrypted_code = encrypt_secret(code)
+    activation.save(update_fields=["encrypted_code"])
+    _request_activated(request=request, activation_id=activation.activation_id)
+    return activation
+
+
+def _request_activated(*, request: RegistrationRequest, activation_id: str) -> None:
+    """The request's activation exists and its code is stored (request locked)."""
+    request.state = RegistrationRequest.State.ACTIVE
+    request.error_code = ""
+    request.error_message = ""
+    request.save(update_fields=["state", "error_code", "error_message"])
+    cluster = request.cluster
+    _system_event(
+        action="activation.created",
+        message=(
+            f"SSM activation {activation_id} created for registration request "
+            f"#{request.pk} ({request.registration_limit} machine(s), cluster {cluster.name})"
+        ),
+        key=f"created|{activation_id}",
+        actor=request.decided_by,  # done on the approver's behalf
+        cluster_arn=cluster.arn,
+        region=cluster.region,
+        details={"registration_request": request.pk, "activation_id": activation_id},
+    )
 
 
 def activation_create_failed(*, registration_request_id: int, code: str, message: str) -> None:
@@ -668,6 +687,69 @@ def activations_refresh(*, account: AwsAccount, region: str) -> int:
                 details={"activation_id": row.activation_id},
             )
     return changed
+
+
+def codeless_grace() -> timedelta:
+    """How long after its creation an activation without a stored code may still be
+    waiting for its create call to return: Celery's hard time limit kills any task
+    (and so any call) older than that. Past it, nobody holds the code."""
+    return timedelta(seconds=int(settings.CELERY_TASK_TIME_LIMIT) + 60)
+
+
+def activations_codeless_replace(*, now: Any = None) -> list[int]:
+    """Replace the activations whose code was lost: created in AWS for a request,
+    but the worker that made the call stopped before storing the code (SIGKILL,
+    OOM, a lost node). CreateActivation is the only call that returns a code, so
+    such an activation can never be handed out. Once no live call can still
+    return it (``codeless_grace``) and no machine has used it, it is deleted in
+    AWS and a new one is created for the same approved request, without a person
+    having to revoke and retry. Returns the ids of the requests sent to creation.
+    """
+    now = now or timezone.now()
+    candidates = Activation.objects.filter(
+        request__state=RegistrationRequest.State.APPROVED,
+        encrypted_code="",
+        registrations_count=0,
+        created_at__lt=now - codeless_grace(),
+    ).exclude(state=Activation.State.REVOKED)
+    replaced: list[int] = []
+    for candidate in candidates.select_related("account", "cluster"):
+        with transaction.atomic():
+            reg = _locked_request(candidate.request_id)  # type: ignore[arg-type]
+            activation = Activation.objects.select_for_update().get(pk=candidate.pk)
+            if (
+                reg.state != RegistrationRequest.State.APPROVED
+                or activation.request_id != reg.pk
+                or activation.encrypted_code
+            ):
+                continue  # its create call came back after all
+            existed = ssm.delete_activation(
+                account=candidate.account,
+                region=candidate.region,
+                activation_id=activation.activation_id,
+            )
+            activation.state = Activation.State.REVOKED
+            activation.revoked_at = now
+            activation.request = None  # the request's next activation takes the link
+            activation.save(update_fields=["state", "revoked_at", "request"])
+            _system_event(
+                action="activation.replaced",
+                message=(
+                    f"Activation {activation.activation_id} of registration request #{reg.pk} "
+                    "lost its code (the worker creating it stopped before storing it); "
+                    + ("deleted it in AWS" if existed else "AWS no longer knew it")
+                    + " and creating a new one"
+                ),
+                key=f"replaced|{activation.activation_id}",
+                actor=reg.decided_by,
+                severity=EventSeverity.WARNING,
+                cluster_arn=reg.cluster.arn,
+                region=reg.cluster.region,
+                details={"registration_request": reg.pk, "activation_id": activation.activation_id},
+            )
+            _enqueue_activation_create(reg.pk)
+            replaced.append(reg.pk)
+    return replaced
 
 
 def activation_scopes() -> list[tuple[AwsAccount, str]]:

@@ -66,6 +66,10 @@ def activations_refresh_all() -> None:
             except AwsError as exc:
                 # A failed listing changes nothing; the next run tries again.
                 log.warning("activations refresh %s/%s failed: %s", account.pk, region, exc.code)
+    try:
+        registration.activations_codeless_replace()
+    except AwsError as exc:
+        log.warning("replacing activations without a code failed: %s", exc.code)
 
 
 def clusters_to_scan() -> list[Cluster]:

@@ -188,7 +188,9 @@ def sync_runs_abandoned_close(*, cluster: Cluster, keep_run_id: int | None) -> i
 
 
 def account_reader(*, account: AwsAccount, region: str) -> EcsReader:
-    return EcsReader(aws_client(account=account, region=region, service="ecs"))
+    """The reader for one sync: a fresh client, so that the retry quota an earlier
+    outage used up does not leave this sync without retries (see clusters.aws.session)."""
+    return EcsReader(aws_client(account=account, region=region, service="ecs", fresh=True))
 
 
 # --- SyncRun progress ------------------------------------------------------

@@ -2,7 +2,7 @@
 
 Counting happens at the HTTP layer (one count per AWS request, by
 ``service:Operation``) so the console's tests can assert how many calls a page
-costs. Faults (throttle / error500 / stall) are off by default and are set with
+costs. Faults (throttle / error500 / stall / stall_after) are off by default and are set with
 ``POST /_sandbox/faults``. Every AWS request also takes the sandbox lock, so a
 scheduler tick never runs in the middle of one.
 """
@@ -65,6 +65,11 @@ def identify(environ: dict[str, Any]) -> tuple[str, str] | None:
     return None
 
 
+# stall: the request waits before AWS handles it; stall_after: AWS handles it at
+# once and the answer waits (the work is done, the caller does not know yet).
+FAULTS = ("throttle", "error500", "stall", "stall_after")
+
+
 @dataclass
 class Rule:
     service: str = "*"
@@ -99,7 +104,7 @@ class Faults:
     def configure(self, spec: dict[str, Any]) -> None:
         rules = []
         for raw in spec.get("rules") or []:
-            if raw.get("fault", "throttle") not in ("throttle", "error500", "stall"):
+            if raw.get("fault", "throttle") not in FAULTS:
                 raise ValueError(f"unknown fault {raw.get('fault')!r}")
             rules.append(
                 Rule(
@@ -156,11 +161,14 @@ class AwsMiddleware:
         if rule is not None:
             if rule.fault == "stall":
                 time.sleep(rule.stall_seconds)
-            else:
+            elif rule.fault != "stall_after":
                 return _error(environ, start_response, rule.fault)
         with LOCK:
             # Materialise the body under the lock: moto does its work lazily.
-            return list(self.app(environ, start_response))
+            body = list(self.app(environ, start_response))
+        if rule is not None and rule.fault == "stall_after":
+            time.sleep(rule.stall_seconds)  # outside the lock: AWS goes on meanwhile
+        return body
 
 
 def _error(environ: dict[str, Any], start_response: Callable[..., Any], fault: str) -> list[bytes]:

@@ -1,7 +1,19 @@
 """boto3 clients for an ``AwsAccount``.
 
-Clients are cached per (account settings, region, service) because building one
-costs tens of milliseconds; boto3 clients are thread-safe.
+Sessions are cached per account settings because building the first client of
+a session costs tens of milliseconds (credentials, service models); a client
+made from a cached session costs about 2 ms. Clients are cached per (account
+settings, region, service); boto3 clients are thread-safe.
+
+A sync asks for a *fresh* client instead (``fresh=True``). botocore's standard
+and adaptive retry modes keep a retry quota per client: every retry that ends
+in failure spends tokens, and only successes give them back, one at a time. In
+a long-lived worker, a cached client that lived through an outage has an empty
+quota for a long while afterwards, and then a single 500 or throttle is no
+longer retried at all (measured: after four exhausted listings, every later
+recoverable 500 failed; ``tests/reliability/test_aws_faults.py``'s soak
+variant). One client per sync keeps the quota's protection against retry
+storms inside a sync, without carrying an old outage into the next one.
 """
 
 from __future__ import annotations
@@ -109,14 +121,19 @@ def account_session(account: AwsAccount) -> boto3.session.Session:
         return session
 
 
-def aws_client(*, account: AwsAccount, region: str, service: str, max_attempts: int = 0) -> Any:
-    """A (cached) boto3 client for ``service`` in ``region`` of ``account``."""
+def aws_client(
+    *, account: AwsAccount, region: str, service: str, max_attempts: int = 0, fresh: bool = False
+) -> Any:
+    """A boto3 client for ``service`` in ``region`` of ``account``: the cached one,
+    or with ``fresh`` a new one (its own retry quota and rate limiter) that is not
+    cached, for one unit of work such as a sync."""
     attempts = max_attempts or MAX_ATTEMPTS
     key = (*_session_key(account), region, service, attempts)
-    with _lock:
-        client = _clients.get(key)
-    if client is not None:
-        return client
+    if not fresh:
+        with _lock:
+            client = _clients.get(key)
+        if client is not None:
+            return client
     session = account_session(account)
     with aws_call_errors():
         # service is a runtime string; boto3-stubs only types literal service names.
@@ -126,6 +143,8 @@ def aws_client(*, account: AwsAccount, region: str, service: str, max_attempts: 
             endpoint_url=_endpoint_url(account),
             config=client_config(max_attempts=attempts),
         )
+    if fresh:
+        return client
     with _lock:
         _clients.setdefault(key, client)
         return _clients[key]

@@ -167,3 +167,37 @@ def test_five_faulted_syncs_of_200_tasks_end_equal_to_aws(sandbox) -> None:
 @pytest.mark.timeout(1800)
 def test_twenty_faulted_syncs_of_1000_tasks_end_equal_to_aws(sandbox) -> None:
     _run(sandbox, services=25, per_service=40, rounds=20, stall=5.0)
+
+
+@pytest.mark.django_db
+def test_a_sync_after_an_outage_still_retries(sandbox) -> None:
+    """botocore's retry quota (standard/adaptive modes) is spent by retries that end in
+    failure and comes back one token per clean call. Exhaust it the way a long outage
+    does, then check that the next sync's reader still retries a single 500: each sync
+    gets its own client (clusters.aws.session), so an old outage cannot leave a later
+    sync without retries. Before that change the soak variant failed on round 10."""
+    from clusters.sync import account_reader
+
+    boto("ecs", sandbox.url).create_cluster(clusterName=CLUSTER)
+    clients_forget()
+    account = AwsAccount.objects.create(
+        name="outage", regions=["us-east-1"], auth_mode="endpoint", endpoint_url=sandbox.url
+    )
+    outage = [{"service": "ecs", "operation": "ListTasks", "fault": "error500", "count": 10}]
+    for round_no in range(8):
+        sandbox.client.set_faults(outage, seed=round_no)
+        reader = account_reader(account=account, region="us-east-1")
+        for _ in range(2):
+            with pytest.raises(AwsTransientError):
+                reader.task_arns(CLUSTER)
+    one_blip = [{"service": "ecs", "operation": "ListTasks", "fault": "error500", "count": 1}]
+    sandbox.client.set_faults(one_blip, seed=100)
+    sandbox.client.reset_request_counts()
+    try:
+        reader = account_reader(account=account, region="us-east-1")
+        assert reader.task_arns(CLUSTER) == []
+    finally:
+        sandbox.client.clear_faults()
+    # The 500 and the retry that succeeded: two requests reached AWS.
+    counts = sandbox.client.request_counts()
+    assert sum(n for op, n in counts.items() if op.endswith("ListTasks")) == 2, counts

@@ -174,9 +174,14 @@ def test_redeploy_killed_mid_call_happens_exactly_once(sandbox, operator, redis_
     assert [d["id"] for d in primary] == [redeploy.aws_deployment_id]
 
 
-def test_activation_killed_mid_call_exists_exactly_once(
+def test_activation_killed_mid_call_is_replaced_exactly_once(
     sandbox, operator, admin_user, second_admin, redis_url, tmp_path
 ) -> None:
+    """The worker dies inside CreateActivation: AWS creates the activation, but its
+    code (returned only by that call) dies with the worker. After a restart the
+    refresh links the activation to its request without creating another; once no
+    live call can still return the code, it is deleted in AWS and replaced by exactly
+    one new activation whose code an admin can reveal and a machine can use."""
     from clusters.registration_tasks import activation_create_task, activations_refresh_all
 
     fleet = make_fleet(sandbox)
@@ -187,7 +192,8 @@ def test_activation_killed_mid_call_exists_exactly_once(
             {
                 "service": "ssm",
                 "operation": "CreateActivation",
-                "fault": "stall",
+                # AWS creates it at once; the answer (with the code) waits.
+                "fault": "stall_after",
                 "count": 1,
                 "stall_seconds": 4,
             }
@@ -199,8 +205,16 @@ def test_activation_killed_mid_call_exists_exactly_once(
         _kill_when_called(sandbox, proc, "ssm:CreateActivation", log)
     assert not Activation.objects.filter(request=reg).exists()
     sandbox.client.clear_faults()
-    time.sleep(4.5)  # AWS created the activation after the worker died
+    ssm = boto("ssm", sandbox.url)
 
+    def mine() -> list[dict]:
+        return [
+            a
+            for a in ssm.describe_activations()["ActivationList"]
+            if {t["Key"]: t["Value"] for t in a.get("Tags", [])}.get(REQUEST_TAG) == str(reg.pk)
+        ]
+
+    (lost,) = mine()
     with celery_worker_process(_env(redis_url), log_path=log):
         # The periodic refresh finds it; the create message, delivered again (as the
         # broker does for an unacknowledged task), must not make a second one.
@@ -212,14 +226,40 @@ def test_activation_killed_mid_call_exists_exactly_once(
         activation_create_task.delay(reg.pk)
         activations_refresh_all.delay()
         time.sleep(3)
-    ssm = boto("ssm", sandbox.url)
-    mine = [
-        a
-        for a in ssm.describe_activations()["ActivationList"]
-        if {t["Key"]: t["Value"] for t in a.get("Tags", [])}.get(REQUEST_TAG) == str(reg.pk)
-    ]
-    assert len(mine) == 1, mine
-    assert sandbox.client.request_counts().get("ssm:CreateActivation") == 1
-    rows = Activation.objects.filter(request=reg)
-    assert rows.count() == 1 and rows.get().activation_id == mine[0]["ActivationId"]
-    assert RegistrationRequest.objects.get(pk=reg.pk).state != RegistrationRequest.State.FAILED
+        assert [a["ActivationId"] for a in mine()] == [lost["ActivationId"]]
+        assert sandbox.client.request_counts().get("ssm:CreateActivation") == 1
+        linked = Activation.objects.get(request=reg)
+        assert linked.activation_id == lost["ActivationId"] and not linked.encrypted_code
+        # Within the grace period a late answer could still bring the code: nothing moves.
+        assert reg_services.activations_codeless_replace() == []
+        # Past it (Celery's hard time limit has killed any such call), as the
+        # refresh would run then; the restarted worker creates the replacement.
+        later = timezone.now() + reg_services.codeless_grace() + timedelta(seconds=1)
+        assert reg_services.activations_codeless_replace(now=later) == [reg.pk]
+
+        def replaced() -> Activation | None:
+            row = Activation.objects.filter(request=reg).first()
+            return row if row is not None and row.encrypted_code else None
+
+        try:
+            fresh = wait_until(replaced, timeout=60)
+        except AssertionError:
+            raise AssertionError(log.read_text()[-3000:]) from None
+        # Delivered again, the old create message and a second replace change nothing.
+        activation_create_task.delay(reg.pk)
+        assert reg_services.activations_codeless_replace(now=later) == []
+        time.sleep(2)
+    # Through AWS's view: exactly one activation for the request, the new one.
+    assert [a["ActivationId"] for a in mine()] == [fresh.activation_id]
+    assert fresh.activation_id != lost["ActivationId"]
+    assert sandbox.client.request_counts().get("ssm:CreateActivation") == 2
+    assert sandbox.client.request_counts().get("ssm:DeleteActivation") == 1
+    old = Activation.objects.get(activation_id=lost["ActivationId"])
+    assert old.state == Activation.State.REVOKED and old.request_id is None
+    assert RegistrationRequest.objects.get(pk=reg.pk).state == RegistrationRequest.State.ACTIVE
+    # The new code is real: an admin reveals it and a machine registers with it.
+    revealed = reg_services.activation_reveal(actor=second_admin, activation_pk=fresh.pk)
+    joined = sandbox.client.register_instance(
+        activation_id=fresh.activation_id, activation_code=revealed.code, cluster="edge"
+    )
+    assert joined["instanceId"].startswith("mi-")

@@ -70,3 +70,76 @@ def test_selectors_have_fixed_query_counts(
             activated(operator, admin_user, fleet.cluster)
         with django_assert_max_num_queries(base):
             admin_client_.get(reverse(f"clusters:{name}"))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_late_create_answer_stores_the_code_of_the_activation_the_refresh_linked(
+    sandbox, operator
+) -> None:
+    """AWS created the activation at once but its answer is slow (sandbox fault
+    ``stall_after``); the periodic refresh sees the activation first and links it to
+    its request without a code. When the answer arrives, the create call keeps that
+    same activation and stores its code: no second activation, none deleted."""
+    import threading
+
+    from django.db import connection
+
+    from clusters import registration as svc
+    from clusters.models import Activation, RegistrationRequest
+
+    from .conftest import make_fleet, requested
+
+    fleet = make_fleet(sandbox)
+    reg = requested(operator, fleet.cluster)
+    # Approved as registration_approve leaves it (without sending the create message).
+    RegistrationRequest.objects.filter(pk=reg.pk).update(state=RegistrationRequest.State.APPROVED)
+    sandbox.client.set_faults(
+        [
+            {
+                "service": "ssm",
+                "operation": "CreateActivation",
+                "fault": "stall_after",
+                "count": 1,
+                "stall_seconds": 3,
+            }
+        ]
+    )
+    sandbox.client.reset_request_counts()
+    created: list[Activation | None] = []
+
+    def create() -> None:
+        try:
+            created.append(svc.activation_create(registration_request_id=reg.pk))
+        finally:
+            connection.close()
+
+    worker = threading.Thread(target=create)
+    worker.start()
+    try:
+        linked = None
+        for _ in range(40):  # the call is inside its 3 s wait: AWS already has it
+            svc.activations_refresh(account=fleet.account, region="us-east-1")
+            linked = Activation.objects.filter(request=reg).first()
+            if linked is not None:
+                break
+            worker.join(0.05)
+        assert linked is not None and not linked.encrypted_code
+        assert (
+            RegistrationRequest.objects.get(pk=reg.pk).state == RegistrationRequest.State.APPROVED
+        )
+    finally:
+        worker.join(30)
+        sandbox.client.clear_faults()
+    assert created and created[0] is not None and created[0].pk == linked.pk
+    row = Activation.objects.get(pk=linked.pk)
+    assert row.encrypted_code and row.state == Activation.State.ACTIVE
+    assert RegistrationRequest.objects.get(pk=reg.pk).state == RegistrationRequest.State.ACTIVE
+    counts = sandbox.client.request_counts()
+    assert counts.get("ssm:CreateActivation") == 1 and "ssm:DeleteActivation" not in counts
+    listed = fleet.boto("ssm").describe_activations()["ActivationList"]
+    assert [a["ActivationId"] for a in listed] == [row.activation_id]
+    revealed = svc.activation_reveal(actor=operator, activation_pk=row.pk)
+    joined = sandbox.client.register_instance(
+        activation_id=row.activation_id, activation_code=revealed.code, cluster="edge"
+    )
+    assert joined["instanceId"].startswith("mi-")
