@@ -43,7 +43,11 @@ def database_url_for_subprocess() -> str:
 
 @contextmanager
 def celery_worker_process(
-    env_overrides: dict[str, str], *, queues: str = "celery", log_path: Path | None = None
+    env_overrides: dict[str, str],
+    *,
+    queues: str = "celery",
+    log_path: Path | None = None,
+    loglevel: str = "INFO",
 ) -> Iterator[subprocess.Popen[bytes]]:
     """Run ``celery -A console worker`` as a real process until the block ends."""
     env = dict(os.environ)
@@ -67,7 +71,7 @@ def celery_worker_process(
             "--pool",
             "solo",
             "--loglevel",
-            "INFO",
+            loglevel,
             "-Q",
             queues,
             "--without-gossip",

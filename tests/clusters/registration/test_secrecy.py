@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import logging
+import time
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,7 @@ from django.test import Client
 from django.urls import reverse
 
 from clusters import registration as svc
+from clusters.models import Activation
 from clusters.registration_tasks import activations_refresh_all, waiting_room_scan_all
 
 from .conftest import activated, make_fleet
@@ -68,3 +70,35 @@ def test_code_is_not_stored_or_logged_in_plain_text(
         assert code not in record.getMessage() and code not in str(record.args)
     out, err = capfd.readouterr()
     assert code not in out and code not in err
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_code_is_not_in_a_debug_logging_worker_log(
+    sandbox, operator, admin_user, redis_url, tmp_path
+) -> None:
+    """The activation is created the production way, by a real Celery worker, here
+    logging at DEBUG (the most an operator would turn on): the worker's whole log
+    holds the activation id but never the code, which only the reveal returns."""
+    from console.celery import app
+    from tests.peers import celery_worker_process, wait_until
+
+    from .conftest import requested
+
+    app.set_current()  # publish through Fleetdeck's app, to the test's Redis
+    fleet = make_fleet(sandbox)
+    reg = requested(operator, fleet.cluster)
+    log = tmp_path / "worker.log"
+    with celery_worker_process({"REDIS_URL": redis_url}, log_path=log, loglevel="DEBUG"):
+        svc.registration_approve(actor=admin_user, registration_request_id=reg.pk)
+        activation = wait_until(
+            lambda: Activation.objects.filter(request=reg).exclude(encrypted_code="").first(),
+            timeout=60,
+        )
+        # A refresh through the worker too (DescribeActivations answers never hold codes).
+        activations_refresh_all.delay()
+        time.sleep(2)
+    code = svc.activation_reveal(actor=admin_user, activation_pk=activation.pk).code
+    text = log.read_text()
+    assert "activation_create" in text and activation.activation_id in text, text[-2000:]
+    assert code not in text
