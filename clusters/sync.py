@@ -1,7 +1,7 @@
 """Mirroring AWS infrastructure (clusters, container instances) into the database.
 
-The workload half (services, deployments, tasks) is ``deployments.sync``, which
-also orchestrates a whole cluster sync. Rules kept here:
+The workload half (services, deployments, tasks) is ``deployments.workload_sync``;
+``deployments.sync`` orchestrates a whole cluster sync. Rules kept here:
 
 - upsert by ARN and write only rows whose mirrored fields changed;
 - mark gone (never delete) only after a complete, successful listing;

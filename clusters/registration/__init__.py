@@ -1,0 +1,90 @@
+"""ECS Anywhere onboarding services: requests, approval, activations, reveal,
+the waiting room and decommissioning.
+
+Every human step writes an audit entry (who, what, when, from which IP) and one
+timeline event with source ``registration`` and the actor. The activation code is
+decrypted only in ``activation_reveal`` and never passed to a logger, an event, an
+audit entry or an exception message.
+
+One module per job (``requests``, ``activations``, ``waiting_room``,
+``decommission``), sharing ``common``. Callers use this package's names
+(``from clusters import registration``; ``registration.activation_create(...)``),
+so where a function lives inside it is not part of its interface.
+"""
+
+from .activations import (
+    INSTALL_SCRIPT_URL,
+    VANISH_GRACE,
+    RevealedActivation,
+    activation_create,
+    activation_create_failed,
+    activation_reveal,
+    activation_revoke,
+    activation_scopes,
+    activations_codeless_replace,
+    activations_refresh,
+    can_reveal,
+    codeless_grace,
+    install_command,
+)
+from .common import REQUEST_TAG, ActivationNotUsable, RegistrationError, self_approval_allowed
+from .decommission import decommission_cancel, decommission_confirm, decommission_request
+from .requests import (
+    EXPIRY_MAX_HOURS,
+    EXPIRY_MIN_HOURS,
+    LIMIT_MAX,
+    LIMIT_MIN,
+    RequestSpec,
+    default_expiry,
+    expiry_choices,
+    registration_approve,
+    registration_reject,
+    registration_request_create,
+    registration_retry,
+)
+from .waiting_room import (
+    SSM_LAG,
+    cluster_hold_policy_set,
+    instance_admit,
+    instance_reject,
+    waiting_room_scan,
+)
+
+__all__ = [
+    "EXPIRY_MAX_HOURS",
+    "EXPIRY_MIN_HOURS",
+    "INSTALL_SCRIPT_URL",
+    "LIMIT_MAX",
+    "LIMIT_MIN",
+    "REQUEST_TAG",
+    "SSM_LAG",
+    "VANISH_GRACE",
+    "ActivationNotUsable",
+    "RegistrationError",
+    "RequestSpec",
+    "RevealedActivation",
+    "activation_create",
+    "activation_create_failed",
+    "activation_reveal",
+    "activation_revoke",
+    "activation_scopes",
+    "activations_codeless_replace",
+    "activations_refresh",
+    "can_reveal",
+    "cluster_hold_policy_set",
+    "codeless_grace",
+    "decommission_cancel",
+    "decommission_confirm",
+    "decommission_request",
+    "default_expiry",
+    "expiry_choices",
+    "install_command",
+    "instance_admit",
+    "instance_reject",
+    "registration_approve",
+    "registration_reject",
+    "registration_request_create",
+    "registration_retry",
+    "self_approval_allowed",
+    "waiting_room_scan",
+]

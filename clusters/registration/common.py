@@ -1,0 +1,133 @@
+"""What every onboarding step shares: the errors it raises, the permission check,
+and the recording of a human step (one audit entry plus one timeline event with
+source ``registration`` and the actor) or of a system step (a timeline event
+only). Kept apart so each step's module depends on this one and on no sibling.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.http import HttpRequest
+
+from ..audit import audit_record
+from ..aws import ecs_instances, ssm
+from ..models import Cluster, ContainerInstance, EventSeverity, EventSource, RegistrationRequest
+from ..roles import has_role
+from ..timeline import dedupe_key, event_record
+
+REQUEST_TAG = "fleetdeck:request"
+
+
+class RegistrationError(Exception):
+    """A step that cannot happen in the current state; the message is for people."""
+
+
+class ActivationNotUsable(RegistrationError):
+    pass
+
+
+# --- recording ---------------------------------------------------------------
+
+
+def _record(
+    *,
+    actor: Any,
+    action: str,
+    message: str,
+    request: HttpRequest | None,
+    object_type: str,
+    object_id: object,
+    severity: str = EventSeverity.INFO,
+    cluster_arn: str = "",
+    instance_arn: str = "",
+    region: str = "",
+    details: dict[str, Any] | None = None,
+) -> None:
+    """Audit entry + one registration timeline event carrying the actor."""
+    entry = audit_record(
+        actor=actor,
+        action=action,
+        message=message,
+        request=request,
+        object_type=object_type,
+        object_id=str(object_id),
+        details=details or {},
+        timeline=False,
+    )
+    event_record(
+        source=EventSource.REGISTRATION,
+        severity=severity,
+        message=message,
+        dedupe_key=dedupe_key("registration", action, object_type, object_id, entry.pk),
+        actor=actor,
+        cluster_arn=cluster_arn,
+        instance_arn=instance_arn,
+        region=region,
+        details={"action": action, "audit_id": entry.pk, **(details or {})},
+    )
+
+
+def _system_event(
+    *,
+    action: str,
+    message: str,
+    key: str,
+    actor: Any = None,
+    severity: str = EventSeverity.INFO,
+    cluster_arn: str = "",
+    instance_arn: str = "",
+    region: str = "",
+    details: dict[str, Any] | None = None,
+) -> None:
+    event_record(
+        source=EventSource.REGISTRATION,
+        severity=severity,
+        message=message,
+        dedupe_key=dedupe_key("registration", action, key),
+        actor=actor,
+        cluster_arn=cluster_arn,
+        instance_arn=instance_arn,
+        region=region,
+        details={"action": action, **(details or {})},
+    )
+
+
+def self_approval_allowed() -> bool:
+    return bool(getattr(settings, "FLEETDECK_ALLOW_SELF_APPROVAL", False))
+
+
+def _require(actor: Any, role: str, what: str) -> None:
+    if not has_role(actor, role):
+        raise PermissionDenied(f"{what} needs the {role} role.")
+
+
+def _user_label(user: Any) -> str:
+    return user.get_username() if user is not None else "system"
+
+
+def _locked_request(pk: int) -> RegistrationRequest:
+    return RegistrationRequest.objects.select_for_update().select_related("cluster").get(pk=pk)
+
+
+def _enqueue_activation_create(pk: int) -> None:
+    from ..registration_tasks import activation_create_task
+
+    transaction.on_commit(lambda: activation_create_task.delay(pk))
+
+
+# Rejecting a waiting instance and decommissioning an admitted one end the same way.
+def _deregister_everywhere(*, cluster: Cluster, container_instance_arn: str, mi_id: str) -> None:
+    ecs_instances.deregister_container_instance(
+        account=cluster.account,
+        region=cluster.region,
+        cluster_arn=cluster.arn,
+        container_instance_arn=container_instance_arn,
+    )
+    ssm.deregister_managed_instance(
+        account=cluster.account, region=cluster.region, instance_id=mi_id
+    )
+    ContainerInstance.objects.filter(arn=container_instance_arn).update(status="INACTIVE")

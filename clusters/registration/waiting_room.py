@@ -1,0 +1,324 @@
+"""The waiting room: external (mi-) instances that joined a cluster are found,
+linked to the activation they used, and (with the cluster's hold policy on)
+held DRAINING until an admin admits or rejects them. Instances that joined with
+an activation Fleetdeck did not approve are flagged on the timeline.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from datetime import timedelta
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.http import HttpRequest
+from django.utils import timezone
+
+from ..aws import ecs_instances, ssm
+from ..aws.errors import AwsPermanentError
+from ..models import Activation, Cluster, ContainerInstance, EventSeverity, InstanceAdmission
+from ..roles import ADMIN
+from .common import (
+    RegistrationError,
+    _deregister_everywhere,
+    _record,
+    _require,
+    _system_event,
+    _user_label,
+)
+
+
+def _container_instance_upsert(
+    cluster: Cluster, info: ecs_instances.ExternalInstanceInfo
+) -> ContainerInstance:
+    """Minimal mirror write so the waiting room does not wait for the next full sync."""
+    row, _ = ContainerInstance.objects.update_or_create(
+        arn=info.arn,
+        defaults={
+            "cluster": cluster,
+            "ec2_instance_id": info.ec2_instance_id,
+            "is_external": True,
+            "status": info.status,
+            "agent_connected": info.agent_connected,
+            "agent_version": info.agent_version,
+            "docker_version": info.docker_version,
+            "registered_at": info.registered_at,
+            "running_tasks_count": info.running_tasks_count,
+            "pending_tasks_count": info.pending_tasks_count,
+            "attributes": info.attributes,
+        },
+    )
+    return row
+
+
+SSM_LAG = timedelta(minutes=5)
+
+
+def _recent(registered_at: Any) -> bool:
+    return registered_at is None or registered_at > timezone.now() - SSM_LAG
+
+
+def _hold(cluster: Cluster, container_instance_arn: str) -> None:
+    """DRAINING + ``fleetdeck.pending=true``; both calls are idempotent."""
+    where: dict[str, Any] = {
+        "account": cluster.account,
+        "region": cluster.region,
+        "cluster_arn": cluster.arn,
+        "container_instance_arn": container_instance_arn,
+    }
+    ecs_instances.set_container_instance_state(**where, status="DRAINING")
+    ecs_instances.put_attributes(**where, attributes={ecs_instances.PENDING_ATTRIBUTE: "true"})
+
+
+def waiting_room_scan(*, cluster: Cluster) -> list[InstanceAdmission]:
+    """Find external instances that joined ``cluster``; hold new ones for approval.
+
+    An instance is linked to its activation through SSM (ActivationId -> mi- id ->
+    container instance). With ``cluster.hold_new_instances`` on, a new instance is
+    set to DRAINING and gets ``fleetdeck.pending=true`` at once, so no task lands on
+    it before an admin admits it. Instances joined with an activation Fleetdeck did
+    not approve are flagged as errors on the timeline.
+    """
+    account = cluster.account
+    known = list(
+        InstanceAdmission.objects.filter(cluster=cluster).values_list(
+            "managed_instance_id", "container_instance_arn"
+        )
+    )
+    seen = {mi for mi, _ in known}
+    instances = ecs_instances.list_external_instances(
+        account=account,
+        region=cluster.region,
+        cluster_arn=cluster.arn,
+        skip_arns={arn for _, arn in known},
+    )
+    new = [i for i in instances if i.ec2_instance_id not in seen and i.status != "INACTIVE"]
+    if not new:
+        return []
+    ssm_info = ssm.describe_instance_information(
+        account=account, region=cluster.region, instance_ids=[i.ec2_instance_id for i in new]
+    )
+    activations = {
+        a.activation_id: a
+        for a in Activation.objects.filter(
+            account=account,
+            region=cluster.region,
+            activation_id__in={s.activation_id for s in ssm_info.values()},
+        ).select_related("request", "request__requested_by")
+    }
+    watched_since = getattr(cluster, "first_seen_at", None)
+    admitted: list[InstanceAdmission] = []
+    for info in new:
+        facts = ssm_info.get(info.ec2_instance_id)
+        activation = activations.get(facts.activation_id) if facts else None
+        approved_activation = (
+            activation is not None
+            and not activation.created_outside_fleetdeck
+            and activation.request is not None
+            and activation.request.cluster_id == cluster.pk
+        )
+        # Machines that were in the cluster before Fleetdeck watched it are not
+        # pulled out of service by installing Fleetdeck.
+        preexisting = bool(
+            watched_since and info.registered_at and info.registered_at < watched_since
+        )
+        hold = cluster.hold_new_instances and not preexisting
+        if facts is None and not preexisting and _recent(info.registered_at):
+            # SSM has not listed the machine yet: hold it now, link it next scan.
+            if hold:
+                with contextlib.suppress(AwsPermanentError):
+                    _hold(cluster, info.arn)
+            continue
+        row = _container_instance_upsert(cluster, info)
+        admission = InstanceAdmission(
+            cluster=cluster,
+            container_instance=row,
+            container_instance_arn=info.arn,
+            managed_instance_id=info.ec2_instance_id,
+            activation=activation,
+            activation_aws_id=facts.activation_id if facts else "",
+            flagged_unknown_activation=not approved_activation and not preexisting,
+            held=hold,
+            state=InstanceAdmission.State.PENDING if hold else InstanceAdmission.State.ADMITTED,
+            hostname=facts.computer_name if facts else "",
+            ip_address=facts.ip_address if facts else "",
+            platform=f"{facts.platform_name} {facts.platform_version}".strip() if facts else "",
+            ssm_agent_version=facts.agent_version if facts else "",
+            ecs_agent_version=info.agent_version,
+            docker_version=info.docker_version,
+            note=(
+                "Registered before Fleetdeck watched this cluster."
+                if preexisting
+                else ("" if hold else "The cluster does not hold new instances.")
+            ),
+        )
+        if hold:
+            try:
+                _hold(cluster, info.arn)
+                row.status = "DRAINING"
+                row.save(update_fields=["status"])
+            except AwsPermanentError as exc:
+                admission.error_message = f"Could not hold the instance: {exc.code}: {exc.message}"
+        try:
+            admission.save()
+        except IntegrityError:
+            continue  # another scan took it
+        admitted.append(admission)
+        who = (
+            activation.request.requested_by.get_username()
+            if activation is not None and activation.request is not None
+            else "nobody in Fleetdeck"
+        )
+        if admission.flagged_unknown_activation:
+            _system_event(
+                action="instance.unknown_activation",
+                message=(
+                    f"UNKNOWN ACTIVATION: {info.ec2_instance_id} ({admission.hostname}) joined "
+                    f"{cluster.name} with activation {admission.activation_aws_id or '?'}, "
+                    "which Fleetdeck did not approve for this cluster"
+                ),
+                key=f"unknown|{info.arn}",
+                severity=EventSeverity.ERROR,
+                cluster_arn=cluster.arn,
+                instance_arn=info.arn,
+                region=cluster.region,
+                details={"activation_id": admission.activation_aws_id},
+            )
+        _system_event(
+            action="instance.joined",
+            message=(
+                f"{info.ec2_instance_id} ({admission.hostname}) joined {cluster.name} with "
+                f"activation {admission.activation_aws_id or '?'} (requested by {who})"
+                + (": held DRAINING for approval" if hold else "")
+            ),
+            key=f"joined|{info.arn}",
+            severity=EventSeverity.WARNING if admission.error_message else EventSeverity.INFO,
+            cluster_arn=cluster.arn,
+            instance_arn=info.arn,
+            region=cluster.region,
+            details={"activation_id": admission.activation_aws_id},
+        )
+    return admitted
+
+
+def cluster_hold_policy_set(
+    *, actor: Any, cluster_id: int, hold: bool, request: HttpRequest | None = None
+) -> Cluster:
+    """Turn the cluster's "hold new instances for approval" policy on or off."""
+    _require(actor, ADMIN, "Changing the hold policy")
+    cluster = Cluster.objects.get(pk=cluster_id)
+    if cluster.hold_new_instances == hold:
+        return cluster
+    cluster.hold_new_instances = hold
+    cluster.save(update_fields=["hold_new_instances"])
+    _record(
+        actor=actor,
+        action="cluster.hold_policy",
+        message=(
+            f"{_user_label(actor)} turned {'on' if hold else 'off'} holding new instances "
+            f"for approval in {cluster.name}"
+        ),
+        request=request,
+        object_type="cluster",
+        object_id=cluster.arn,
+        severity=EventSeverity.INFO if hold else EventSeverity.WARNING,
+        cluster_arn=cluster.arn,
+        region=cluster.region,
+        details={"hold_new_instances": hold},
+    )
+    return cluster
+
+
+def _locked_admission(pk: int) -> InstanceAdmission:
+    return (
+        InstanceAdmission.objects.select_for_update()
+        .select_related("cluster", "cluster__account")
+        .get(pk=pk)
+    )
+
+
+def instance_admit(
+    *, actor: Any, admission_pk: int, request: HttpRequest | None = None
+) -> InstanceAdmission:
+    _require(actor, ADMIN, "Admitting an instance")
+    with transaction.atomic():
+        admission = _locked_admission(admission_pk)
+        if admission.state != InstanceAdmission.State.PENDING:
+            raise RegistrationError(f"{admission.managed_instance_id} is {admission.state}.")
+        cluster = admission.cluster
+        where: dict[str, Any] = {
+            "account": cluster.account,
+            "region": cluster.region,
+            "cluster_arn": cluster.arn,
+            "container_instance_arn": admission.container_instance_arn,
+        }
+        ecs_instances.set_container_instance_state(**where, status="ACTIVE")
+        ecs_instances.put_attributes(**where, attributes={ecs_instances.APPROVED_ATTRIBUTE: "true"})
+        ecs_instances.delete_attributes(
+            **where, attributes={ecs_instances.PENDING_ATTRIBUTE: "true"}
+        )
+        admission.state = InstanceAdmission.State.ADMITTED
+        admission.decided_by = actor
+        admission.decided_at = timezone.now()
+        admission.save(update_fields=["state", "decided_by", "decided_at"])
+        ContainerInstance.objects.filter(arn=admission.container_instance_arn).update(
+            status="ACTIVE"
+        )
+        _record(
+            actor=actor,
+            action="instance.admit",
+            message=(
+                f"{_user_label(actor)} admitted {admission.managed_instance_id} "
+                f"({admission.hostname}) into {cluster.name} (activation "
+                f"{admission.activation_aws_id or '?'})"
+            ),
+            request=request,
+            object_type="container_instance",
+            object_id=admission.container_instance_arn,
+            cluster_arn=cluster.arn,
+            instance_arn=admission.container_instance_arn,
+            region=cluster.region,
+            details={"activation_id": admission.activation_aws_id},
+        )
+    return admission
+
+
+def instance_reject(
+    *, actor: Any, admission_pk: int, reason: str, request: HttpRequest | None = None
+) -> InstanceAdmission:
+    _require(actor, ADMIN, "Rejecting an instance")
+    if not reason.strip():
+        raise RegistrationError("Rejecting an instance needs a reason.")
+    with transaction.atomic():
+        admission = _locked_admission(admission_pk)
+        if admission.state != InstanceAdmission.State.PENDING:
+            raise RegistrationError(f"{admission.managed_instance_id} is {admission.state}.")
+        cluster = admission.cluster
+        _deregister_everywhere(
+            cluster=cluster,
+            container_instance_arn=admission.container_instance_arn,
+            mi_id=admission.managed_instance_id,
+        )
+        admission.state = InstanceAdmission.State.REJECTED
+        admission.decided_by = actor
+        admission.decided_at = timezone.now()
+        admission.note = reason.strip()
+        admission.save(update_fields=["state", "decided_by", "decided_at", "note"])
+        _record(
+            actor=actor,
+            action="instance.reject",
+            message=(
+                f"{_user_label(actor)} rejected {admission.managed_instance_id} "
+                f"({admission.hostname}) from {cluster.name}: deregistered from ECS and SSM. "
+                f"Reason: {reason.strip()}"
+            ),
+            request=request,
+            object_type="container_instance",
+            object_id=admission.container_instance_arn,
+            severity=EventSeverity.WARNING,
+            cluster_arn=cluster.arn,
+            instance_arn=admission.container_instance_arn,
+            region=cluster.region,
+            details={"activation_id": admission.activation_aws_id, "reason": reason.strip()},
+        )
+    return admission
