@@ -47,7 +47,7 @@ def _policy_actions() -> set[str]:
 def _called_actions() -> set[str]:
     needed: set[str] = set()
     for filename, service in ADAPTERS.items():
-        client = boto3.client(
+        client = boto3.client(  # type: ignore[call-overload]
             service, region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
         )
         by_method = client.meta.method_to_api_mapping
