@@ -56,8 +56,8 @@ def _called_actions() -> set[str]:
         for node in ast.walk(tree):
             if isinstance(node, ast.Attribute) and node.attr in by_method:
                 needed.add(f"{service}:{by_method[node.attr]}")
-            elif isinstance(node, ast.Constant) and node.value in operations:
-                needed.add(f"{service}:{node.value}")  # EcsReader._call("DescribeTasks", ...)
+            elif isinstance(node, ast.Constant) and str(node.value) in operations:
+                needed.add(f"{service}:{node.value!s}")  # EcsReader._call("DescribeTasks", ...)
     for action in list(needed):
         needed |= IMPLIED.get(action, set())
     return needed
