@@ -122,6 +122,12 @@ def registration_detail(request: HttpRequest, pk: int) -> HttpResponse:
         and (has_role(request.user, ADMIN) or reg.requested_by_id == request.user.pk),
         self_approval=svc.self_approval_allowed(),
         timeline_q=activation.activation_id if activation else f"request #{reg.pk}",
+        # An activation AWS created whose code died with its worker: when it is replaced.
+        code_lost_replace_at=(
+            activation.created_at + svc.codeless_grace()
+            if activation is not None and not activation.encrypted_code
+            else None
+        ),
         title=f"Registration request #{reg.pk}",
     )
     if _is_htmx(request) and request.GET.get("part") == "progress":

@@ -15,6 +15,8 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from django.test import Client
+from django.urls import reverse
 from django.utils import timezone
 
 from clusters import registration as reg_services
@@ -230,6 +232,11 @@ def test_activation_killed_mid_call_is_replaced_exactly_once(
         assert sandbox.client.request_counts().get("ssm:CreateActivation") == 1
         linked = Activation.objects.get(request=reg)
         assert linked.activation_id == lost["ActivationId"] and not linked.encrypted_code
+        # The request's page says what happened and that nothing needs doing.
+        page = Client()
+        page.force_login(operator)
+        html = page.get(reverse("clusters:registration-detail", args=[reg.pk])).content.decode()
+        assert "stopped before its code was stored" in html and lost["ActivationId"] in html
         # Within the grace period a late answer could still bring the code: nothing moves.
         assert reg_services.activations_codeless_replace() == []
         # Past it (Celery's hard time limit has killed any such call), as the
