@@ -1,5 +1,5 @@
-"""Encryption at rest for secrets Fleetdeck must be able to show again
-(SSM activation codes).
+"""Encryption at rest for secrets Fleetdeck must be able to show or use again
+(SSM activation codes, Docker hosts' TLS material pasted as PEM text).
 
 Keys come from ``settings.FLEETDECK_ENCRYPTION_KEYS`` (Fernet keys, urlsafe
 base64 of 32 bytes). The first key encrypts; every key decrypts, so a key is

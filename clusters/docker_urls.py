@@ -10,6 +10,7 @@ urlpatterns = [
     path("docker-hosts/<slug:name>/", docker_views.host_detail, name="docker-host"),
     path("docker-hosts/<slug:name>/sync/", docker_views.host_sync_now, name="docker-host-sync"),
     path("docker-hosts/<slug:name>/link/", docker_views.host_link, name="docker-host-link"),
+    path("docker-hosts/<slug:name>/tls/", docker_views.host_tls, name="docker-host-tls"),
     path(
         "docker-hosts/<slug:name>/containers/<str:container_id>/",
         docker_views.container_detail,

@@ -3,14 +3,16 @@ and the operator actions on a container."""
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from .audit import audit_record
-from .docker_forms import ContainerActionForm, DockerHostForm
+from .docker_forms import ContainerActionForm, DockerHostForm, DockerHostTlsForm
 from .docker_selectors import (
     CONTAINER_STATES,
     ContainerFilters,
@@ -26,8 +28,10 @@ from .docker_sync import (
     docker_host_create,
     docker_host_link,
     docker_host_sync,
+    docker_host_tls_update,
 )
 from .models import Container, ContainerInstance, DockerHost
+from .models.hosts import TLS_ITEMS
 from .roles import ADMIN, OPERATOR, VIEWER, has_role, role_required
 
 SECTION = "docker-hosts"
@@ -47,23 +51,72 @@ def host_list(request: HttpRequest) -> HttpResponse:
     )
 
 
+# Error reports (ADMINS e-mail, DEBUG pages) must not show pasted PEM text.
+PEM_FIELDS = ("tls_ca_pem", "tls_cert_pem", "tls_key_pem")
+
+
+def _errors_to_form(form: forms.Form, exc: ValidationError) -> None:
+    if not hasattr(exc, "error_dict"):
+        for error in exc.messages:
+            form.add_error(None, error)
+        return
+    for field, errors in exc.message_dict.items():
+        for error in errors:
+            form.add_error(field if field in form.fields else None, error)
+
+
 @require_http_methods(["GET", "POST"])
 @role_required(ADMIN)
+@sensitive_post_parameters(*PEM_FIELDS)
 def host_add(request: HttpRequest) -> HttpResponse:
     form = DockerHostForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
             host = docker_host_create(**form.cleaned_data, actor=request.user, request=request)
         except ValidationError as exc:
-            for field, errors in exc.message_dict.items():
-                for error in errors:
-                    form.add_error(field if field in form.fields else None, error)
+            _errors_to_form(form, exc)
         else:
             messages.success(
                 request, f"Docker host {host.name} added: engine {host.engine_version}."
             )
             return redirect("clusters:docker-host", name=host.name)
     return render(request, "clusters/docker/host_add.html", {"section": SECTION, "form": form})
+
+
+@require_http_methods(["GET", "POST"])
+@role_required(ADMIN)
+@sensitive_post_parameters(*PEM_FIELDS)
+def host_tls(request: HttpRequest, name: str) -> HttpResponse:
+    """Change a host's TLS material: file paths and/or PEM text stored encrypted.
+    Stored PEM text is never rendered; the page says "stored" and offers "clear"."""
+    host = get_object_or_404(DockerHost, name=name)
+    form = DockerHostTlsForm(
+        request.POST if request.method == "POST" else None,
+        stored=host.tls_stored,
+        initial={f"tls_{item}_path": getattr(host, f"tls_{item}_path") for item in TLS_ITEMS},
+    )
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                change = docker_host_tls_update(
+                    host=host, **form.cleaned_data, actor=request.user, request=request
+                )
+            except ValidationError as exc:
+                _errors_to_form(form, exc)
+            else:
+                if change.changed:
+                    messages.success(request, f"TLS material of {host.name}: {change.describe()}.")
+                else:
+                    messages.info(request, f"Nothing changed for {host.name}.")
+                return redirect("clusters:docker-host", name=host.name)
+        status = 400
+    return render(
+        request,
+        "clusters/docker/host_tls.html",
+        {"section": SECTION, "host": host, "form": form},
+        status=status,
+    )
 
 
 @require_GET
@@ -83,6 +136,7 @@ def host_detail(request: HttpRequest, name: str) -> HttpResponse:
         return render(request, "clusters/docker/host_detail.html#containers", context)
     context["events"] = docker_host_events(host=host)
     context["can_link"] = has_role(request.user, OPERATOR)
+    context["can_edit_tls"] = has_role(request.user, ADMIN)
     if context["can_link"]:
         context["instances"] = link_candidates()
     context["extra_panels"] = host_panels(request, host)

@@ -4,14 +4,23 @@ It speaks to one engine per call through the low-level ``APIClient`` (the
 high-level ``containers.list()`` inspects every container, one call each), counts
 every HTTP request it makes, and returns plain dataclasses. Connection problems
 become ``DockerUnreachable``; malformed endpoints ``EndpointInvalid``.
+
+TLS material comes as file paths or as PEM text (decrypted by the caller from
+what the database holds encrypted). ``docker.tls.TLSConfig`` wants files, so PEM
+text is written to a private directory (0700, files 0600, in RAM under /dev/shm
+where there is one) that lives exactly as long as the client and is removed when
+it closes.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import re
+import shutil
+import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlparse
@@ -59,6 +68,17 @@ class Endpoint:
     tls_key_path: str = ""
     api_version: str = DEFAULT_API_VERSION
     timeout: int = DEFAULT_TIMEOUT
+    # PEM text; each wins over the matching path. Kept out of repr() so an
+    # endpoint in a log line or a traceback never shows key material.
+    tls_ca_pem: str = field(default="", repr=False)
+    tls_cert_pem: str = field(default="", repr=False)
+    tls_key_pem: str = field(default="", repr=False)
+
+    @property
+    def uses_tls(self) -> bool:
+        return self.url.startswith("tcp://") and bool(
+            self.tls_cert_path or self.tls_ca_path or self.tls_cert_pem or self.tls_ca_pem
+        )
 
 
 @dataclass(frozen=True)
@@ -164,39 +184,151 @@ class CallCounter:
         return len(self.calls)
 
 
-def _client(endpoint: Endpoint, counter: CallCounter | None = None) -> docker.APIClient:
-    url = endpoint_validate(endpoint.url)
-    tls: TLSConfig | bool = False
-    if url.startswith("tcp://") and (endpoint.tls_cert_path or endpoint.tls_ca_path):
-        cert = (
-            (endpoint.tls_cert_path, endpoint.tls_key_path)
-            if endpoint.tls_cert_path and endpoint.tls_key_path
-            else None
-        )
-        tls = TLSConfig(
-            client_cert=cert,
-            ca_cert=endpoint.tls_ca_path or None,
-            verify=bool(endpoint.tls_ca_path),
-        )
+# Where PEM text is materialised: RAM when the machine has it, so a key never
+# reaches a disk; the system temporary directory otherwise.
+_RAM_DIR = "/dev/shm"
+_MATERIAL_PREFIX = "fleetdeck-tls-"
+_MATERIAL_NAMES = ("ca.pem", "cert.pem", "key.pem")
+_orphans_swept = False
+
+
+def material_root() -> str:
+    """The directory under which PEM text is materialised (per client)."""
+    if os.path.isdir(_RAM_DIR) and os.access(_RAM_DIR, os.W_OK | os.X_OK):
+        return _RAM_DIR
+    return tempfile.gettempdir()
+
+
+def _orphans_sweep(root: str) -> None:
+    """Remove material directories left by processes that died without closing
+    their clients (a SIGKILLed worker); once per process."""
+    global _orphans_swept
+    if _orphans_swept:
+        return
+    _orphans_swept = True
+    with contextlib.suppress(OSError):
+        for entry in os.scandir(root):
+            m = re.fullmatch(rf"{_MATERIAL_PREFIX}(\d+)-\w+", entry.name)
+            if not m or not entry.is_dir(follow_symlinks=False):
+                continue
+            if entry.stat(follow_symlinks=False).st_uid != os.getuid():
+                continue
+            try:
+                os.kill(int(m.group(1)), 0)
+            except ProcessLookupError:
+                shutil.rmtree(entry.path, ignore_errors=True)
+            except OSError:
+                continue  # alive (or not ours to signal): keep it
+
+
+def _material_write(directory: str, name: str, text: str) -> str:
+    path = os.path.join(directory, name)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(fd, "w", encoding="ascii", errors="strict") as f:
+        f.write(text if text.endswith("\n") else text + "\n")
+    return path
+
+
+@dataclass(frozen=True)
+class _TlsFiles:
+    ca: str
+    cert: str
+    key: str
+    directory: str | None  # the private directory PEM text was written to
+
+
+@contextlib.contextmanager
+def _tls_files(endpoint: Endpoint) -> Iterator[_TlsFiles]:
+    """File paths for the endpoint's TLS material: PEM text is written to a private
+    directory removed on exit; material given as paths passes through."""
+    pems = (endpoint.tls_ca_pem, endpoint.tls_cert_pem, endpoint.tls_key_pem)
+    paths = (endpoint.tls_ca_path, endpoint.tls_cert_path, endpoint.tls_key_path)
+    if not any(pems):
+        yield _TlsFiles(*paths, directory=None)
+        return
+    root = material_root()
+    _orphans_sweep(root)
     try:
-        client = docker.APIClient(
-            base_url=url,
-            version=endpoint.api_version or DEFAULT_API_VERSION,
-            timeout=endpoint.timeout,
-            tls=tls,
-            use_ssh_client=url.startswith("ssh://"),
-        )
-    except docker_errors.DockerException as exc:
-        raise DockerUnreachable(str(exc)) from exc
-    except (OSError, ValueError) as exc:
-        raise EndpointInvalid(str(exc)) from exc
-    if tls and endpoint.tls_ca_path:
-        # requests lets REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE override a session's own
-        # CA (psf/requests#3829): the host's CA must win.
-        client.trust_env = False
-    if counter is not None:
-        client.hooks["response"].append(counter)
-    return client
+        # mkdtemp makes the directory 0700: this user only.
+        directory = tempfile.mkdtemp(prefix=f"{_MATERIAL_PREFIX}{os.getpid()}-", dir=root)
+    except OSError as exc:
+        raise DockerHostError(f"Could not prepare the TLS material: {exc.strerror}") from None
+    try:
+        try:
+            ca, cert, key = (
+                _material_write(directory, name, pem) if pem else path
+                for name, pem, path in zip(_MATERIAL_NAMES, pems, paths, strict=True)
+            )
+        except (OSError, UnicodeError):
+            # Not chained: an encoding error would carry the text being written.
+            raise DockerHostError("Could not write the TLS material to a private file.") from None
+        yield _TlsFiles(ca, cert, key, directory=directory)
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+class _Connection:
+    """A client and the private files its TLS needs; ``close()`` ends both."""
+
+    def __init__(self, endpoint: Endpoint, counter: CallCounter | None = None) -> None:
+        self._files = contextlib.ExitStack()
+        self.material_dir: str | None = None
+        try:
+            self.client = self._open(endpoint, counter)
+        except BaseException:
+            self._files.close()
+            raise
+
+    def _open(self, endpoint: Endpoint, counter: CallCounter | None) -> docker.APIClient:
+        url = endpoint_validate(endpoint.url)
+        tls: TLSConfig | bool = False
+        if url.startswith("tcp://") and endpoint.uses_tls:
+            files = self._files.enter_context(_tls_files(endpoint))
+            self.material_dir = files.directory
+            try:
+                tls = TLSConfig(
+                    client_cert=(files.cert, files.key) if files.cert and files.key else None,
+                    ca_cert=files.ca or None,
+                    verify=bool(files.ca),
+                )
+            except docker_errors.TLSParameterError as exc:
+                raise EndpointInvalid(str(exc)) from exc
+        try:
+            client = docker.APIClient(
+                base_url=url,
+                version=endpoint.api_version or DEFAULT_API_VERSION,
+                timeout=endpoint.timeout,
+                tls=tls,
+                use_ssh_client=url.startswith("ssh://"),
+            )
+        except docker_errors.DockerException as exc:
+            raise DockerUnreachable(str(exc)) from exc
+        except (OSError, ValueError) as exc:
+            raise EndpointInvalid(str(exc)) from exc
+        if isinstance(tls, TLSConfig) and tls.ca_cert:
+            # requests lets REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE override a session's own
+            # CA (psf/requests#3829): the host's CA must win.
+            client.trust_env = False
+        if counter is not None:
+            client.hooks["response"].append(counter)
+        return client
+
+    def close(self) -> None:
+        try:
+            self.client.close()
+        finally:
+            self._files.close()
+
+
+@contextlib.contextmanager
+def _connected(
+    endpoint: Endpoint, counter: CallCounter | None = None
+) -> Iterator[docker.APIClient]:
+    conn = _Connection(endpoint, counter)
+    try:
+        yield conn.client
+    finally:
+        conn.close()
 
 
 def _translate(exc: Exception) -> DockerHostError:
@@ -237,14 +369,12 @@ _TRANSPORT_ERRORS = (
 
 def engine_info(endpoint: Endpoint, counter: CallCounter | None = None) -> EngineInfo:
     """/info and /version: also the connection test run when a host is saved."""
-    client = _client(endpoint, counter)
     try:
-        info = client.info()
-        version = client.version()
+        with _connected(endpoint, counter) as client:
+            info = client.info()
+            version = client.version()
     except _TRANSPORT_ERRORS as exc:
         raise _translate(exc) from exc
-    finally:
-        client.close()
     return EngineInfo(
         hostname=str(info.get("Name") or ""),
         engine_version=str(version.get("Version") or info.get("ServerVersion") or ""),
@@ -312,13 +442,11 @@ def _facts(raw: dict[str, Any]) -> ContainerFacts:
 
 def containers_list(endpoint: Endpoint, counter: CallCounter | None = None) -> list[ContainerFacts]:
     """Every container on the host, running or not: exactly one API call."""
-    client = _client(endpoint, counter)
     try:
-        raw = client.containers(all=True)
+        with _connected(endpoint, counter) as client:
+            raw = client.containers(all=True)
     except _TRANSPORT_ERRORS as exc:
         raise _translate(exc) from exc
-    finally:
-        client.close()
     return [_facts(r) for r in raw]
 
 
@@ -369,34 +497,28 @@ def _detail(raw: dict[str, Any]) -> ContainerDetail:
 def container_inspect(
     endpoint: Endpoint, container_id: str, counter: CallCounter | None = None
 ) -> ContainerDetail:
-    client = _client(endpoint, counter)
     try:
-        raw = client.inspect_container(container_id)
+        with _connected(endpoint, counter) as client:
+            raw = client.inspect_container(container_id)
     except _TRANSPORT_ERRORS as exc:
         raise _translate(exc) from exc
-    finally:
-        client.close()
     return _detail(raw)
 
 
 def container_restart(endpoint: Endpoint, container_id: str, *, timeout: int = 10) -> None:
-    client = _client(Endpoint(**{**endpoint.__dict__, "timeout": endpoint.timeout + timeout}))
     try:
-        client.restart(container_id, timeout=timeout)
+        with _connected(replace(endpoint, timeout=endpoint.timeout + timeout)) as client:
+            client.restart(container_id, timeout=timeout)
     except _TRANSPORT_ERRORS as exc:
         raise _translate(exc) from exc
-    finally:
-        client.close()
 
 
 def container_stop(endpoint: Endpoint, container_id: str, *, timeout: int = 10) -> None:
-    client = _client(Endpoint(**{**endpoint.__dict__, "timeout": endpoint.timeout + timeout}))
     try:
-        client.stop(container_id, timeout=timeout)
+        with _connected(replace(endpoint, timeout=endpoint.timeout + timeout)) as client:
+            client.stop(container_id, timeout=timeout)
     except _TRANSPORT_ERRORS as exc:
         raise _translate(exc) from exc
-    finally:
-        client.close()
 
 
 def _since_param(since_nanos: int | None) -> str | None:
@@ -411,15 +533,17 @@ class EventStream:
     def __init__(self, endpoint: Endpoint, *, since_nanos: int | None = None) -> None:
         # The SDK reads the event stream without a timeout (idle is normal);
         # close() from another thread wakes the reader.
-        self._client = _client(endpoint)
+        self._conn = _Connection(endpoint)
+        # where its PEM files live while the stream is open (None: no PEM text)
+        self.material_dir = self._conn.material_dir
         try:
-            self._stream = self._client.events(
+            self._stream = self._conn.client.events(
                 since=_since_param(since_nanos),
                 decode=True,
                 filters={"type": "container"},
             )
         except _TRANSPORT_ERRORS as exc:
-            self._client.close()
+            self._conn.close()
             raise _translate(exc) from exc
 
     def __iter__(self) -> Iterator[DockerEvent]:
@@ -443,7 +567,7 @@ class EventStream:
         # there is nothing left to clean up then.
         with contextlib.suppress(Exception):
             self._stream.close()
-        self._client.close()
+        self._conn.close()
 
 
 def ecs_fields(labels: dict[str, str]) -> dict[str, str]:

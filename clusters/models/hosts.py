@@ -5,6 +5,10 @@ from django.utils import timezone
 
 from .base import MirroredModel
 
+# A Docker host's TLS material, item by item: the fields are tls_<item>_path and
+# encrypted_tls_<item>.
+TLS_ITEMS = ("ca", "cert", "key")
+
 
 class DockerHost(models.Model):
     """A Docker engine Fleetdeck mirrors: usually the machine behind an external
@@ -17,6 +21,12 @@ class DockerHost(models.Model):
     tls_ca_path = models.CharField(max_length=500, blank=True)
     tls_cert_path = models.CharField(max_length=500, blank=True)
     tls_key_path = models.CharField(max_length=500, blank=True)
+    # ... or as PEM text given through the form, stored as Fernet tokens
+    # (clusters.crypto; manage.py rotate_encryption_keys finds every field named
+    # encrypted_*). Each wins over the matching path; the key is never shown again.
+    encrypted_tls_ca = models.TextField(blank=True, editable=False)
+    encrypted_tls_cert = models.TextField(blank=True, editable=False)
+    encrypted_tls_key = models.TextField(blank=True, editable=False)
     api_version = models.CharField(max_length=16, blank=True)
     enabled = models.BooleanField(default=True)
     # The ECS container instance this machine is (for external instances: mi-...).
@@ -67,6 +77,15 @@ class DockerHost(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def tls_stored(self) -> list[str]:
+        """Which TLS items are stored encrypted (of TLS_ITEMS)."""
+        return [item for item in TLS_ITEMS if getattr(self, f"encrypted_tls_{item}")]
+
+    @property
+    def tls_from_files(self) -> list[str]:
+        return [item for item in TLS_ITEMS if getattr(self, f"tls_{item}_path")]
 
 
 class ContainerHealth(models.TextChoices):

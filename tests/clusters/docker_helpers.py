@@ -17,7 +17,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import docker
 import pytest
@@ -292,18 +292,41 @@ def tls_material(directory: Path) -> dict[str, Path]:
     return paths
 
 
+def tls_server_context(paths: dict[str, Path], client_ca: Path | None = None) -> Any:
+    """A server-side context with ``paths``' server certificate that requires a
+    client certificate signed by ``client_ca`` (default: ``paths``' own CA).
+    Assign it to ``UnixTcpProxy.tls`` to change what the proxy accepts: each new
+    connection uses the context in place then."""
+    import ssl
+
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(paths["server_cert"], paths["server_key"])
+    ctx.load_verify_locations(client_ca or paths["ca"])
+    ctx.verify_mode = ssl.CERT_REQUIRED
+    return ctx
+
+
+class PemTexts(TypedDict):
+    tls_ca_pem: str
+    tls_cert_pem: str
+    tls_key_pem: str
+
+
+def pem_texts(paths: dict[str, Path]) -> PemTexts:
+    """The CA, client certificate and client key as the form takes them."""
+    return {
+        "tls_ca_pem": paths["ca"].read_text(),
+        "tls_cert_pem": paths["client_cert"].read_text(),
+        "tls_key_pem": paths["client_key"].read_text(),
+    }
+
+
 @pytest.fixture
 def tls_proxy(tmp_path) -> Iterator[tuple[UnixTcpProxy, dict[str, Path]]]:
     """The engine behind mutual TLS on 127.0.0.1 (client certificate required)."""
-    import ssl
-
     if not os.path.exists(SOCKET_PATH):
         peer_missing(f"the Docker socket {SOCKET_PATH}")
     paths = tls_material(tmp_path)
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ctx.load_cert_chain(paths["server_cert"], paths["server_key"])
-    ctx.load_verify_locations(paths["ca"])
-    ctx.verify_mode = ssl.CERT_REQUIRED
-    proxy = UnixTcpProxy(tls=ctx)
+    proxy = UnixTcpProxy(tls=tls_server_context(paths))
     yield proxy, paths
     proxy.close()

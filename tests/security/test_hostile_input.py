@@ -156,16 +156,47 @@ def test_registration_form_refuses_or_stores_safely(
         no_raw_script(body_of(shown))
 
 
-@given(name=hostile_text, endpoint=hostile_text, ca=hostile_text)
+@given(name=hostile_text, endpoint=hostile_text, ca=hostile_text, pem=hostile_text)
 @SETTINGS
 def test_docker_host_form_refuses_hostile_names_and_endpoints(
-    admin_plain, name, endpoint, ca
+    admin_plain, name, endpoint, ca, pem
 ) -> None:
     response = admin_plain.post(
-        "/docker-hosts/add/", {"name": name, "endpoint": endpoint, "tls_ca_path": ca}
+        "/docker-hosts/add/",
+        {
+            "name": name,
+            "endpoint": endpoint,
+            "tls_ca_path": ca,
+            "tls_cert_pem": pem,
+            "tls_key_pem": f"-----BEGIN PRIVATE KEY-----\n{pem}\n-----END PRIVATE KEY-----",
+        },
     )
     assert response.status_code < 500
     no_raw_script(body_of(response))
+
+
+@given(path=hostile_text, pem=hostile_text, clear=st.booleans())
+@SETTINGS
+def test_docker_host_tls_form_refuses_hostile_material(admin_plain, path, pem, clear) -> None:
+    from clusters.crypto import encrypt_secret
+    from clusters.models import DockerHost
+
+    host, _ = DockerHost.objects.get_or_create(
+        name="hostile-tls",
+        defaults={"endpoint": "tcp://127.0.0.1:9", "encrypted_tls_ca": encrypt_secret("x")},
+    )
+    data = {"tls_ca_pem": pem, "tls_cert_path": path, "tls_key_pem": pem}
+    if clear:
+        data["clear_tls_ca"] = "on"
+    response = admin_plain.post(f"/docker-hosts/{host.name}/tls/", data)
+    assert response.status_code < 500
+    body = body_of(response)
+    no_raw_script(body)
+    if response.status_code == 400 and pem.strip():
+        assert 'class="errorlist' in body or "NUL character" in body
+    shown = admin_plain.get(f"/docker-hosts/{host.name}/")
+    assert shown.status_code == 200
+    no_raw_script(body_of(shown))
 
 
 @given(name=hostile_text, target=hostile_text, clusters=hostile_text)
