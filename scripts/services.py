@@ -163,9 +163,16 @@ def postgres_server(workdir: str) -> Iterator[str]:
         )
         yield f"postgres://fleetdeck@127.0.0.1:{port}/fleetdeck"
     finally:
-        proc.send_signal(signal.SIGINT)  # fast shutdown
+        # pg_ctl reaches the postmaster itself: a signal sent to `runuser` is not
+        # always passed on, and a stray postgres would outlive the run.
+        subprocess.run(
+            [*as_user, f"{bindir}/pg_ctl", "stop", "-D", datadir, "-m", "fast", "-w", "-t", "15"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            check=False,
+        )
         try:
-            proc.wait(15)
+            proc.wait(5)
         except subprocess.TimeoutExpired:
             proc.kill()
 
@@ -175,6 +182,8 @@ def main(argv: list[str]) -> int:
         print(__doc__, file=sys.stderr)
         return 2
     command = argv[argv.index("--") + 1 :]
+    # `timeout` and CI runners stop us with SIGTERM: unwind, so the servers stop too.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     workdir = tempfile.mkdtemp(prefix="fleetdeck-peers-")
     os.chmod(workdir, 0o755)  # noqa: S103 - the postgres user must reach its data dir
     try:
