@@ -122,7 +122,7 @@ class Container(MirroredModel):
     ecs_family = models.CharField(max_length=255, blank=True)
     ecs_revision = models.CharField(max_length=32, blank=True)
     changed_at = models.DateTimeField(default=timezone.now)
-    # digest of the listing fields last written (see docker_sync._fingerprint)
+    # digest of the listing fields last written (see docker_sync.mirror._fingerprint)
     fingerprint = models.CharField(max_length=32, blank=True)
     # set when an inspect filled what the listing lacks (times, OOM, health log)
     inspected_at = models.DateTimeField(null=True, blank=True)

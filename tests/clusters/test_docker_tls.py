@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from django.test import Client
 from django.urls import reverse
 
-from clusters import dockerhosts
+from clusters import dockerhosts, tls_files
 from clusters.crypto import decrypt_secret
 from clusters.docker_sync import docker_host_create, docker_host_sync, host_endpoint
 from clusters.models import AuditEntry, Container, DockerHost
@@ -32,7 +32,7 @@ def _tls_url(name: str) -> str:
 
 
 def _materialised() -> set[str]:
-    root = dockerhosts.material_root()
+    root = tls_files.material_root()
     return {e for e in os.listdir(root) if e.startswith(f"fleetdeck-tls-{os.getpid()}-")}
 
 
