@@ -131,9 +131,9 @@ def dashboard_shared() -> Dashboard:
         return hit[1]
     # Expired: one thread of this process recomputes. Meanwhile the others answer
     # with the result it replaces (one computation older than the TTL at most)
-    # instead of queueing behind it: a computation slowed down by a sync running
-    # on the same machine held up every poll of the process (bench/load.py's
-    # tail). With nothing to show yet (start, or after an acknowledgement) they wait.
+    # instead of queueing behind it, so a computation slowed down by a sync on the
+    # same machine delays one request, not every dashboard request arriving during
+    # it. With nothing to show yet (start, or after an acknowledgement) they wait.
     if hit is not None:
         if not _memo_lock.acquire(blocking=False):
             return hit[1]
