@@ -195,8 +195,9 @@ def wait_http(url: str, proc: subprocess.Popen[bytes], what: str) -> None:
 
 
 def cpu_ticks(groups: dict[str, int], postmaster: int) -> dict[str, int]:
-    """CPU time (clock ticks, user + system) of every live process in each process
-    group, and of the PostgreSQL server (the postmaster and its children)."""
+    """CPU time (clock ticks, user + system, with the children each process has
+    reaped) of the processes of each process group, and of the PostgreSQL server
+    (the postmaster and its children: backends come and go with CONN_MAX_AGE)."""
     totals = dict.fromkeys([*groups, "postgresql"], 0)
     label_of = {pgid: label for label, pgid in groups.items()}
     for stat in Path("/proc").glob("[0-9]*/stat"):
@@ -205,7 +206,7 @@ def cpu_ticks(groups: dict[str, int], postmaster: int) -> dict[str, int]:
         except OSError:
             continue  # exited meanwhile
         pid, ppid, pgrp = int(stat.parent.name), int(fields[1]), int(fields[2])
-        ticks = int(fields[11]) + int(fields[12])
+        ticks = sum(int(f) for f in fields[11:15])  # utime stime cutime cstime
         if pgrp in label_of:
             totals[label_of[pgrp]] += ticks
         elif pid == postmaster or ppid == postmaster:
