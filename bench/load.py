@@ -1,18 +1,37 @@
 """Load: on-call users polling the dashboard and the timeline while syncs run.
 
-Against gunicorn + PostgreSQL (FLEETDECK_TEST_POSTGRES_URL from scripts/services.py,
-or DATABASE_URL) and the AWS sandbox holding a 5,000-task fleet (50 services x 100
-tasks on 200 external instances):
+Every component runs as its own process, as ``make run``'s Procfile starts them,
+with production settings (``console.settings``, ``DJANGO_DEBUG=false``, plain
+HTTP as ``make run``: so the dashboard's 2 s per-process cache and production's
+password hasher are on), against PostgreSQL and Redis from scripts/services.py:
 
-- a sync of the whole account every 30 s (in this process, as the worker would run
-  it), with the fleet changing between syncs (tasks stopped and replaced);
-- N users (default 50), each loading the dashboard and the timeline once, then
-  every 5 s polling both as the browser does (the dashboard's live fragment and
-  the timeline's ``?after=`` poll);
-- the same users and pattern against /healthz first: the baseline of this run.
+- gunicorn with the Procfile's flags (2 workers x 4 threads, --graceful-timeout 5,
+  access log; ``--workers``/``--threads`` to change);
+- a Celery worker with the Procfile's flags (prefork, concurrency 2), to which
+  this script sends ``deployments.tasks.sync_all_accounts`` every 30 s as beat
+  does (the account's cluster list, then one ``sync_cluster`` per cluster); just
+  before each, 10 running tasks are stopped in the sandbox, whose scheduler
+  replaces them, so every sync has changes to write;
+- the AWS sandbox holding a 5,000-task fleet (50 services x 100 tasks on 200
+  external instances);
+- locust, headless (bench/locustfile.py): N users (default 50, spawned 10/s) log
+  in through the login form; once all have, they send their pattern to /healthz
+  for 20 s (the baseline of this run: same users, cadence and request count),
+  then open the dashboard and the timeline and every 5 s send the browser's polls
+  (the dashboard's live fragment with the versions it holds, the timeline's
+  ``?after=`` poll; the trends fragment every 60 s).
 
-Prints p50/p95/p99 latency and the error count of each, and the p95 against the
-baseline. A bounded thread pool with urllib, loopback only.
+What differs from production: the sandbox stands in for AWS on the same cores
+(its CPU time is printed; AWS's is not on the console's machine); beat's other
+schedules (Docker hosts, registrations, drift, samples, alerts) do not run;
+PostgreSQL is scripts/services.py's throwaway server (fsync off); the broker and
+cache are Redis as in compose.yaml (``make run`` without REDIS_URL uses its
+embedded broker and the database cache).
+
+Prints locust's p50/p95/p99 and failures per request name, each p95 against the
+baseline's; the polls by answer (204 or content) and by whether a sync was
+running when they started; the syncs' durations (their SyncRun rows); the CPU
+time of each process. Loopback only; bounded in time.
 
     make bench                                   (60 s, as part of every benchmark)
     .venv/bin/python scripts/services.py -- .venv/bin/python bench/load.py --minutes 5
@@ -21,18 +40,21 @@ baseline. A bounded thread pool with urllib, loopback only.
 from __future__ import annotations
 
 import argparse
+import json
 import os
-import re
+import secrets
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
-import urllib.error
 import urllib.request
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -49,8 +71,15 @@ django.setup()
 from django.conf import settings  # noqa: E402
 from django.contrib.auth.models import Group  # noqa: E402
 from django.db import connection  # noqa: E402
-from django.test import Client  # noqa: E402
 from django.test.utils import setup_test_environment  # noqa: E402
+
+from bench import _load_names as names  # noqa: E402
+
+POLLS = (names.DASHBOARD_POLL, names.TIMELINE_POLL)
+LOGIN_TIMEOUT = 180.0
+# Variables of this (test-settings) process that must not reach the production-
+# settings processes it starts.
+TEST_ONLY_ENV = ("FLEETDECK_TESTING", "FLEETDECK_SQLITE_TEST_NAME", "DJANGO_ALLOW_ASYNC_UNSAFE")
 
 
 def pct(values: list[float], q: float) -> float:
@@ -60,27 +89,26 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
+def hist_pct(hist: dict[str, int], q: float) -> float:
+    """Percentile of locust's response-time histogram ({ms: count}; locust keeps
+    ms below 100, then 10 ms steps, then 100 ms steps), nearest rank as ``pct``."""
+    ordered = sorted((float(ms), n) for ms, n in hist.items())
+    total = sum(n for _, n in ordered)
+    if not total:
+        return float("nan")
+    rank = min(total - 1, round(q * (total - 1)))
+    seen = 0
+    for ms, n in ordered:
+        seen += n
+        if seen > rank:
+            return ms
+    return ordered[-1][0]
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-@dataclass
-class Stats:
-    ms: list[float] = field(default_factory=list)
-    errors: int = 0
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def line(self, label: str, base: Stats | None = None) -> str:
-        ratio = ""
-        if base is not None and base.ms:
-            ratio = f"  p95 {pct(self.ms, 0.95) / pct(base.ms, 0.95):5.1f}x baseline"
-        return (
-            f"  {label:30} n={len(self.ms):5}  p50 {pct(self.ms, 0.5):7.1f}  "
-            f"p95 {pct(self.ms, 0.95):7.1f}  p99 {pct(self.ms, 0.99):7.1f} ms  "
-            f"errors {self.errors}{ratio}"
-        )
 
 
 def sandbox_start() -> tuple[subprocess.Popen[str], Any]:
@@ -109,33 +137,91 @@ def sandbox_start() -> tuple[subprocess.Popen[str], Any]:
     return proc, client
 
 
-def gunicorn_start(workers: int, threads: int) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
+def production_env(data_dir: Path) -> dict[str, str]:
+    """The environment ``make run`` gives its processes (scripts/run.sh), pointed at
+    this run's database and Redis."""
     db = settings.DATABASES["default"]
     password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "console.settings_test",
-        "DATABASE_URL": f"postgres://{db.get('USER') or ''}{password}@{db['HOST']}:"
-        f"{db.get('PORT') or 5432}/{db['NAME']}",
-        "FLEETDECK_DATA_DIR": str(settings.DATA_DIR),
-    }
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "console.wsgi:application", "--bind",
-         f"127.0.0.1:{port}", "--workers", str(workers), "--threads", str(threads),
-         "--log-level", "warning"],
-        cwd=ROOT, env=env, start_new_session=True,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
+    env = {k: v for k, v in os.environ.items() if k not in TEST_ONLY_ENV}
+    env.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "console.settings",
+            "DJANGO_DEBUG": "false",
+            "FLEETDECK_HTTPS": "false",
+            "PYTHONUNBUFFERED": "1",
+            "SECRET_KEY": secrets.token_urlsafe(50),
+            "FLEETDECK_ENCRYPTION_KEYS": settings.FLEETDECK_ENCRYPTION_KEYS[0],
+            "FLEETDECK_DATA_DIR": str(data_dir),
+            "DATABASE_URL": f"postgres://{db.get('USER') or ''}{password}@{db['HOST']}:"
+            f"{db.get('PORT') or 5432}/{db['NAME']}",
+        }
+    )
+    return env
+
+
+@contextmanager
+def process(
+    argv: list[str], env: dict[str, str], log: Path, *, stop_timeout: float = 30
+) -> Iterator[subprocess.Popen[bytes]]:
+    """A child process in its own group, stopped (TERM, then KILL) when the block ends."""
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            argv, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        try:
+            yield proc
+        finally:
+            try:
+                os.killpg(proc.pid, signal.SIGTERM)
+                proc.wait(stop_timeout)
+            except ProcessLookupError:
+                pass
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(10)
+
+
+def wait_http(url: str, proc: subprocess.Popen[bytes], what: str) -> None:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"{what} exited with {proc.returncode}")
         try:
-            urllib.request.urlopen(f"{url}/healthz", timeout=2)
-            return proc, url
+            urllib.request.urlopen(url, timeout=2)
+            return
         except Exception:
             time.sleep(0.2)
-    proc.kill()
-    raise SystemExit("gunicorn did not start")
+    raise SystemExit(f"{what} did not answer {url}")
+
+
+def cpu_ticks(groups: dict[str, int], postmaster: int) -> dict[str, int]:
+    """CPU time (clock ticks, user + system, with the children each process has
+    reaped) of the processes of each process group, and of the PostgreSQL server
+    (the postmaster and its children: backends come and go with CONN_MAX_AGE)."""
+    totals = dict.fromkeys([*groups, "postgresql"], 0)
+    label_of = {pgid: label for label, pgid in groups.items()}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # exited meanwhile
+        pid, ppid, pgrp = int(stat.parent.name), int(fields[1]), int(fields[2])
+        ticks = sum(int(f) for f in fields[11:15])  # utime stime cutime cstime
+        if pgrp in label_of:
+            totals[label_of[pgrp]] += ticks
+        elif pid == postmaster or ppid == postmaster:
+            totals["postgresql"] += ticks
+    return totals
+
+
+def postmaster_pid() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        backend = int(cursor.fetchone()[0])
+    try:
+        return int(Path(f"/proc/{backend}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except OSError:
+        return -1  # PostgreSQL on another machine: not counted
 
 
 class _Seedable:
@@ -145,114 +231,65 @@ class _Seedable:
         self.client, self.url = client, client.base_url
 
 
-class Syncer(threading.Thread):
-    """A sync of the account every ``period`` s; the fleet changes in between."""
+class SyncSender(threading.Thread):
+    """Sends the periodic sync as beat does, every ``period`` s from ``first_at``
+    (epoch) until ``until``; the fleet changes just before each."""
 
-    def __init__(self, account_id: int, sandbox: Any, period: float) -> None:
+    def __init__(self, sandbox: Any, first_at: float, period: float, until: float) -> None:
         super().__init__(daemon=True)
-        self.account_id, self.sandbox, self.period = account_id, sandbox, period
+        self.sandbox, self.first_at, self.period, self.until = sandbox, first_at, period, until
         self.stop = threading.Event()
-        self.durations: list[float] = []
-        self.failed = 0
+        self.sent: list[float] = []
+        self.churn_errors = 0
 
     def run(self) -> None:
+        from console.celery import app
         from deployments.models import Task
-        from deployments.sync import account_sync
 
+        at = self.first_at
         try:
-            while not self.stop.wait(self.period):
+            while at < self.until and not self.stop.wait(max(0.0, at - time.time())):
                 victims = list(
                     Task.objects.filter(last_status="RUNNING", gone_at__isnull=True)
                     .order_by("?")
                     .values_list("arn", flat=True)[:10]
                 )
-                for arn in victims:
-                    self.sandbox.stop_task(arn, exit_code=1, reason="load bench churn")
-                self.sandbox.tick(2)
-                start = time.perf_counter()
-                run = account_sync(account_id=self.account_id)
-                self.durations.append(time.perf_counter() - start)
-                if run is None or run.status != "succeeded":
-                    self.failed += 1
+                try:
+                    for arn in victims:
+                        self.sandbox.stop_task(arn, exit_code=1, reason="load bench churn")
+                    self.sandbox.tick(2)
+                except Exception:
+                    self.churn_errors += 1
+                app.send_task("deployments.tasks.sync_all_accounts")
+                self.sent.append(time.time())
+                at += self.period
         finally:
             connection.close()
-
-
-def users(
-    url: str, cookie: str, n: int, seconds: float, interval: float, paths: list[str]
-) -> dict[str, Stats]:
-    """``n`` users: each GETs every path once, then polls them every ``interval`` s.
-    ``paths`` may use {dash_live} and {timeline_after}, filled from the first loads."""
-    stats: dict[str, Stats] = {}
-    for p in paths:
-        stats[p] = Stats()
-        stats["first " + p] = Stats()
-    stop_at = time.monotonic() + seconds
-
-    def fetch(path: str, key: str) -> str:
-        request = urllib.request.Request(url + path, headers={"Cookie": cookie})
-        start = time.perf_counter()
-        body = ""
-        try:
-            with urllib.request.urlopen(request, timeout=30) as response:
-                body = response.read().decode(errors="replace")
-                ok = response.status in (200, 204, 286)
-        except urllib.error.HTTPError as exc:
-            ok = exc.code in (204, 286)
-        except Exception:
-            ok = False
-        elapsed = (time.perf_counter() - start) * 1000
-        s = stats[key]
-        with s.lock:
-            s.ms.append(elapsed)
-            s.errors += 0 if ok else 1
-        return body
-
-    def user(index: int) -> None:
-        time.sleep(interval * index / n)  # browsers do not open in lockstep
-        polls: dict[str, str] = {}
-        for p in paths:
-            body = fetch(p, "first " + p)
-            if p == "/":
-                versions = dict(re.findall(r'name="(v_[\w-]+)" value="([0-9a-f]+)"', body))
-                polls[p] = "/?part=live&" + "&".join(f"{k}={v}" for k, v in versions.items())
-            elif p == "/timeline/":
-                newest = re.search(r"after=(\d+)", body)
-                polls[p] = f"/timeline/?after={newest.group(1) if newest else 0}"
-            else:
-                polls[p] = p
-        while time.monotonic() < stop_at:
-            next_at = time.monotonic() + interval
-            for p in paths:
-                fetch(polls[p], p)
-            time.sleep(max(0.0, next_at - time.monotonic()))
-
-    with ThreadPoolExecutor(max_workers=n) as pool:
-        list(pool.map(user, range(n)))
-    return stats
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     parser.add_argument("--minutes", type=float, default=1.0)
     parser.add_argument("--users", type=int, default=50)
+    parser.add_argument("--spawn-rate", type=float, default=10.0)
     parser.add_argument("--interval", type=float, default=5.0)
     parser.add_argument("--sync-every", type=float, default=30.0)
     parser.add_argument("--services", type=int, default=50)
     parser.add_argument("--tasks-per-service", type=int, default=100)
     parser.add_argument("--instances", type=int, default=200)
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn (Procfile: 2)")
+    parser.add_argument("--threads", type=int, default=4, help="gunicorn (Procfile: 4)")
     parser.add_argument("--baseline-seconds", type=float, default=20.0)
+    parser.add_argument("--keep-logs", help="copy the processes' logs to this folder")
     args = parser.parse_args()
-    if connection.vendor != "postgresql":
-        raise SystemExit("bench/load.py needs PostgreSQL: run it under scripts/services.py")
+    if connection.vendor != "postgresql" or not os.environ.get("REDIS_URL"):
+        raise SystemExit("bench/load.py needs PostgreSQL and Redis: run it under services.py")
 
     setup_test_environment()
     old_name = connection.creation.create_test_db(verbosity=0, keepdb=False)
     sandbox_proc, sandbox = sandbox_start()
     try:
-        return run(args, sandbox)
+        return run(args, sandbox, sandbox_proc.pid)
     finally:
         os.killpg(sandbox_proc.pid, signal.SIGTERM)
         sandbox_proc.wait(20)
@@ -260,7 +297,10 @@ def main() -> int:
         connection.creation.destroy_test_db(old_name, verbosity=0)
 
 
-def run(args: Any, sandbox: Any) -> int:
+def fleet_prepare(args: Any, sandbox: Any) -> int:
+    """Seed the sandbox, mirror it once, and create the viewers; the account id."""
+    from django.contrib.auth.hashers import PBKDF2PasswordHasher
+
     from clusters.aws.session import clients_forget
     from clusters.models import AwsAccount
     from clusters.roles import VIEWER, role_groups_ensure
@@ -269,8 +309,6 @@ def run(args: Any, sandbox: Any) -> int:
     from tests.ecs_seed import seed_external_fleet
     from tests.factories import UserFactory
 
-    os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
-    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
     start = time.perf_counter()
     seed_external_fleet(
         _Seedable(sandbox),
@@ -289,52 +327,222 @@ def run(args: Any, sandbox: Any) -> int:
     first_sync = time.perf_counter() - start
     assert first is not None and first.status == "succeeded", first.errors if first else None
     tasks = Task.objects.filter(last_status="RUNNING").count()
+    with connection.cursor() as cursor:
+        # Planner statistics, which a production database has (autovacuum) and a
+        # freshly bulk-loaded one does not yet.
+        cursor.execute("ANALYZE")
     print(
         f"postgresql: sandbox fleet of {tasks:,} running tasks / {args.services} services / "
         f"{args.instances} instances seeded in {seeded:.0f} s; first sync {first_sync:.1f} s"
     )
     role_groups_ensure()
-    user: Any = UserFactory(username="load-viewer")
-    user.groups.add(Group.objects.get(name=VIEWER))
-    client = Client()
-    client.force_login(user)
-    cookie = f"sessionid={client.cookies['sessionid'].value}"
+    viewers = Group.objects.get(name=VIEWER)
+    # Production's hasher (the web processes run production settings); hashed once.
+    encoded = PBKDF2PasswordHasher().encode(os.environ["FLEETDECK_LOAD_PASSWORD"], "loadbench")
+    for n in range(args.users):
+        user: Any = UserFactory(username=names.USERNAME.format(n=n))
+        user.password = encoded
+        user.save(update_fields=["password"])
+        user.groups.add(viewers)
+    return int(account.pk)
 
-    syncer = Syncer(account.pk, sandbox, args.sync_every)
-    proc, url = gunicorn_start(args.workers, args.threads)
+
+def run(args: Any, sandbox: Any, sandbox_pgid: int) -> int:
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
+    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+    os.environ["FLEETDECK_LOAD_PASSWORD"] = secrets.token_urlsafe(16)
+    fleet_prepare(args, sandbox)
+    postmaster = postmaster_pid()
+    connection.close()
+
+    work = Path(tempfile.mkdtemp(prefix="fleetdeck-load-"))
+    env = production_env(work)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
     seconds = args.minutes * 60
-    try:
-        syncer.start()
+    gunicorn = [
+        sys.executable, "-m", "gunicorn", "console.wsgi:application", "--bind",
+        f"127.0.0.1:{port}", "--workers", str(args.workers), "--threads", str(args.threads),
+        "--graceful-timeout", "5", "--access-logfile", "-",
+    ]  # fmt: skip
+    worker = [
+        sys.executable, "-m", "celery", "-A", "console", "worker", "--loglevel", "INFO",
+        "--concurrency", "2", "--without-gossip", "--without-mingle",
+    ]  # fmt: skip
+    with (
+        process(gunicorn, env, work / "gunicorn.log") as web,
+        process(worker, env, work / "worker.log", stop_timeout=60) as celery,
+    ):
+        wait_http(f"{url}/healthz", web, "gunicorn")
+        samples, go = work / "samples.csv", work / "go"
+        locust_env = {
+            **os.environ,
+            "FLEETDECK_LOAD_GO": str(go),
+            "FLEETDECK_LOAD_INTERVAL": f"{args.interval:g}",
+            "FLEETDECK_LOAD_USERS": str(args.users),
+            "FLEETDECK_LOAD_SAMPLES": str(samples),
+        }
+        locust = [
+            sys.executable, "-m", "locust", "-f", str(ROOT / "bench" / "locustfile.py"),
+            "--headless", "--host", url, "-u", str(args.users), "-r", f"{args.spawn_rate:g}",
+            # An upper bound: this script stops locust (SIGTERM: it writes its stats).
+            "-t", f"{int(LOGIN_TIMEOUT + args.baseline_seconds + seconds + 60)}s",
+            "--stop-timeout", "10", "--only-summary", "--loglevel", "WARNING",
+            "--json-file", str(work / "locust"), "--csv", str(work / "locust"),
+        ]  # fmt: skip
         print(
-            f"gunicorn {args.workers} workers x {args.threads} threads; {args.users} users "
-            f"polling every {args.interval:g} s; account sync every {args.sync_every:g} s"
+            f"gunicorn {args.workers} workers x {args.threads} threads, celery worker "
+            f"(prefork, 2), production settings; locust {args.users} users "
+            f"(spawn {args.spawn_rate:g}/s) polling every {args.interval:g} s; "
+            f"account sync sent every {args.sync_every:g} s"
         )
-        base = users(url, cookie, args.users, args.baseline_seconds, args.interval, ["/healthz"])
-        print(f"baseline ({args.baseline_seconds:g} s):")
-        print(base["/healthz"].line("/healthz poll"))
-        load = users(url, cookie, args.users, seconds, args.interval, ["/", "/timeline/"])
-    finally:
-        syncer.stop.set()
-        syncer.join(timeout=120)
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(20)
-    b = base["/healthz"]
-    print(f"load ({seconds:g} s):")
-    print(load["/"].line("dashboard live poll", b))
-    print(load["/timeline/"].line("timeline live poll", b))
-    print(load["first /"].line("dashboard first load", b))
-    print(load["first /timeline/"].line("timeline first load", b))
-    both = Stats(ms=load["/"].ms + load["/timeline/"].ms,
-                 errors=load["/"].errors + load["/timeline/"].errors)  # fmt: skip
-    print(both.line("all polls", b))
-    durations = syncer.durations
-    print(
-        f"syncs during the run: {len(durations)} (failed {syncer.failed}), "
-        f"p50 {pct(durations, 0.5):.1f} s, max {max(durations, default=float('nan')):.1f} s"
-    )
-    target = pct(both.ms, 0.95) <= 300 and both.errors == 0
-    print(f"target p95 <= 300 ms and 0 errors: {'met' if target else 'NOT met'}")
+        with process(locust, locust_env, work / "locust.log") as loc:
+            logins_wait(samples, args.users, loc)
+            # Logins (production's PBKDF2) are done: baseline, then load, from now on.
+            baseline_at = time.time() + 1
+            load_at = baseline_at + args.baseline_seconds
+            end = load_at + seconds
+            go.with_suffix(".tmp").write_text(f"{baseline_at} {load_at} {end}")
+            go.with_suffix(".tmp").rename(go)
+            # The first sync lands after the first page loads, then one every period.
+            sender = SyncSender(sandbox, load_at + min(10.0, args.sync_every), args.sync_every, end)
+            sender.start()
+            groups = {"gunicorn": web.pid, "celery worker": celery.pid,
+                      "sandbox (the AWS stand-in)": sandbox_pgid, "locust": loc.pid}  # fmt: skip
+            time.sleep(max(0.0, load_at - time.time()))
+            cpu_before = cpu_ticks(groups, postmaster)
+            time.sleep(max(0.0, end - time.time()))
+            cpu_after = cpu_ticks(groups, postmaster)
+            time.sleep(1)  # the last requests
+            loc.send_signal(signal.SIGTERM)
+            code = loc.wait(60)
+        sender.stop.set()
+        sender.join(30)
+        syncs_wait(after=load_at)
+    cpu = {k: (cpu_after[k] - cpu_before[k]) / os.sysconf("SC_CLK_TCK") for k in cpu_after}
+    report(args, work, load_at, end, sender, code, cpu)
+    if args.keep_logs:
+        shutil.copytree(work, args.keep_logs, dirs_exist_ok=True)
+    shutil.rmtree(work, ignore_errors=True)
     return 0
+
+
+def logins_wait(samples: Path, users: int, loc: subprocess.Popen[bytes]) -> None:
+    """Until every user has sent its login (locust appends each request to ``samples``)."""
+    deadline = time.monotonic() + LOGIN_TIMEOUT
+    while time.monotonic() < deadline:
+        if loc.poll() is not None:
+            raise SystemExit(f"locust exited with {loc.returncode} (see its log)")
+        if samples.exists():
+            lines = samples.read_text().splitlines()
+            if sum(1 for line in lines if f",{names.LOGIN}," in line) >= users:
+                return
+        time.sleep(0.5)
+    raise SystemExit(f"the {users} users did not log in within {LOGIN_TIMEOUT} s")
+
+
+def syncs_wait(*, after: float) -> None:
+    """Let the last sync finish (its duration is part of the figures)."""
+    from clusters.models import SyncRun
+
+    since = datetime.fromtimestamp(after, UTC)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if not SyncRun.objects.filter(started_at__gte=since, status="running").exists():
+            break
+        time.sleep(1)
+    connection.close()
+
+
+def report(
+    args: Any,
+    work: Path,
+    load_at: float,
+    end: float,
+    sender: Any,
+    code: int,
+    cpu: dict[str, float],
+) -> None:
+    from clusters.models import SyncRun
+
+    stats = {e["name"]: e for e in json.loads((work / "locust.json").read_text())}
+    base = stats.get(names.BASELINE)
+    base_p95 = hist_pct(base["response_times"], 0.95) if base else float("nan")
+
+    def line(label: str, entry: dict[str, Any] | None, ratio: bool = True) -> str:
+        if entry is None:
+            return f"  {label:44} (no requests)"
+        hist = entry["response_times"]
+        p95 = hist_pct(hist, 0.95)
+        x = f"  p95 {p95 / base_p95:5.1f}x baseline" if ratio and base_p95 else ""
+        return (
+            f"  {label:44} n={entry['num_requests']:5}  p50 {hist_pct(hist, 0.5):6.0f}  "
+            f"p95 {p95:6.0f}  p99 {hist_pct(hist, 0.99):6.0f} ms  "
+            f"failures {entry['num_failures']}{x}"
+        )
+
+    print(f"baseline ({args.baseline_seconds:g} s, every request of the pattern to /healthz):")
+    print(line(names.BASELINE, base, ratio=False))
+    print(f"load ({end - load_at:g} s):")
+    for name in (*POLLS, names.DASHBOARD_PAGE, names.TIMELINE_PAGE, names.TRENDS):
+        print(line(name, stats.get(name)))
+    merged: dict[str, Any] = {"num_requests": 0, "num_failures": 0, "response_times": {}}
+    for name in POLLS:
+        entry = stats.get(name) or {"num_requests": 0, "num_failures": 0, "response_times": {}}
+        merged["num_requests"] += entry["num_requests"]
+        merged["num_failures"] += entry["num_failures"]
+        for ms, n in entry["response_times"].items():
+            merged["response_times"][ms] = merged["response_times"].get(ms, 0) + n
+    print(line("all polls", merged))
+    print(line(names.LOGIN + " (before the baseline)", stats.get(names.LOGIN), ratio=False))
+    failures = sum(e["num_failures"] for e in stats.values())
+
+    runs = list(
+        SyncRun.objects.filter(
+            cluster__isnull=False, started_at__gte=datetime.fromtimestamp(load_at - 1, UTC)
+        ).values_list("started_at", "finished_at", "status", "duration_ms")
+    )
+    windows = [(s.timestamp(), (f or s).timestamp()) for s, f, _, _ in runs]
+    during: list[float] = []
+    outside: list[float] = []
+    answers: dict[str, list[float]] = {}
+    for row in (work / "samples.csv").read_text().splitlines():
+        started, rest = row.split(",", 1)
+        name, ms, size, _ok = rest.rsplit(",", 3)
+        if name in POLLS and load_at <= float(started) < end:
+            busy = any(a <= float(started) <= b for a, b in windows)
+            (during if busy else outside).append(float(ms))
+            kind = "204 nothing new" if size == "0" else "200 with rows/fragments"
+            answers.setdefault(f"{name}, {kind}", []).append(float(ms))
+    for label, values in [
+        *sorted(answers.items()),
+        ("polls that started while a sync ran", during),
+        ("polls that started with no sync running", outside),
+    ]:
+        print(
+            f"  {label:44} n={len(values):5}  p50 {pct(values, 0.5):6.0f}  "
+            f"p95 {pct(values, 0.95):6.0f}  p99 {pct(values, 0.99):6.0f} ms"
+        )
+    durations = [d / 1000 for _, _, status, d in runs if d is not None]
+    failed = sum(1 for _, _, status, _ in runs if status != "succeeded")
+    print(
+        f"syncs on the worker: {len(sender.sent)} sent, {len(runs)} ran (failed {failed}), "
+        f"p50 {pct(durations, 0.5):.1f} s, max {max(durations, default=float('nan')):.1f} s"
+        + (f"; fleet churn errors {sender.churn_errors}" if sender.churn_errors else "")
+    )
+    seconds = end - load_at
+    print(
+        f"CPU seconds used during the load phase ({os.cpu_count()} cores x {seconds:g} s): "
+        + ", ".join(f"{label} {value:.1f}" for label, value in cpu.items())
+    )
+    if failures:
+        print(f"locust failures (exit {code}):")
+        failures_csv = work / "locust_failures.csv"
+        if failures_csv.exists():
+            for row in failures_csv.read_text().splitlines()[1:]:
+                print(f"  {row}")
+    target = hist_pct(merged["response_times"], 0.95) <= 300 and merged["num_failures"] == 0
+    print(f"target p95 <= 300 ms and 0 errors: {'met' if target else 'NOT met'}")
 
 
 if __name__ == "__main__":

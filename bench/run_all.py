@@ -5,11 +5,13 @@
 
 Each benchmark prints its own figures, every one as a ratio against a baseline
 measured in the same run (bare boto3, bare Docker SDK, AWS CLI, bare SQL). This
-script only collects their output with the machine it ran on.
+script only collects their output, with each benchmark's docstring (what it
+measures and how) and the machine it ran on.
 """
 
 from __future__ import annotations
 
+import ast
 import os
 import platform
 import subprocess
@@ -34,8 +36,18 @@ def machine() -> str:
     return f"{system}, {cpus} cores, {mem}, Python {platform.python_version()}"
 
 
+def about(script: Path) -> str:
+    """What the benchmark measures and how: its docstring (kept with the code)."""
+    return (ast.get_docstring(ast.parse(script.read_text())) or "").strip()
+
+
 def main() -> int:
-    scripts = sorted(p for p in BENCH.glob("*.py") if p.name not in {"run_all.py", "__init__.py"})
+    # locustfile.py is bench/load.py's locust user, not a benchmark of its own.
+    scripts = sorted(
+        p
+        for p in BENCH.glob("*.py")
+        if p.name not in {"run_all.py", "locustfile.py"} and not p.name.startswith("_")
+    )
     sections = []
     status = 0
     for script in scripts:
@@ -52,7 +64,8 @@ def main() -> int:
         body = result.stdout.strip() or "(no output)"
         outcome = "ok" if result.returncode == 0 else f"FAILED (exit {result.returncode})"
         sections.append(
-            f"## {script.stem}\n\nCommand: `make bench` (or `.venv/bin/python scripts/services.py"
+            f"## {script.stem}\n\n{about(script)}\n\n"
+            "Command: `make bench` (or `.venv/bin/python scripts/services.py"
             f" -- .venv/bin/python bench/{script.name}`), {elapsed:.0f} s, {outcome}.\n\n"
             f"```\n{body}\n```\n"
         )

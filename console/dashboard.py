@@ -25,7 +25,7 @@ from django.db.models.functions import Coalesce
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
-from clusters.models import AwsAccount, Cluster, ContainerInstance
+from clusters.models import AwsAccount, Cluster, ContainerInstance, SyncRun
 from deployments.models import Deployment, Service, TaskContainer
 
 from .models import SEVERITY_RANK, Acknowledgement, AlertState
@@ -193,15 +193,13 @@ def fleet_snapshot(*, now: datetime | None = None) -> FleetSnapshot:
     clusters = list(
         Cluster.objects.filter(gone_at__isnull=True)
         .select_related("account")
-        .annotate(
-            last_ok_run=Max("sync_runs__finished_at", filter=Q(sync_runs__status="succeeded"))
-        )
+        .annotate(last_ok_run=_newest_success(cluster=OuterRef("pk")))
         .order_by("account__name", "region", "name")
     )
     accounts = list(
-        AwsAccount.objects.annotate(
-            last_ok_run=Max("sync_runs__finished_at", filter=Q(sync_runs__status="succeeded"))
-        ).order_by("name")
+        AwsAccount.objects.annotate(last_ok_run=_newest_success(account=OuterRef("pk"))).order_by(
+            "name"
+        )
     )
     services = list(
         Service.objects.filter(gone_at__isnull=True, cluster__gone_at__isnull=True).values(
@@ -254,6 +252,18 @@ def fleet_snapshot(*, now: datetime | None = None) -> FleetSnapshot:
         services=services,
         instances=instances,
         failed_stops=failed_stops,
+    )
+
+
+def _newest_success(**owner: Any) -> Subquery:
+    """When the owner's newest successful sync run finished: one probe of
+    ``syncrun_*_success_idx`` per cluster or account. A ``Max()`` over the join read
+    every run kept instead (7 days of a sync every 30 s: 20,000 per cluster), and the
+    dashboard recomputes every few seconds while syncs add more."""
+    return Subquery(
+        SyncRun.objects.filter(status="succeeded", finished_at__isnull=False, **owner)
+        .order_by("-finished_at")
+        .values("finished_at")[:1]
     )
 
 

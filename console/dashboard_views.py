@@ -129,14 +129,25 @@ def dashboard_shared() -> Dashboard:
     hit = _memo.get("dashboard")
     if hit is not None and time.monotonic() - hit[0] < ttl:
         return hit[1]
-    # One thread computes; the others of this process wait and share its result.
-    with _memo_lock:
+    # Expired: one thread of this process recomputes. Meanwhile the others answer
+    # with the result it replaces (one computation older than the TTL at most)
+    # instead of queueing behind it, so a computation slowed down by a sync on the
+    # same machine delays one request, not every dashboard request arriving during
+    # it. With nothing to show yet (start, or after an acknowledgement) they wait.
+    if hit is not None:
+        if not _memo_lock.acquire(blocking=False):
+            return hit[1]
+    else:
+        _memo_lock.acquire()
+    try:
         hit = _memo.get("dashboard")
         if hit is not None and time.monotonic() - hit[0] < ttl:
             return hit[1]
         data = dashboard_data()
         _memo["dashboard"] = (time.monotonic(), data)
         return data
+    finally:
+        _memo_lock.release()
 
 
 @require_GET

@@ -151,6 +151,17 @@ class SyncRun(models.Model):
 
     class Meta:
         ordering = ["-started_at", "-id"]
+        indexes = [
+            # The dashboard's "last successful sync" of each cluster and account
+            # (console.dashboard._newest_success): one index probe each, however
+            # many runs are kept.
+            models.Index(
+                fields=["cluster", "status", "-finished_at"], name="syncrun_cluster_success_idx"
+            ),
+            models.Index(
+                fields=["account", "status", "-finished_at"], name="syncrun_account_success_idx"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"SyncRun {self.pk} {self.status} {self.phase}"

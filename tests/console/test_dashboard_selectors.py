@@ -149,6 +149,49 @@ def test_sync_errors_and_stale_data(c: Cluster) -> None:
     assert not dashboard_summary().clusters[0].stale
 
 
+def test_last_success_is_the_newest_succeeded_run_in_fixed_queries(
+    c: Cluster,
+    django_assert_num_queries,  # type: ignore[no-untyped-def]
+) -> None:
+    from console.dashboard import fleet_snapshot
+
+    acct = c.account
+    other = fleet.cluster(acct, name="other", last_sync_ok=False, last_sync_at=None)
+    Cluster.objects.filter(pk=c.pk).update(last_sync_ok=False)  # only the runs tell
+    now = timezone.now()
+
+    def run(cluster: Cluster | None, status: str, minutes_ago: float | None) -> None:
+        SyncRun.objects.create(
+            account=acct,
+            cluster=cluster,
+            status=status,
+            finished_at=None if minutes_ago is None else now - timedelta(minutes=minutes_ago),
+        )
+
+    run(c, "succeeded", 30)
+    with django_assert_num_queries(6):  # fleet_snapshot's six, the runs included
+        fleet_snapshot(now=now)
+    # Many more runs: newer failed and still-running ones, an account-level run,
+    # and a newer success of another cluster, none of which is this cluster's.
+    for minutes in range(31, 331):
+        run(c, "succeeded", minutes)
+    run(c, "failed", 1)
+    run(c, "running", None)
+    run(None, "succeeded", 20)
+    run(other, "succeeded", 5)
+    with django_assert_num_queries(6):
+        snap = fleet_snapshot(now=now)
+    newest = {cl.pk: cl.last_ok_run for cl in snap.clusters}  # type: ignore[attr-defined]
+    assert newest[c.pk] == now - timedelta(minutes=30)
+    assert newest[other.pk] == now - timedelta(minutes=5)
+    assert snap.accounts[0].last_ok_run == now - timedelta(minutes=5)
+    summary = dashboard_summary(snapshot=snap)
+    assert {r.name: r.last_success_at for r in summary.clusters} == {
+        "other": now - timedelta(minutes=5),
+        "prod": now - timedelta(minutes=30),
+    }
+
+
 def test_ordering_and_acknowledgement_until_the_item_changes(c: Cluster, operator) -> None:  # type: ignore[no-untyped-def]
     warn = fleet.service(c, "a-warn", desired=4, running=3)
     err = fleet.service(c, "b-err", desired=2, running=0)

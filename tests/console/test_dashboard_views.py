@@ -157,6 +157,32 @@ def test_shared_result_is_reused_and_cleared_by_an_acknowledgement(
         dashboard_views._memo.clear()
 
 
+def test_expired_result_is_served_while_another_thread_recomputes(
+    settings, broken_fleet, django_assert_num_queries
+) -> None:  # type: ignore[no-untyped-def]
+    import time
+
+    from console import dashboard_views
+
+    settings.FLEETDECK_DASHBOARD_CACHE_SECONDS = 2
+    dashboard_views._memo.clear()
+    try:
+        first = dashboard_views.dashboard_shared()
+        expired = time.monotonic() - 3
+        dashboard_views._memo["dashboard"] = (expired, first)
+        # Another thread holds the lock, as while it recomputes: this one does not
+        # queue behind it, it answers at once with the previous result.
+        with dashboard_views._memo_lock, django_assert_num_queries(0):
+            assert dashboard_views.dashboard_shared() is first
+        # Nobody recomputing: this thread does, and the next ones share it.
+        fresh = dashboard_views.dashboard_shared()
+        assert fresh is not first
+        with django_assert_num_queries(0):
+            assert dashboard_views.dashboard_shared() is fresh
+    finally:
+        dashboard_views._memo.clear()
+
+
 def test_every_attention_link_opens(viewer_client, broken_fleet) -> None:  # type: ignore[no-untyped-def]
     from console.dashboard import needs_attention
 
