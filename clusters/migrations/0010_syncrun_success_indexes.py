@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("clusters", "0008_merge_0004_timeline_indexes_0007_merge_20261121_2125"),
+        ("clusters", "0009_dockerhost_tls_pem"),
     ]
 
     operations = [
