@@ -1,0 +1,104 @@
+"""Selectors for the on-call dashboard: the fleet summary and "needs attention".
+
+Everything here reads a fixed number of SQL queries whatever the fleet size:
+one ``FleetSnapshot`` is loaded with a handful of flat ``values()`` queries (and
+aggregates), then the summary and every attention rule are computed from it in
+Python. Rules for models that come from other capabilities (drift findings,
+Docker hosts, registrations) are registered in ``EXTENSION_RULES`` and each costs
+one query.
+
+- ``snapshot``: ``fleet_snapshot`` (the queries) and the data classes
+- ``summary``: service and sync classification, ``dashboard_summary``
+- ``rules``: the core attention rules and ``needs_attention``
+- ``extension_rules``: rules over Docker hosts, registrations and drift, with their loaders
+- ``acknowledgements``: which items are acknowledged, and for which firing
+- ``links``: detail and timeline links of the items
+- ``page``: ``Dashboard`` / ``dashboard_data``, what the page shows
+
+The names below are re-exported so callers import them from ``console.dashboard``.
+"""
+
+from .acknowledgements import acknowledgement_fire_seq, acknowledgements_attach
+from .extension_rules import (
+    ACTIVATION_EXPIRY_WINDOW,
+    DOCKER_UNREACHABLE_AFTER,
+    EXTENSION_RULES,
+    _drift_model,
+    ensure_extensions_loaded,
+    rule_docker_hosts,
+    rule_drift,
+    rule_registrations,
+)
+from .links import detail_url, timeline_url
+from .page import Dashboard, dashboard_data
+from .rules import (
+    AGENT_DISCONNECTED_AFTER,
+    CORE_RULES,
+    DISCONNECTED_LIMIT,
+    Links,
+    needs_attention,
+    rule_disconnected_agents,
+    rule_failed_tasks,
+    rule_rollouts,
+    rule_services_below_desired,
+    rule_sync,
+    stuck_rollout_after,
+)
+from .snapshot import (
+    ERROR,
+    FAILED_TASKS_WINDOW,
+    INFO,
+    WARNING,
+    AttentionItem,
+    ClusterFields,
+    ClusterSummary,
+    FleetSnapshot,
+    FleetSummary,
+    Rule,
+    SummaryGroup,
+    fleet_snapshot,
+)
+from .summary import dashboard_summary, service_state, stale_sync_after
+
+__all__ = [
+    "ACTIVATION_EXPIRY_WINDOW",
+    "AGENT_DISCONNECTED_AFTER",
+    "CORE_RULES",
+    "DISCONNECTED_LIMIT",
+    "DOCKER_UNREACHABLE_AFTER",
+    "ERROR",
+    "EXTENSION_RULES",
+    "FAILED_TASKS_WINDOW",
+    "INFO",
+    "WARNING",
+    "AttentionItem",
+    "ClusterFields",
+    "ClusterSummary",
+    "Dashboard",
+    "FleetSnapshot",
+    "FleetSummary",
+    "Links",
+    "Rule",
+    "SummaryGroup",
+    "_drift_model",  # console/metrics.py reads the drift model through it
+    "acknowledgement_fire_seq",
+    "acknowledgements_attach",
+    "dashboard_data",
+    "dashboard_summary",
+    "detail_url",
+    "ensure_extensions_loaded",
+    "fleet_snapshot",
+    "needs_attention",
+    "rule_disconnected_agents",
+    "rule_docker_hosts",
+    "rule_drift",
+    "rule_failed_tasks",
+    "rule_registrations",
+    "rule_rollouts",
+    "rule_services_below_desired",
+    "rule_sync",
+    "service_state",
+    "stale_sync_after",
+    "stuck_rollout_after",
+    "timeline_url",
+]

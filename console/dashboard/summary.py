@@ -1,0 +1,126 @@
+"""The fleet summary: services and sync classified per cluster, grouped by account
+and region, with totals."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+
+from clusters.models import Cluster
+
+from .extension_rules import ensure_extensions_loaded
+from .snapshot import ClusterSummary, FleetSnapshot, FleetSummary, SummaryGroup, fleet_snapshot
+
+
+# --- service and sync classification ---------------------------------------
+def stale_sync_after() -> timedelta:
+    """Data older than a few missed sync intervals is shown as stale."""
+    interval = int(getattr(settings, "FLEETDECK_SYNC_INTERVAL_SECONDS", 30))
+    return timedelta(seconds=max(5 * interval, 300))
+
+
+def service_state(svc: dict[str, Any], now: datetime) -> str:
+    """healthy (steady: running = desired, nothing pending, no rollout), degraded, failing."""
+    if svc["status"] != "ACTIVE":
+        return "inactive"
+    if svc["dep_rollout"] == "FAILED":
+        return "failing"
+    if svc["desired_count"] > 0 and svc["running_count"] == 0:
+        return "failing"
+    if (
+        svc["running_count"] < svc["desired_count"]
+        or svc["pending_count"] > 0
+        or svc["dep_rollout"] == "IN_PROGRESS"
+    ):
+        return "degraded"
+    return "healthy"
+
+
+def _last_success(cluster: Cluster, account_ok: dict[int, datetime | None]) -> datetime | None:
+    candidates = [getattr(cluster, "last_ok_run", None)]
+    if cluster.last_sync_ok:
+        candidates.append(cluster.last_sync_at)
+    found = [c for c in candidates if c is not None]
+    if found:
+        return max(found)
+    return account_ok.get(cluster.account_id)
+
+
+def _waiting_instance_ids(snapshot: FleetSnapshot) -> set[int]:
+    """Instances in the registration waiting room (filled by an extension)."""
+    return set(snapshot.extra.get("waiting_instance_ids", set()))
+
+
+def dashboard_summary(*, snapshot: FleetSnapshot | None = None) -> FleetSummary:
+    snap = snapshot or fleet_snapshot()
+    ensure_extensions_loaded(snap)  # the waiting room comes from an extension
+    now = snap.now
+    account_ok = {a.pk: getattr(a, "last_ok_run", None) for a in snap.accounts}
+    rows: dict[int, ClusterSummary] = {}
+    for c in snap.clusters:
+        last_ok = _last_success(c, account_ok)
+        age = (now - last_ok).total_seconds() if last_ok else None
+        rows[c.pk] = ClusterSummary(
+            id=c.pk,
+            arn=c.arn,
+            name=c.name,
+            region=c.region,
+            account_name=c.account.name,
+            tasks_running=c.running_tasks_count,
+            last_success_at=last_ok,
+            sync_age_seconds=age,
+            stale=last_ok is None or (now - last_ok) > stale_sync_after(),
+            sync_error="" if c.last_sync_ok is not False else (c.last_sync_error or "failed"),
+        )
+    for svc in snap.services:
+        row = rows.get(svc["cluster_id"])
+        if row is None:
+            continue
+        state = service_state(svc, now)
+        if state == "healthy":
+            row.services_healthy += 1
+        elif state == "degraded":
+            row.services_degraded += 1
+        elif state == "failing":
+            row.services_failing += 1
+    waiting = _waiting_instance_ids(snap)
+    for inst in snap.instances:
+        row = rows.get(inst["cluster_id"])
+        if row is None:
+            continue
+        if inst["id"] in waiting:
+            row.instances_waiting += 1
+        elif not inst["agent_connected"] and inst["status"] in ("ACTIVE", "DRAINING"):
+            row.instances_disconnected += 1
+        elif inst["status"] == "DRAINING":
+            row.instances_draining += 1
+        elif inst["status"] == "ACTIVE":
+            row.instances_active += 1
+    groups: dict[tuple[str, str], list[ClusterSummary]] = defaultdict(list)
+    for row in rows.values():
+        groups[(row.account_name, row.region)].append(row)
+    totals = ClusterSummary(id=0, arn="", name="All clusters", region="", account_name="")
+    for row in rows.values():
+        for attr in (
+            "services_healthy",
+            "services_degraded",
+            "services_failing",
+            "instances_active",
+            "instances_draining",
+            "instances_disconnected",
+            "instances_waiting",
+            "tasks_running",
+        ):
+            setattr(totals, attr, getattr(totals, attr) + getattr(row, attr))
+    ages = [r.sync_age_seconds for r in rows.values() if r.sync_age_seconds is not None]
+    totals.sync_age_seconds = max(ages) if ages else None
+    totals.stale = any(r.stale for r in rows.values())
+    return FleetSummary(
+        groups=[SummaryGroup(a, r, cl) for (a, r), cl in groups.items()],
+        totals=totals,
+        accounts_failing=[a.name for a in snap.accounts if a.last_sync_status == "failed"],
+        generated_at=now,
+    )
