@@ -8,7 +8,6 @@ format requires.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
 from datetime import timedelta
 from pathlib import Path
 
@@ -27,10 +26,6 @@ from .dashboard import (
 )
 
 log = logging.getLogger(__name__)
-
-# Extra metric families from other capabilities (drift findings...): each returns
-# lines already in exposition format. See console/dashboard_extensions.py.
-METRIC_EXTENSIONS: list[Callable[[], Iterable[str]]] = []
 
 
 def _label(value: object) -> str:
@@ -175,8 +170,6 @@ def metrics_text() -> str:
             .order_by()
         ):
             out.sample("fleetdeck_drift_findings", n, kind=kind, severity=severity)
-    for extension in METRIC_EXTENSIONS:
-        out.lines.extend(extension())
     depth = celery_queue_depth()
     out.family("fleetdeck_celery_queue_depth", "gauge", "Messages waiting in the Celery queue.")
     if depth is not None:

@@ -153,7 +153,7 @@ class SyncRun(models.Model):
         ordering = ["-started_at", "-id"]
         indexes = [
             # The dashboard's "last successful sync" of each cluster and account
-            # (console.dashboard._newest_success): one index probe each, however
+            # (console.dashboard.snapshot._newest_success): one index probe each, however
             # many runs are kept.
             models.Index(
                 fields=["cluster", "status", "-finished_at"], name="syncrun_cluster_success_idx"
