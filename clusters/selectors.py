@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.core.paginator import Page, Paginator
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 
 from .models import AwsAccount, Cluster, ContainerInstance, SyncRun
 
@@ -21,7 +21,8 @@ class AccountRow:
 
 
 def clusters_overview() -> list[AccountRow]:
-    """Accounts with their clusters (counts and instance health). Three queries."""
+    """Accounts with their clusters (counts, instance health) and each account's
+    newest account-level sync run. Three queries, however many runs are kept."""
     clusters = list(
         Cluster.objects.select_related("account")
         .annotate(
@@ -37,15 +38,20 @@ def clusters_overview() -> list[AccountRow]:
         )
         .order_by("account__name", "gone_at", "region", "name")
     )
-    accounts = list(AwsAccount.objects.order_by("name"))
-    runs: dict[int, SyncRun] = {}
-    for run in SyncRun.objects.filter(cluster__isnull=True).order_by("account_id", "-started_at"):
-        runs.setdefault(run.account_id, run)
+    # Only the newest run of each account: an index probe each (syncrun_account_recent_idx),
+    # where loading every kept run (a week of runs every 30 s) would grow without bound.
+    newest = SyncRun.objects.filter(account=OuterRef("pk"), cluster__isnull=True).order_by(
+        "-started_at", "-id"
+    )
+    accounts = list(
+        AwsAccount.objects.annotate(last_run_id=Subquery(newest.values("pk")[:1])).order_by("name")
+    )
+    runs = SyncRun.objects.in_bulk([a.last_run_id for a in accounts if a.last_run_id])
     return [
         AccountRow(
             account=a,
             clusters=[c for c in clusters if c.account_id == a.pk],
-            last_run=runs.get(a.pk),
+            last_run=runs.get(a.last_run_id),
         )
         for a in accounts
     ]

@@ -161,6 +161,13 @@ class SyncRun(models.Model):
             models.Index(
                 fields=["account", "status", "-finished_at"], name="syncrun_account_success_idx"
             ),
+            # The newest run of a cluster (its page) and of an account (the clusters list).
+            models.Index(fields=["cluster", "-started_at"], name="syncrun_cluster_recent_idx"),
+            models.Index(
+                fields=["account", "-started_at"],
+                name="syncrun_account_recent_idx",
+                condition=models.Q(cluster__isnull=True),
+            ),
         ]
 
     def __str__(self) -> str:
