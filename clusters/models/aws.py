@@ -168,6 +168,10 @@ class SyncRun(models.Model):
                 name="syncrun_account_recent_idx",
                 condition=models.Q(cluster__isnull=True),
             ),
+            # /metrics' failed runs of the last 24 h, and the prune of runs past 7 days:
+            # range scans instead of reading every run kept.
+            models.Index(fields=["status", "started_at"], name="syncrun_status_started_idx"),
+            models.Index(fields=["started_at"], name="syncrun_started_idx"),
         ]
 
     def __str__(self) -> str:
