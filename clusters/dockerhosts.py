@@ -212,7 +212,9 @@ class _Connection:
                 tls = TLSConfig(
                     client_cert=(files.cert, files.key) if files.cert and files.key else None,
                     ca_cert=files.ca or None,
-                    verify=bool(files.ca),
+                    # Always verify the engine's certificate: against the given CA, or
+                    # the system's trust store when none is given (never unverified).
+                    verify=True,
                 )
             except docker_errors.TLSParameterError as exc:
                 raise EndpointInvalid(str(exc)) from exc

@@ -11,6 +11,7 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_variables
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -122,7 +123,9 @@ def registration_detail(request: HttpRequest, pk: int) -> HttpResponse:
         and (has_role(request.user, ADMIN) or reg.requested_by_id == request.user.pk),
         self_approval=svc.self_approval_allowed(),
         timeline_q=activation.activation_id if activation else f"request #{reg.pk}",
-        # An activation AWS created whose code died with its worker: when it is replaced.
+        now=timezone.now(),
+        # An activation AWS created whose code is not stored (yet): when it is replaced
+        # if its create call never answers.
         code_lost_replace_at=(
             activation.created_at + svc.codeless_grace()
             if activation is not None and not activation.encrypted_code

@@ -12,16 +12,26 @@ from __future__ import annotations
 import logging
 import re
 
-# JSON bodies as botocore logs them (bytes repr or text), and the parsed dict repr.
+_NAMES = r"ActivationCode|activation_code|SecretAccessKey|SessionToken|aws_secret_access_key"
 _SECRET_FIELDS = re.compile(
-    r"""(?P<key>["']?(?:ActivationCode|activation_code|SecretAccessKey|SessionToken|aws_secret_access_key)["']?\s*[:=]\s*["']?)"""
-    r"""(?P<value>[^"',}\s]+)"""
+    # JSON bodies as botocore logs them (text, bytes repr, escaped quotes) and dict reprs:
+    # "ActivationCode":"…", {\"SecretAccessKey\": \"…\"}, 'SessionToken': '…', key=…
+    rf"""(?P<key>\\?["']?(?:{_NAMES})\\?["']?\s*[:=]\s*\\?["']?)(?P<value>[^"'\\,}}\s<]+)"""
+    # XML bodies of query-protocol services (STS AssumeRole): <SecretAccessKey>…</…>
+    rf"|(?P<tag><(?:{_NAMES})>)(?P<tagged>[^<]+)"
+    # The install command: --activation-code …
+    r"|(?P<flag>--activation-code\s+)(?P<flagged>\S+)"
 )
 MASK = "***"
 
 
+def _mask(match: re.Match[str]) -> str:
+    prefix = match.group("key") or match.group("tag") or match.group("flag")
+    return prefix + MASK
+
+
 def redact(text: str) -> str:
-    return _SECRET_FIELDS.sub(lambda m: m.group("key") + MASK, text)
+    return _SECRET_FIELDS.sub(_mask, text)
 
 
 class RedactSecrets(logging.Filter):
@@ -33,4 +43,9 @@ class RedactSecrets(logging.Filter):
         cleaned = redact(message)
         if cleaned != message:
             record.msg, record.args = cleaned, None
+        if record.exc_info and not record.exc_text:
+            # Format the traceback now so that its text can be masked too.
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text)
         return True

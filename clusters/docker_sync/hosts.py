@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
@@ -16,7 +16,7 @@ from django.views.decorators.debug import sensitive_variables
 
 from .. import dockerhosts, tls_material
 from ..audit import audit_record
-from ..crypto import DecryptionError, decrypt_secret, encrypt_secret
+from ..crypto import DecryptionError, decrypt_secret, encrypt_secret, encryption_configured
 from ..dockerhosts import Endpoint
 from ..models import ContainerInstance, DockerHost
 from ..models.hosts import TLS_ITEMS
@@ -33,7 +33,7 @@ def host_endpoint(host: DockerHost) -> Endpoint:
             item: decrypt_secret(token) if (token := getattr(host, f"encrypted_tls_{item}")) else ""
             for item in TLS_ITEMS
         }
-    except DecryptionError:
+    except (DecryptionError, ImproperlyConfigured):  # a wrong key, or no key at all
         raise dockerhosts.DockerHostError(
             "The stored TLS material cannot be decrypted with FLEETDECK_ENCRYPTION_KEYS "
             "(was the key that encrypted it removed?); store it again."
@@ -146,6 +146,14 @@ def _tls_apply(
             )
     if errors:
         raise ValidationError(errors)
+    if new_pems and not encryption_configured():
+        first = next(iter(new_pems))
+        raise ValidationError(
+            {
+                f"tls_{first}_pem": "FLEETDECK_ENCRYPTION_KEYS holds no usable key, so PEM text "
+                "cannot be stored encrypted: set a key, or give file paths instead."
+            }
+        )
     if new_pems and host.endpoint and not host.endpoint.startswith("tcp://"):
         first = next(iter(new_pems))
         raise ValidationError({f"tls_{first}_pem": "TLS is used with tcp:// endpoints only."})
@@ -177,7 +185,7 @@ def _tls_apply(
                     decrypt_secret(host.encrypted_tls_cert), what=TLS_LABELS["cert"]
                 )
             )[0]
-        except (DecryptionError, ValidationError):
+        except (DecryptionError, ImproperlyConfigured, ValidationError):
             raise ValidationError(
                 {
                     "tls_key_pem": "The stored client certificate or key cannot be read any more: "

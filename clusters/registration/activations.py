@@ -24,7 +24,7 @@ from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
 from ..aws import ssm
-from ..aws.errors import AwsPermanentError
+from ..aws.errors import AwsError, AwsPermanentError
 from ..crypto import decrypt_secret, encrypt_secret, encryption_configured
 from ..inputs import db_id
 from ..models import (
@@ -105,7 +105,10 @@ def activation_create(*, registration_request_id: int) -> Activation | None:
             # The periodic refresh saw this activation in AWS before our call came
             # back, and linked it without its code: this call holds the code.
             return _activation_code_adopt(activation=linked, request=locked, code=created.code)
-        if locked.state != RegistrationRequest.State.APPROVED or linked is not None:
+        replaced = Activation.objects.filter(
+            account=cluster.account, region=cluster.region, activation_id=created.activation_id
+        ).exists()  # given up on as code-less and replaced before this answer came
+        if locked.state != RegistrationRequest.State.APPROVED or linked is not None or replaced:
             # Lost a race with another run: do not leave a second live code behind.
             ssm.delete_activation(
                 account=cluster.account, region=cluster.region, activation_id=created.activation_id
@@ -342,45 +345,7 @@ def activations_refresh(*, account: AwsAccount, region: str) -> int:
         state = _activation_state_from(info)
         row = known.pop(info.activation_id, None)
         if row is None:
-            request_id = info.tags.get(REQUEST_TAG, "")
-            request_pk = db_id(request_id)
-            reg = (
-                RegistrationRequest.objects.filter(pk=request_pk).first()
-                if request_pk is not None
-                else None
-            )
-            linked = reg is not None and not Activation.objects.filter(request=reg).exists()
-            row = Activation.objects.create(
-                account=account,
-                region=region,
-                activation_id=info.activation_id,
-                request=reg if linked else None,
-                cluster=reg.cluster if linked and reg else None,
-                iam_role=info.iam_role,
-                default_instance_name=info.default_instance_name,
-                description=info.description[:256],
-                registration_limit=info.registration_limit,
-                registrations_count=info.registrations_count,
-                expires_at=info.expires_at,
-                created_at=info.created_at or now,
-                state=state,
-                created_outside_fleetdeck=not linked,
-                last_refreshed_at=now,
-            )
-            changed += 1
-            _system_event(
-                action="activation.discovered",
-                message=(
-                    f"Activation {info.activation_id} exists in {region} but was not created by "
-                    "Fleetdeck"
-                    if not linked
-                    else f"Activation {info.activation_id} found for request #{request_id}"
-                ),
-                key=f"discovered|{info.activation_id}",
-                severity=EventSeverity.WARNING if not linked else EventSeverity.INFO,
-                region=region,
-                details={"activation_id": info.activation_id},
-            )
+            changed += _activation_discovered(account=account, region=region, info=info, now=now)
             continue
         if row.state == Activation.State.REVOKED:
             continue
@@ -424,6 +389,62 @@ def activations_refresh(*, account: AwsAccount, region: str) -> int:
     return changed
 
 
+def _activation_discovered(
+    *, account: AwsAccount, region: str, info: ssm.ActivationInfo, now: Any
+) -> int:
+    """Mirror an activation seen in AWS for the first time; link it to the request its
+    tag names if that request has none. Done under the request's lock, which
+    ``activation_create`` also holds while it links its own answer: the two never
+    both link (nor both insert) the same activation."""
+    request_id = info.tags.get(REQUEST_TAG, "")
+    request_pk = db_id(request_id)
+    with transaction.atomic():
+        reg = (
+            RegistrationRequest.objects.select_for_update(of=("self",))
+            .select_related("cluster")
+            .filter(pk=request_pk)
+            .first()
+            if request_pk is not None
+            else None
+        )
+        if Activation.objects.filter(
+            account=account, region=region, activation_id=info.activation_id
+        ).exists():
+            return 0  # its create call came back meanwhile and stored it
+        linked = reg is not None and not Activation.objects.filter(request=reg).exists()
+        Activation.objects.create(
+            account=account,
+            region=region,
+            activation_id=info.activation_id,
+            request=reg if linked else None,
+            cluster=reg.cluster if linked and reg else None,
+            iam_role=info.iam_role,
+            default_instance_name=info.default_instance_name,
+            description=info.description[:256],
+            registration_limit=info.registration_limit,
+            registrations_count=info.registrations_count,
+            expires_at=info.expires_at,
+            created_at=info.created_at or now,
+            state=_activation_state_from(info),
+            created_outside_fleetdeck=not linked,
+            last_refreshed_at=now,
+        )
+        _system_event(
+            action="activation.discovered",
+            message=(
+                f"Activation {info.activation_id} exists in {region} but was not created by "
+                "Fleetdeck"
+                if not linked
+                else f"Activation {info.activation_id} found for request #{request_id}"
+            ),
+            key=f"discovered|{info.activation_id}",
+            severity=EventSeverity.WARNING if not linked else EventSeverity.INFO,
+            region=region,
+            details={"activation_id": info.activation_id},
+        )
+    return 1
+
+
 def codeless_grace() -> timedelta:
     """How long after its creation an activation without a stored code may still be
     waiting for its create call to return: Celery's hard time limit kills any task
@@ -449,41 +470,51 @@ def activations_codeless_replace(*, now: Any = None) -> list[int]:
     ).exclude(state=Activation.State.REVOKED)
     replaced: list[int] = []
     for candidate in candidates.select_related("account", "cluster"):
-        with transaction.atomic():
-            reg = _locked_request(candidate.request_id)  # type: ignore[arg-type]
-            activation = Activation.objects.select_for_update().get(pk=candidate.pk)
-            if (
-                reg.state != RegistrationRequest.State.APPROVED
-                or activation.request_id != reg.pk
-                or activation.encrypted_code
-            ):
-                continue  # its create call came back after all
-            existed = ssm.delete_activation(
-                account=candidate.account,
-                region=candidate.region,
-                activation_id=activation.activation_id,
+        # One that cannot be replaced now (AWS refuses, the request went away) is
+        # logged and tried again next time; it never holds up the others.
+        try:
+            with transaction.atomic():
+                reg = _locked_request(candidate.request_id)  # type: ignore[arg-type]
+                activation = Activation.objects.select_for_update().get(pk=candidate.pk)
+                if (
+                    reg.state != RegistrationRequest.State.APPROVED
+                    or activation.request_id != reg.pk
+                    or activation.encrypted_code
+                ):
+                    continue  # its create call came back after all
+                existed = ssm.delete_activation(
+                    account=candidate.account,
+                    region=candidate.region,
+                    activation_id=activation.activation_id,
+                )
+                activation.state = Activation.State.REVOKED
+                activation.revoked_at = now
+                activation.request = None  # the request's next activation takes the link
+                activation.save(update_fields=["state", "revoked_at", "request"])
+                _system_event(
+                    action="activation.replaced",
+                    message=(
+                        f"Activation {activation.activation_id} of registration request #{reg.pk} "
+                        "lost its code (the worker creating it stopped before storing it); "
+                        + ("deleted it in AWS" if existed else "AWS no longer knew it")
+                        + " and creating a new one"
+                    ),
+                    key=f"replaced|{activation.activation_id}",
+                    actor=reg.decided_by,
+                    severity=EventSeverity.WARNING,
+                    cluster_arn=reg.cluster.arn,
+                    region=reg.cluster.region,
+                    details={
+                        "registration_request": reg.pk,
+                        "activation_id": activation.activation_id,
+                    },
+                )
+                _enqueue_activation_create(reg.pk)
+                replaced.append(reg.pk)
+        except (AwsError, RegistrationRequest.DoesNotExist) as exc:
+            log.warning(
+                "replacing code-less activation %s failed: %s", candidate.activation_id, exc
             )
-            activation.state = Activation.State.REVOKED
-            activation.revoked_at = now
-            activation.request = None  # the request's next activation takes the link
-            activation.save(update_fields=["state", "revoked_at", "request"])
-            _system_event(
-                action="activation.replaced",
-                message=(
-                    f"Activation {activation.activation_id} of registration request #{reg.pk} "
-                    "lost its code (the worker creating it stopped before storing it); "
-                    + ("deleted it in AWS" if existed else "AWS no longer knew it")
-                    + " and creating a new one"
-                ),
-                key=f"replaced|{activation.activation_id}",
-                actor=reg.decided_by,
-                severity=EventSeverity.WARNING,
-                cluster_arn=reg.cluster.arn,
-                region=reg.cluster.region,
-                details={"registration_request": reg.pk, "activation_id": activation.activation_id},
-            )
-            _enqueue_activation_create(reg.pk)
-            replaced.append(reg.pk)
     return replaced
 
 

@@ -110,7 +110,12 @@ def _user_label(user: Any) -> str:
 
 
 def _locked_request(pk: int) -> RegistrationRequest:
-    return RegistrationRequest.objects.select_for_update().select_related("cluster").get(pk=pk)
+    # of=("self",): lock the request row only, not the cluster row syncs write to.
+    return (
+        RegistrationRequest.objects.select_for_update(of=("self",))
+        .select_related("cluster")
+        .get(pk=pk)
+    )
 
 
 def _enqueue_activation_create(pk: int) -> None:

@@ -227,6 +227,18 @@ def test_pem_checks_give_clear_inline_errors_and_never_echo_the_key(admin_web, t
     assert not DockerHost.objects.exists()
 
 
+def test_pem_text_without_an_encryption_key_is_refused_inline(admin_web, tmp_path, settings):
+    """No usable FLEETDECK_ENCRYPTION_KEYS: PEM text cannot be stored encrypted, so the
+    form says so (it was a 500), and nothing is saved."""
+    settings.FLEETDECK_ENCRYPTION_KEYS = []
+    data = {"name": "nokeys", "endpoint": "tcp://127.0.0.1:9", **pem_texts(tls_material(tmp_path))}
+    response = admin_web.post(ADD, data)
+    assert response.status_code == 200
+    errors = " ".join(" ".join(e) for e in response.context["form"].errors.values())
+    assert "FLEETDECK_ENCRYPTION_KEYS holds no usable key" in errors
+    assert not DockerHost.objects.exists()
+
+
 def test_tls_page_replaces_and_clears_material_with_audit(
     admin_web, operator, viewer, engine, tls_proxy
 ):

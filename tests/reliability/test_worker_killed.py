@@ -236,7 +236,8 @@ def test_activation_killed_mid_call_is_replaced_exactly_once(
         page = Client()
         page.force_login(operator)
         html = page.get(reverse("clusters:registration-detail", args=[reg.pk])).content.decode()
-        assert "stopped before its code was stored" in html and lost["ActivationId"] in html
+        assert "waiting for its code" in html and lost["ActivationId"] in html
+        assert "replaces the activation by itself" in html
         # Within the grace period a late answer could still bring the code: nothing moves.
         assert reg_services.activations_codeless_replace() == []
         # Past it (Celery's hard time limit has killed any such call), as the
