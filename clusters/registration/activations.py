@@ -412,6 +412,13 @@ def _activation_discovered(
         ).exists():
             return 0  # its create call came back meanwhile and stored it
         linked = reg is not None and not Activation.objects.filter(request=reg).exists()
+        if reg is not None and not linked and info.registrations_count == 0:
+            # Tagged for a request that already has its activation: a second one, made by
+            # a create call whose worker died after AWS had done the work, the message then
+            # delivered again. Nobody ever held its code: delete it.
+            return _duplicate_activation_delete(
+                account=account, region=region, info=info, reg=reg, now=now
+            )
         Activation.objects.create(
             account=account,
             region=region,
@@ -442,6 +449,52 @@ def _activation_discovered(
             region=region,
             details={"activation_id": info.activation_id},
         )
+    return 1
+
+
+def _duplicate_activation_delete(
+    *,
+    account: AwsAccount,
+    region: str,
+    info: ssm.ActivationInfo,
+    reg: RegistrationRequest,
+    now: Any,
+) -> int:
+    """Delete a duplicate activation of ``reg`` in AWS and mirror it as revoked
+    (called under the request's lock)."""
+    existed = ssm.delete_activation(
+        account=account, region=region, activation_id=info.activation_id
+    )
+    current = Activation.objects.filter(request=reg).values_list("activation_id", flat=True).first()
+    Activation.objects.create(
+        account=account,
+        region=region,
+        activation_id=info.activation_id,
+        cluster=reg.cluster,
+        iam_role=info.iam_role,
+        default_instance_name=info.default_instance_name,
+        description=info.description[:256],
+        registration_limit=info.registration_limit,
+        expires_at=info.expires_at,
+        created_at=info.created_at or now,
+        state=Activation.State.REVOKED,
+        revoked_at=now,
+        last_refreshed_at=now,
+    )
+    _system_event(
+        action="activation.duplicate_deleted",
+        message=(
+            f"Activation {info.activation_id} was a second activation for registration request "
+            f"#{reg.pk} (which uses {current}), made by a create call whose worker stopped; "
+            + ("deleted it in AWS" if existed else "AWS no longer knew it")
+        ),
+        key=f"duplicate|{info.activation_id}",
+        actor=reg.decided_by,
+        severity=EventSeverity.WARNING,
+        cluster_arn=reg.cluster.arn,
+        region=region,
+        details={"registration_request": reg.pk, "activation_id": info.activation_id},
+    )
     return 1
 
 

@@ -143,3 +143,41 @@ def test_a_late_create_answer_stores_the_code_of_the_activation_the_refresh_link
         activation_id=row.activation_id, activation_code=revealed.code, cluster="edge"
     )
     assert joined["instanceId"].startswith("mi-")
+
+
+def test_a_second_activation_from_a_redelivered_create_is_deleted(fleet, operator) -> None:
+    """A worker child dies inside CreateActivation after AWS did the work; the broker
+    delivers the message again at once and that run creates the request's activation.
+    The first one, tagged for the same request, is a duplicate whose code nobody ever
+    held: the refresh deletes it in AWS instead of listing it as made outside Fleetdeck."""
+    from clusters import registration as svc
+    from clusters.models import Activation, Event, RegistrationRequest
+    from clusters.registration import REQUEST_TAG
+
+    from .conftest import requested
+
+    reg = requested(operator, fleet.cluster)
+    RegistrationRequest.objects.filter(pk=reg.pk).update(state=RegistrationRequest.State.APPROVED)
+    ssm = fleet.boto("ssm")
+    lost = ssm.create_activation(
+        IamRole="ecsAnywhereRole",
+        RegistrationLimit=2,
+        Tags=[{"Key": REQUEST_TAG, "Value": str(reg.pk)}],
+    )["ActivationId"]
+    mine = svc.activation_create(registration_request_id=reg.pk)
+    assert mine is not None and mine.activation_id != lost
+    fleet.sandbox.client.reset_request_counts()
+    svc.activations_refresh(account=fleet.account, region="us-east-1")
+    assert fleet.sandbox.client.request_counts().get("ssm:DeleteActivation") == 1
+    listed = [a["ActivationId"] for a in ssm.describe_activations()["ActivationList"]]
+    assert listed == [mine.activation_id]
+    duplicate = Activation.objects.get(activation_id=lost)
+    assert duplicate.state == Activation.State.REVOKED and duplicate.request_id is None
+    assert not duplicate.created_outside_fleetdeck
+    event = Event.objects.get(details__action="activation.duplicate_deleted")
+    assert lost in event.message and mine.activation_id in event.message
+    assert RegistrationRequest.objects.get(pk=reg.pk).state == RegistrationRequest.State.ACTIVE
+    # A second refresh changes nothing more.
+    fleet.sandbox.client.reset_request_counts()
+    svc.activations_refresh(account=fleet.account, region="us-east-1")
+    assert "ssm:DeleteActivation" not in fleet.sandbox.client.request_counts()
