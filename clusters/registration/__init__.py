@@ -6,25 +6,27 @@ timeline event with source ``registration`` and the actor. The activation code i
 decrypted only in ``activation_reveal`` and never passed to a logger, an event, an
 audit entry or an exception message.
 
-One module per job (``requests``, ``activations``, ``waiting_room``,
-``decommission``), sharing ``common``. Callers use this package's names
+One module per job (``requests``, ``activations``, ``activation_mirror``,
+``waiting_room``, ``decommission``), sharing ``common``. Callers use this package's names
 (``from clusters import registration``; ``registration.activation_create(...)``),
 so where a function lives inside it is not part of its interface.
 """
 
+from .activation_mirror import (
+    VANISH_GRACE,
+    activation_scopes,
+    activations_codeless_replace,
+    activations_refresh,
+    codeless_grace,
+)
 from .activations import (
     INSTALL_SCRIPT_URL,
-    VANISH_GRACE,
     RevealedActivation,
     activation_create,
     activation_create_failed,
     activation_reveal,
     activation_revoke,
-    activation_scopes,
-    activations_codeless_replace,
-    activations_refresh,
     can_reveal,
-    codeless_grace,
     install_command,
 )
 from .common import REQUEST_TAG, ActivationNotUsable, RegistrationError, self_approval_allowed

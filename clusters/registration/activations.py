@@ -1,5 +1,6 @@
-"""SSM activations: create one for an approved request, adopt or replace one whose
-code went missing, reveal the code, revoke, and mirror what SSM lists.
+"""SSM activations: create one for an approved request (keeping the code of one the
+refresh linked before the answer came), reveal the code, revoke. Mirroring what
+SSM lists and repairing what a stopped worker left behind is ``activation_mirror``.
 
 The activation code is secret: CreateActivation is the only call that returns
 it, it is stored encrypted, and it is decrypted only in ``activation_reveal``
@@ -12,10 +13,8 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
-from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import F
@@ -24,13 +23,10 @@ from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
 from ..aws import ssm
-from ..aws.errors import AwsError, AwsPermanentError
+from ..aws.errors import AwsPermanentError
 from ..crypto import decrypt_secret, encrypt_secret, encryption_configured
-from ..inputs import db_id
 from ..models import (
     Activation,
-    AwsAccount,
-    Cluster,
     DockerInstallSource,
     EventSeverity,
     RegistrationRequest,
@@ -40,7 +36,6 @@ from .common import (
     REQUEST_TAG,
     ActivationNotUsable,
     RegistrationError,
-    _enqueue_activation_create,
     _locked_request,
     _record,
     _require,
@@ -51,7 +46,6 @@ from .common import (
 log = logging.getLogger(__name__)
 
 INSTALL_SCRIPT_URL = "https://amazon-ecs-agent.s3.amazonaws.com/ecs-anywhere-install-latest.sh"
-VANISH_GRACE = timedelta(minutes=2)
 
 
 @sensitive_variables("created")  # error reports must not show the code
@@ -321,260 +315,3 @@ def activation_revoke(
         details={"activation_id": activation.activation_id},
     )
     return activation
-
-
-def _activation_state_from(info: ssm.ActivationInfo) -> str:
-    if info.expired:
-        return Activation.State.EXPIRED
-    if info.registrations_count >= info.registration_limit:
-        return Activation.State.EXHAUSTED
-    return Activation.State.ACTIVE
-
-
-def activations_refresh(*, account: AwsAccount, region: str) -> int:
-    """Mirror SSM's activations of one account and region; returns rows changed.
-
-    Only a complete listing is applied (an error raises before any write), and an
-    activation missing from a complete listing is marked revoked, never deleted.
-    """
-    infos = ssm.describe_activations(account=account, region=region)
-    now = timezone.now()
-    known = {a.activation_id: a for a in Activation.objects.filter(account=account, region=region)}
-    changed = 0
-    for info in infos:
-        state = _activation_state_from(info)
-        row = known.pop(info.activation_id, None)
-        if row is None:
-            changed += _activation_discovered(account=account, region=region, info=info, now=now)
-            continue
-        if row.state == Activation.State.REVOKED:
-            continue
-        updates = {
-            "registrations_count": info.registrations_count,
-            "registration_limit": info.registration_limit,
-            "expires_at": info.expires_at or row.expires_at,
-            "state": state,
-        }
-        if any(getattr(row, k) != v for k, v in updates.items()):
-            if row.state != state:
-                _system_event(
-                    action=f"activation.{state}",
-                    message=f"Activation {row.activation_id} is now {state} "
-                    f"({info.registrations_count}/{info.registration_limit} registrations used)",
-                    key=f"{state}|{row.activation_id}",
-                    region=region,
-                    details={"activation_id": row.activation_id},
-                )
-            for k, v in updates.items():
-                setattr(row, k, v)
-            row.last_refreshed_at = now
-            row.save(update_fields=[*updates, "last_refreshed_at"])
-            changed += 1
-    for row in known.values():
-        # A just-created activation may not be listed yet (eventual consistency):
-        # only one older than the grace period counts as deleted.
-        if row.state != Activation.State.REVOKED and row.created_at < now - VANISH_GRACE:
-            row.state = Activation.State.REVOKED
-            row.revoked_at = now
-            row.save(update_fields=["state", "revoked_at"])
-            changed += 1
-            _system_event(
-                action="activation.vanished",
-                message=f"Activation {row.activation_id} was deleted outside Fleetdeck",
-                key=f"vanished|{row.activation_id}",
-                severity=EventSeverity.WARNING,
-                region=region,
-                details={"activation_id": row.activation_id},
-            )
-    return changed
-
-
-def _activation_discovered(
-    *, account: AwsAccount, region: str, info: ssm.ActivationInfo, now: Any
-) -> int:
-    """Mirror an activation seen in AWS for the first time; link it to the request its
-    tag names if that request has none. Done under the request's lock, which
-    ``activation_create`` also holds while it links its own answer: the two never
-    both link (nor both insert) the same activation."""
-    request_id = info.tags.get(REQUEST_TAG, "")
-    request_pk = db_id(request_id)
-    with transaction.atomic():
-        reg = (
-            RegistrationRequest.objects.select_for_update(of=("self",))
-            .select_related("cluster")
-            .filter(pk=request_pk)
-            .first()
-            if request_pk is not None
-            else None
-        )
-        if Activation.objects.filter(
-            account=account, region=region, activation_id=info.activation_id
-        ).exists():
-            return 0  # its create call came back meanwhile and stored it
-        linked = reg is not None and not Activation.objects.filter(request=reg).exists()
-        if reg is not None and not linked and info.registrations_count == 0:
-            # Tagged for a request that already has its activation: a second one, made by
-            # a create call whose worker died after AWS had done the work, the message then
-            # delivered again. Nobody ever held its code: delete it.
-            return _duplicate_activation_delete(
-                account=account, region=region, info=info, reg=reg, now=now
-            )
-        Activation.objects.create(
-            account=account,
-            region=region,
-            activation_id=info.activation_id,
-            request=reg if linked else None,
-            cluster=reg.cluster if linked and reg else None,
-            iam_role=info.iam_role,
-            default_instance_name=info.default_instance_name,
-            description=info.description[:256],
-            registration_limit=info.registration_limit,
-            registrations_count=info.registrations_count,
-            expires_at=info.expires_at,
-            created_at=info.created_at or now,
-            state=_activation_state_from(info),
-            created_outside_fleetdeck=not linked,
-            last_refreshed_at=now,
-        )
-        _system_event(
-            action="activation.discovered",
-            message=(
-                f"Activation {info.activation_id} exists in {region} but was not created by "
-                "Fleetdeck"
-                if not linked
-                else f"Activation {info.activation_id} found for request #{request_id}"
-            ),
-            key=f"discovered|{info.activation_id}",
-            severity=EventSeverity.WARNING if not linked else EventSeverity.INFO,
-            region=region,
-            details={"activation_id": info.activation_id},
-        )
-    return 1
-
-
-def _duplicate_activation_delete(
-    *,
-    account: AwsAccount,
-    region: str,
-    info: ssm.ActivationInfo,
-    reg: RegistrationRequest,
-    now: Any,
-) -> int:
-    """Delete a duplicate activation of ``reg`` in AWS and mirror it as revoked
-    (called under the request's lock)."""
-    existed = ssm.delete_activation(
-        account=account, region=region, activation_id=info.activation_id
-    )
-    current = Activation.objects.filter(request=reg).values_list("activation_id", flat=True).first()
-    Activation.objects.create(
-        account=account,
-        region=region,
-        activation_id=info.activation_id,
-        cluster=reg.cluster,
-        iam_role=info.iam_role,
-        default_instance_name=info.default_instance_name,
-        description=info.description[:256],
-        registration_limit=info.registration_limit,
-        expires_at=info.expires_at,
-        created_at=info.created_at or now,
-        state=Activation.State.REVOKED,
-        revoked_at=now,
-        last_refreshed_at=now,
-    )
-    _system_event(
-        action="activation.duplicate_deleted",
-        message=(
-            f"Activation {info.activation_id} was a second activation for registration request "
-            f"#{reg.pk} (which uses {current}), made by a create call whose worker stopped; "
-            + ("deleted it in AWS" if existed else "AWS no longer knew it")
-        ),
-        key=f"duplicate|{info.activation_id}",
-        actor=reg.decided_by,
-        severity=EventSeverity.WARNING,
-        cluster_arn=reg.cluster.arn,
-        region=region,
-        details={"registration_request": reg.pk, "activation_id": info.activation_id},
-    )
-    return 1
-
-
-def codeless_grace() -> timedelta:
-    """How long after its creation an activation without a stored code may still be
-    waiting for its create call to return: Celery's hard time limit kills any task
-    (and so any call) older than that. Past it, nobody holds the code."""
-    return timedelta(seconds=int(settings.CELERY_TASK_TIME_LIMIT) + 60)
-
-
-def activations_codeless_replace(*, now: Any = None) -> list[int]:
-    """Replace the activations whose code was lost: created in AWS for a request,
-    but the worker that made the call stopped before storing the code (SIGKILL,
-    OOM, a lost node). CreateActivation is the only call that returns a code, so
-    such an activation can never be handed out. Once no live call can still
-    return it (``codeless_grace``) and no machine has used it, it is deleted in
-    AWS and a new one is created for the same approved request, without a person
-    having to revoke and retry. Returns the ids of the requests sent to creation.
-    """
-    now = now or timezone.now()
-    candidates = Activation.objects.filter(
-        request__state=RegistrationRequest.State.APPROVED,
-        encrypted_code="",
-        registrations_count=0,
-        created_at__lt=now - codeless_grace(),
-    ).exclude(state=Activation.State.REVOKED)
-    replaced: list[int] = []
-    for candidate in candidates.select_related("account", "cluster"):
-        # One that cannot be replaced now (AWS refuses, the request went away) is
-        # logged and tried again next time; it never holds up the others.
-        try:
-            with transaction.atomic():
-                reg = _locked_request(candidate.request_id)  # type: ignore[arg-type]
-                activation = Activation.objects.select_for_update().get(pk=candidate.pk)
-                if (
-                    reg.state != RegistrationRequest.State.APPROVED
-                    or activation.request_id != reg.pk
-                    or activation.encrypted_code
-                ):
-                    continue  # its create call came back after all
-                existed = ssm.delete_activation(
-                    account=candidate.account,
-                    region=candidate.region,
-                    activation_id=activation.activation_id,
-                )
-                activation.state = Activation.State.REVOKED
-                activation.revoked_at = now
-                activation.request = None  # the request's next activation takes the link
-                activation.save(update_fields=["state", "revoked_at", "request"])
-                _system_event(
-                    action="activation.replaced",
-                    message=(
-                        f"Activation {activation.activation_id} of registration request #{reg.pk} "
-                        "lost its code (the worker creating it stopped before storing it); "
-                        + ("deleted it in AWS" if existed else "AWS no longer knew it")
-                        + " and creating a new one"
-                    ),
-                    key=f"replaced|{activation.activation_id}",
-                    actor=reg.decided_by,
-                    severity=EventSeverity.WARNING,
-                    cluster_arn=reg.cluster.arn,
-                    region=reg.cluster.region,
-                    details={
-                        "registration_request": reg.pk,
-                        "activation_id": activation.activation_id,
-                    },
-                )
-                _enqueue_activation_create(reg.pk)
-                replaced.append(reg.pk)
-        except (AwsError, RegistrationRequest.DoesNotExist) as exc:
-            log.warning(
-                "replacing code-less activation %s failed: %s", candidate.activation_id, exc
-            )
-    return replaced
-
-
-def activation_scopes() -> list[tuple[AwsAccount, str]]:
-    """Every (account, region) Fleetdeck knows a cluster or an activation in."""
-    pairs = set(Cluster.objects.values_list("account_id", "region")) | set(
-        Activation.objects.values_list("account_id", "region")
-    )
-    accounts = AwsAccount.objects.in_bulk({a for a, _ in pairs})
-    return [(accounts[a], r) for a, r in sorted(pairs) if a in accounts]
