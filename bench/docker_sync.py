@@ -64,7 +64,7 @@ def main() -> int:
     call_command("migrate", verbosity=0)
     call_command("createcachetable", verbosity=0)
 
-    from clusters.docker_sync import docker_host_create, docker_host_sync
+    from clusters.docker_hosts import docker_host_create, docker_host_sync
     from clusters.models import Event
 
     run = uuid.uuid4().hex[:8]

@@ -278,8 +278,8 @@ def fleet_prepare(args: Any, sandbox: Any) -> int:
     from django.contrib.auth.hashers import PBKDF2PasswordHasher
 
     from clusters.aws.session import clients_forget
+    from clusters.core.roles import VIEWER, role_groups_ensure
     from clusters.models import AwsAccount
-    from clusters.roles import VIEWER, role_groups_ensure
     from deployments.models import Task
     from deployments.sync import account_sync
     from tests.ecs_seed import seed_external_fleet

@@ -264,7 +264,7 @@ def main() -> None:
 
 
 def run(args: Any) -> None:
-    from clusters.roles import VIEWER, role_groups_ensure
+    from clusters.core.roles import VIEWER, role_groups_ensure
     from tests.factories import UserFactory
 
     role_groups_ensure()

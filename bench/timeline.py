@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from console.selectors import TimelineFilters
+    from console.timeline.selectors import TimelineFilters
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "console.settings_test")
@@ -143,8 +143,8 @@ def _bench_database(args: argparse.Namespace) -> None:
 
 
 def run(repeat: int) -> None:
-    from clusters.roles import VIEWER, role_groups_ensure
-    from console.selectors import TimelineFilters, timeline_events
+    from clusters.core.roles import VIEWER, role_groups_ensure
+    from console.timeline.selectors import TimelineFilters, timeline_events
     from tests.factories import UserFactory
 
     role_groups_ensure()
@@ -224,7 +224,7 @@ def _param(query: str, name: str) -> str | None:
 
 
 def _filters_from(query: str) -> TimelineFilters:
-    from console.forms import TIMELINE_FILTER_FIELDS, TimelineFilterForm
+    from console.timeline.forms import TIMELINE_FILTER_FIELDS, TimelineFilterForm
 
     params = {
         k: v

@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.contrib import admin
 from django.http import HttpRequest
 
-from .models import AuditEntry, Event
+from clusters.models import AuditEntry, Event
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):

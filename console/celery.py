@@ -11,16 +11,21 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "console.settings")
 
 app = Celery("fleetdeck")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-app.autodiscover_tasks(["console", "clusters", "deployments"])
-app.autodiscover_tasks(["deployments"], related_name="sample_tasks")
-app.autodiscover_tasks(["console"], related_name="notification_tasks")
-# Docker host tasks live in their own module (clusters/docker_tasks.py) but keep
-# their clusters.tasks.* names.
-app.autodiscover_tasks(["clusters"], related_name="docker_tasks")
-app.autodiscover_tasks(["clusters"], related_name="registration_tasks")
-app.autodiscover_tasks(["deployments"], related_name="drift_tasks")
-app.autodiscover_tasks(["clusters"], related_name="timeline_tasks")
-app.autodiscover_tasks(["deployments"], related_name="redeploy_tasks")
+# Every package that holds a tasks.py, in one list; a task's name is its module path.
+app.autodiscover_tasks(
+    [
+        "clusters.core",
+        "clusters.mirror",
+        "clusters.docker_hosts",
+        "clusters.registration",
+        "deployments",
+        "deployments.drift",
+        "deployments.redeploy",
+        "deployments.samples",
+        "console.alerts",
+        "console.ops",
+    ]
+)
 
 
 def _interval(name: str, default: int) -> timedelta:
@@ -35,7 +40,7 @@ def declare_schedules(sender: Celery, **_: object) -> None:
     does not import the apps (and so the layers stay one-way)."""
     sender.conf.beat_schedule = {
         "heartbeat": {
-            "task": "console.tasks.heartbeat",
+            "task": "console.ops.tasks.heartbeat",
             "schedule": timedelta(seconds=30),
         },
     }
@@ -55,19 +60,19 @@ def _app_schedules() -> dict[str, dict[str, object]]:
             "schedule": _interval("FLEETDECK_SYNC_INTERVAL_SECONDS", 30),
         },
         "docker-sync-all": {
-            "task": "clusters.tasks.sync_all_docker_hosts",
+            "task": "clusters.docker_hosts.tasks.sync_all_docker_hosts",
             "schedule": _interval("FLEETDECK_DOCKER_SYNC_INTERVAL_SECONDS", 30),
         },
         "registration-activations-refresh": {
-            "task": "clusters.registration_tasks.activations_refresh_all",
+            "task": "clusters.registration.tasks.activations_refresh_all",
             "schedule": _interval("FLEETDECK_REGISTRATION_INTERVAL_SECONDS", 30),
         },
         "registration-waiting-room-scan": {
-            "task": "clusters.registration_tasks.waiting_room_scan_all",
+            "task": "clusters.registration.tasks.waiting_room_scan_all",
             "schedule": _interval("FLEETDECK_REGISTRATION_INTERVAL_SECONDS", 30),
         },
         "drift-evaluate": {
-            "task": "deployments.tasks.evaluate_drift",
+            "task": "deployments.drift.tasks.evaluate_drift",
             "schedule": _interval("FLEETDECK_DOCKER_SYNC_INTERVAL_SECONDS", 30),
         },
         "prune-history": {
@@ -76,19 +81,19 @@ def _app_schedules() -> dict[str, dict[str, object]]:
             "schedule": timedelta(hours=1),
         },
         "sample-services": {
-            "task": "deployments.sample_tasks.sample_services",
+            "task": "deployments.samples.tasks.sample_services",
             "schedule": timedelta(seconds=60),
         },
         "evaluate-alerts": {
-            "task": "console.notification_tasks.evaluate_alerts",
+            "task": "console.alerts.tasks.evaluate_alerts",
             "schedule": _interval("FLEETDECK_ALERT_INTERVAL_SECONDS", 60),
         },
         "redeploys-sweep": {
-            "task": "deployments.redeploy_tasks.sweep",
+            "task": "deployments.redeploy.tasks.sweep",
             "schedule": timedelta(minutes=1),
         },
         "prune-events": {
-            "task": "clusters.timeline_tasks.prune_events",
+            "task": "clusters.core.tasks.prune_events",
             "schedule": timedelta(hours=1),
         },
     }

@@ -2,10 +2,9 @@ from __future__ import annotations
 
 from django.http import HttpRequest
 
-from clusters.roles import user_role
-
-from .health import background_work_status
-from .navigation import NAVIGATION
+from clusters.core.roles import user_role
+from console.navigation import NAVIGATION
+from console.ops.health import background_work_status
 
 
 def shell(request: HttpRequest) -> dict[str, object]:

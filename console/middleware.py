@@ -65,7 +65,7 @@ class MissingObjectIs404Middleware:
         from django.core.exceptions import ObjectDoesNotExist
 
         if isinstance(exception, ObjectDoesNotExist):
-            from .errors import not_found
+            from console.errors import not_found
 
             return not_found(request)
         return None
@@ -83,7 +83,7 @@ class NulCharacterIs400Middleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if self._has_nul(request):
-            from .errors import bad_request_message
+            from console.errors import bad_request_message
 
             return bad_request_message(request, self.MESSAGE)
         return self.get_response(request)

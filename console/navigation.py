@@ -14,8 +14,8 @@ class NavItem:
 
 NAVIGATION = (
     NavItem("Dashboard", "dashboard", "dashboard"),
-    NavItem("Clusters", "clusters:list", "clusters"),
-    NavItem("Instances", "clusters:instances", "instances"),
+    NavItem("Clusters", "deployments:clusters", "clusters"),
+    NavItem("Instances", "deployments:instances", "instances"),
     NavItem("Services", "deployments:services", "services"),
     NavItem("Tasks", "deployments:tasks", "tasks"),
     NavItem("Registrations", "clusters:registrations", "registrations"),

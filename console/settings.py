@@ -11,7 +11,7 @@ from pathlib import Path
 
 import dj_database_url
 
-from .env import ConfigError, env_bool, env_int, env_list, env_secret, env_str
+from console.env import ConfigError, env_bool, env_int, env_list, env_secret, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(env_str("FLEETDECK_DATA_DIR", str(BASE_DIR / ".data")))

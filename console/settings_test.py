@@ -27,7 +27,7 @@ os.environ.setdefault(
 )
 os.environ.setdefault("FLEETDECK_ENCRYPTION_KEYS", "RhpMaeEjdt8cxpt4CGjR2hgJF-W0nK6n2TRazGZCZsc=")
 
-from .settings import *  # noqa: F403
+from console.settings import *  # noqa: F403
 
 if not REDIS_URL:  # noqa: F405
     # Without the test peers (scripts/services.py) there is no cache table either.

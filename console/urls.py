@@ -2,8 +2,10 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from . import alert_views, dashboard_views, views
-from .login import ThrottledLoginView
+from console.alerts import views as alert_views
+from console.dashboard import views as dashboard_views
+from console.login import ThrottledLoginView
+from console.timeline import views
 
 urlpatterns = [
     path("", dashboard_views.dashboard, name="dashboard"),

@@ -8,9 +8,8 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
-from clusters.history import infrastructure_history_prune
-
-from .models import Deployment, Task
+from clusters.mirror.history import infrastructure_history_prune
+from deployments.models import Deployment, Task
 
 
 def history_prune(*, now: datetime | None = None, days: int | None = None) -> dict[str, int]:

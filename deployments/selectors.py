@@ -5,8 +5,7 @@ from __future__ import annotations
 from django.db.models import F, Q, QuerySet
 
 from clusters.models import Cluster, ContainerInstance
-
-from .models import Service, Task
+from deployments.models import Service, Task
 
 TASK_STATUSES = ("running", "pending", "stopped", "all")
 

@@ -1,7 +1,7 @@
 """Syncing one cluster (and whole accounts) from AWS into the mirror.
 
 ``cluster_sync`` is the orchestrator: cluster counts, container instances (via
-``clusters.sync``), services with their deployments and events, task definitions,
+``clusters.mirror.sync``), services with their deployments and events, task definitions,
 tasks with their containers (the writers are in ``deployments.workload_sync``).
 Calls are the minimum the API allows (see ``clusters.aws.ecs``); a task mirrored as
 STOPPED is final and never described again; only changed rows are written.
@@ -15,8 +15,7 @@ from collections import Counter
 from clusters.aws.ecs import ClusterInfo, EcsReader
 from clusters.aws.errors import AwsError, AwsTransientError
 from clusters.aws.session import account_discover_id
-from clusters.models import AwsAccount, Cluster, SyncRun
-from clusters.sync import (
+from clusters.mirror.sync import (
     SyncLockBusy,
     SyncStats,
     account_clusters_sync,
@@ -32,8 +31,13 @@ from clusters.sync import (
     sync_run_start,
     sync_runs_abandoned_close,
 )
-
-from .workload_sync import STOPPED, cluster_services_sync, cluster_tasks_sync, services_fetch
+from clusters.models import AwsAccount, Cluster, SyncRun
+from deployments.workload_sync import (
+    STOPPED,
+    cluster_services_sync,
+    cluster_tasks_sync,
+    services_fetch,
+)
 
 
 # --- orchestration ---------------------------------------------------------

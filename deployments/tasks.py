@@ -9,10 +9,9 @@ from celery.app.task import Task as CeleryTask
 from django.db import transaction
 
 from clusters.aws.errors import AwsTransientError
-from clusters.sync import SyncLockBusy
-
-from .history import history_prune
-from .sync import account_sync, accounts_discover_clusters, cluster_sync, sync_run_fail
+from clusters.mirror.sync import SyncLockBusy
+from deployments.history import history_prune
+from deployments.sync import account_sync, accounts_discover_clusters, cluster_sync, sync_run_fail
 
 MAX_RETRIES = 4
 

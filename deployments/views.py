@@ -1,4 +1,5 @@
-"""Mirror pages: cluster detail (tabs), services, tasks, instance detail, Sync now."""
+"""Every ECS browsing page: clusters (list and detail tabs), container instances, services,
+tasks, and "Sync now" with its progress fragment."""
 
 from __future__ import annotations
 
@@ -12,18 +13,21 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from clusters.audit import audit_record
+from clusters.core.audit import audit_record
+from clusters.core.inputs import db_id
+from clusters.core.roles import OPERATOR, VIEWER, has_role, role_required
+from clusters.mirror.selectors import clusters_overview, instances_query, paginate
+from clusters.mirror.sync import sync_run_start
 from clusters.models import AwsAccount, Cluster, ContainerInstance, Event, SyncRun
-from clusters.roles import OPERATOR, VIEWER, has_role, role_required
-from clusters.selectors import instances_query, paginate
-from clusters.sync import sync_run_start
-
-from .models import Deployment, Service, Task
-from .selectors import TASK_STATUSES, services_query, tasks_query
-from .sync import sync_run_fail
-from .tasks import sync_account, sync_cluster
+from deployments.models import Deployment, Service, Task
+from deployments.selectors import TASK_STATUSES, services_query, tasks_query
+from deployments.sync import sync_run_fail
+from deployments.tasks import sync_account, sync_cluster
 
 logger = logging.getLogger(__name__)
+
+# htmx stops polling when a response has this status.
+STOP_POLLING = 286
 
 TABS = ("services", "tasks", "instances")
 
@@ -241,4 +245,50 @@ def account_sync_now(request: HttpRequest, pk: int) -> HttpResponse:
         account=account.name,
     )
     queued = _send(lambda: sync_account.delay(account.pk, run.pk), run)
-    return _sync_started(request, run, reverse("clusters:list"), queued)
+    return _sync_started(request, run, reverse("deployments:clusters"), queued)
+
+
+@require_GET
+@role_required(VIEWER)
+def cluster_list(request: HttpRequest) -> HttpResponse:
+    return render(
+        request,
+        "clusters/list.html",
+        {
+            "section": "clusters",
+            "accounts": clusters_overview(),
+            "can_operate": has_role(request.user, OPERATOR),
+        },
+    )
+
+
+@require_GET
+@role_required(VIEWER)
+def instance_list(request: HttpRequest) -> HttpResponse:
+    cluster_id = db_id(request.GET.get("cluster"))
+    cluster = Cluster.objects.filter(pk=cluster_id).first() if cluster_id else None
+    filters = {
+        "status": request.GET.get("status", ""),
+        "kind": request.GET.get("kind", ""),
+        "q": request.GET.get("q", "").strip(),
+    }
+    page = paginate(instances_query(cluster=cluster, **filters), request.GET.get("page"))
+    return render(
+        request,
+        "clusters/instances.html",
+        {"section": "instances", "page": page, "filters": filters, "cluster": cluster},
+    )
+
+
+@require_GET
+@role_required(VIEWER)
+def sync_run_status(request: HttpRequest, pk: int) -> HttpResponse:
+    """The "Sync now" progress fragment; htmx polls it until the run is finished."""
+    run = get_object_or_404(SyncRun.objects.select_related("cluster", "account"), pk=pk)
+    response = render(request, "clusters/_sync_run.html", {"run": run})
+    if run.is_finished and request.htmx:  # type: ignore[attr-defined]
+        response.status_code = STOP_POLLING
+        # Only a running run is polled, so this is the moment it finished: reload the
+        # page to show what the sync brought (the finished run renders without polling).
+        response["HX-Refresh"] = "true"
+    return response

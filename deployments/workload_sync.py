@@ -19,11 +19,10 @@ from django.utils import timezone
 
 from clusters.aws.ecs import EcsReader, ServiceInfo, TaskInfo
 from clusters.aws.errors import AwsPermanentError
+from clusters.core.timeline import NewEvent, dedupe_key, events_record
+from clusters.mirror.sync import SyncStats, changed_fields, mirror_write, rows_insert
 from clusters.models import Cluster
-from clusters.sync import SyncStats, changed_fields, mirror_write, rows_insert
-from clusters.timeline import NewEvent, dedupe_key, events_record
-
-from .models import Deployment, Service, Task, TaskContainer, TaskDefinition
+from deployments.models import Deployment, Service, Task, TaskContainer, TaskDefinition
 
 STOPPED = "STOPPED"
 

@@ -8,7 +8,7 @@ import pytest
 from django.contrib.auth.models import Group
 from django.test import Client
 
-from clusters.roles import ADMIN, OPERATOR, VIEWER, role_groups_ensure
+from clusters.core.roles import ADMIN, OPERATOR, VIEWER, role_groups_ensure
 from tests.peers import REPO
 
 from .factories import UserFactory

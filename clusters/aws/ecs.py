@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from .errors import aws_call_errors
+from clusters.aws.errors import aws_call_errors
 
 LIST_PAGE = 100
 DESCRIBE_TASKS_BATCH = 100

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from .ecs import DeploymentInfo, ServiceInfo, _service
-from .errors import AwsPermanentError, aws_call_errors
-from .session import aws_client
+from clusters.aws.ecs import DeploymentInfo, ServiceInfo, _service
+from clusters.aws.errors import AwsPermanentError, aws_call_errors
+from clusters.aws.session import aws_client
 
 if TYPE_CHECKING:
     from clusters.models import AwsAccount

@@ -8,9 +8,9 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from .errors import AwsPermanentError
-from .errors import translate as _translate
-from .session import aws_client
+from clusters.aws.errors import AwsPermanentError
+from clusters.aws.errors import translate as _translate
+from clusters.aws.session import aws_client
 
 PENDING_ATTRIBUTE = "fleetdeck.pending"
 APPROVED_ATTRIBUTE = "fleetdeck.approved"

@@ -26,7 +26,7 @@ import boto3
 from botocore.config import Config
 from django.conf import settings
 
-from .errors import aws_call_errors
+from clusters.aws.errors import aws_call_errors
 
 if TYPE_CHECKING:
     from clusters.models import AwsAccount

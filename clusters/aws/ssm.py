@@ -14,8 +14,8 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from .errors import translate
-from .session import aws_client
+from clusters.aws.errors import translate
+from clusters.aws.session import aws_client
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,5 @@
-from .audit import AuditEntry
-from .aws import (
+from clusters.models.audit import AuditEntry
+from clusters.models.aws import (
     AuthMode,
     AwsAccount,
     Cluster,
@@ -8,16 +8,16 @@ from .aws import (
     SyncRunStatus,
     SyncStatus,
 )
-from .base import MirroredModel
-from .hosts import Container, ContainerHealth, DockerHost
-from .registration import (
+from clusters.models.base import MirroredModel
+from clusters.models.hosts import Container, ContainerHealth, DockerHost
+from clusters.models.registration import (
     Activation,
     DecommissionRequest,
     DockerInstallSource,
     InstanceAdmission,
     RegistrationRequest,
 )
-from .timeline import Event, EventSeverity, EventSource
+from clusters.models.timeline import Event, EventSeverity, EventSource
 
 __all__ = [
     "Activation",

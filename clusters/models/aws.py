@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db import models
 from django.utils import timezone
 
-from .base import MirroredModel
+from clusters.models.base import MirroredModel
 
 
 class AuthMode(models.TextChoices):

@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.db import models
 from django.utils import timezone
 
-from .base import MirroredModel
+from clusters.models.base import MirroredModel
 
 # A Docker host's TLS material, item by item: the fields are tls_<item>_path and
 # encrypted_tls_<item>.
@@ -22,7 +22,7 @@ class DockerHost(models.Model):
     tls_cert_path = models.CharField(max_length=500, blank=True)
     tls_key_path = models.CharField(max_length=500, blank=True)
     # ... or as PEM text given through the form, stored as Fernet tokens
-    # (clusters.crypto; manage.py rotate_encryption_keys finds every field named
+    # (clusters.core.crypto; manage.py rotate_encryption_keys finds every field named
     # encrypted_*). Each wins over the matching path; the key is never shown again.
     encrypted_tls_ca = models.TextField(blank=True, editable=False)
     encrypted_tls_cert = models.TextField(blank=True, editable=False)

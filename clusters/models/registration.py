@@ -117,7 +117,7 @@ class Activation(models.Model):
         on_delete=models.SET_NULL,
         related_name="activations",
     )
-    # Fernet token (clusters.crypto); empty for activations created elsewhere,
+    # Fernet token (clusters.core.crypto); empty for activations created elsewhere,
     # whose code Fleetdeck never saw.
     encrypted_code = models.TextField(blank=True, editable=False)
     iam_role = models.CharField(max_length=255, blank=True)

@@ -12,14 +12,14 @@ One module per job (``requests``, ``activations``, ``activation_mirror``,
 so where a function lives inside it is not part of its interface.
 """
 
-from .activation_mirror import (
+from clusters.registration.activation_mirror import (
     VANISH_GRACE,
     activation_scopes,
     activations_codeless_replace,
     activations_refresh,
     codeless_grace,
 )
-from .activations import (
+from clusters.registration.activations import (
     INSTALL_SCRIPT_URL,
     RevealedActivation,
     activation_create,
@@ -29,9 +29,18 @@ from .activations import (
     can_reveal,
     install_command,
 )
-from .common import REQUEST_TAG, ActivationNotUsable, RegistrationError, self_approval_allowed
-from .decommission import decommission_cancel, decommission_confirm, decommission_request
-from .requests import (
+from clusters.registration.common import (
+    REQUEST_TAG,
+    ActivationNotUsable,
+    RegistrationError,
+    self_approval_allowed,
+)
+from clusters.registration.decommission import (
+    decommission_cancel,
+    decommission_confirm,
+    decommission_request,
+)
+from clusters.registration.requests import (
     EXPIRY_MAX_HOURS,
     EXPIRY_MIN_HOURS,
     LIMIT_MAX,
@@ -44,7 +53,7 @@ from .requests import (
     registration_request_create,
     registration_retry,
 )
-from .waiting_room import (
+from clusters.registration.waiting_room import (
     SSM_LAG,
     cluster_hold_policy_set,
     instance_admit,

@@ -17,11 +17,16 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from ..aws import ssm
-from ..aws.errors import AwsError
-from ..inputs import db_id
-from ..models import Activation, AwsAccount, Cluster, EventSeverity, RegistrationRequest
-from .common import REQUEST_TAG, _enqueue_activation_create, _locked_request, _system_event
+from clusters.aws import ssm
+from clusters.aws.errors import AwsError
+from clusters.core.inputs import db_id
+from clusters.models import Activation, AwsAccount, Cluster, EventSeverity, RegistrationRequest
+from clusters.registration.common import (
+    REQUEST_TAG,
+    _enqueue_activation_create,
+    _locked_request,
+    _system_event,
+)
 
 log = logging.getLogger(__name__)
 

@@ -22,17 +22,17 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
-from ..aws import ssm
-from ..aws.errors import AwsPermanentError
-from ..crypto import decrypt_secret, encrypt_secret, encryption_configured
-from ..models import (
+from clusters.aws import ssm
+from clusters.aws.errors import AwsPermanentError
+from clusters.core.crypto import decrypt_secret, encrypt_secret, encryption_configured
+from clusters.core.roles import ADMIN, OPERATOR, has_role
+from clusters.models import (
     Activation,
     DockerInstallSource,
     EventSeverity,
     RegistrationRequest,
 )
-from ..roles import ADMIN, OPERATOR, has_role
-from .common import (
+from clusters.registration.common import (
     REQUEST_TAG,
     ActivationNotUsable,
     RegistrationError,

@@ -13,11 +13,17 @@ from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.http import HttpRequest
 
-from ..audit import audit_record
-from ..aws import ecs_instances, ssm
-from ..models import Cluster, ContainerInstance, EventSeverity, EventSource, RegistrationRequest
-from ..roles import has_role
-from ..timeline import dedupe_key, event_record
+from clusters.aws import ecs_instances, ssm
+from clusters.core.audit import audit_record
+from clusters.core.roles import has_role
+from clusters.core.timeline import dedupe_key, event_record
+from clusters.models import (
+    Cluster,
+    ContainerInstance,
+    EventSeverity,
+    EventSource,
+    RegistrationRequest,
+)
 
 REQUEST_TAG = "fleetdeck:request"
 
@@ -119,7 +125,7 @@ def _locked_request(pk: int) -> RegistrationRequest:
 
 
 def _enqueue_activation_create(pk: int) -> None:
-    from ..registration_tasks import activation_create_task
+    from clusters.registration.tasks import activation_create_task
 
     transaction.on_commit(lambda: activation_create_task.delay(pk))
 

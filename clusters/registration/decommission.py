@@ -14,11 +14,11 @@ from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
-from ..aws import ecs_instances
-from ..aws.errors import AwsPermanentError, AwsTransientError
-from ..models import ContainerInstance, DecommissionRequest, EventSeverity
-from ..roles import ADMIN, OPERATOR, has_role
-from .common import (
+from clusters.aws import ecs_instances
+from clusters.aws.errors import AwsPermanentError, AwsTransientError
+from clusters.core.roles import ADMIN, OPERATOR, has_role
+from clusters.models import ContainerInstance, DecommissionRequest, EventSeverity
+from clusters.registration.common import (
     RegistrationError,
     _deregister_everywhere,
     _record,

@@ -17,9 +17,9 @@ from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
-from ..models import Cluster, RegistrationRequest
-from ..roles import ADMIN, OPERATOR, has_role
-from .common import (
+from clusters.core.roles import ADMIN, OPERATOR, has_role
+from clusters.models import Cluster, RegistrationRequest
+from clusters.registration.common import (
     RegistrationError,
     _enqueue_activation_create,
     _locked_request,

@@ -14,11 +14,11 @@ from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
-from ..aws import ecs_instances, ssm
-from ..aws.errors import AwsPermanentError
-from ..models import Activation, Cluster, ContainerInstance, EventSeverity, InstanceAdmission
-from ..roles import ADMIN
-from .common import (
+from clusters.aws import ecs_instances, ssm
+from clusters.aws.errors import AwsPermanentError
+from clusters.core.roles import ADMIN
+from clusters.models import Activation, Cluster, ContainerInstance, EventSeverity, InstanceAdmission
+from clusters.registration.common import (
     RegistrationError,
     _deregister_everywhere,
     _record,

@@ -10,7 +10,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import serializers, viewsets
 
-from clusters.inputs import db_id
+from clusters.core.inputs import db_id
 from clusters.models import AwsAccount, Cluster, ContainerInstance, Event
 from deployments.models import Deployment, Service, Task, TaskContainer
 

@@ -5,7 +5,7 @@ from typing import Any
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
-from clusters.roles import VIEWER, has_role
+from clusters.core.roles import VIEWER, has_role
 
 
 class CanViewFleet(BasePermission):

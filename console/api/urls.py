@@ -1,7 +1,7 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularJSONAPIView
 
-from . import mirror, views
+from console.api import mirror, views
 
 # Plain path() routes (not a router's regexes) so the access tests can walk them.
 RESOURCES = {

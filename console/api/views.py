@@ -6,7 +6,7 @@ from rest_framework.decorators import api_view
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from clusters.roles import user_role
+from clusters.core.roles import user_role
 
 
 @extend_schema(responses={200: OpenApiTypes.OBJECT})

@@ -18,8 +18,8 @@ one query.
 The names below are re-exported so callers import them from ``console.dashboard``.
 """
 
-from .acknowledgements import acknowledgement_fire_seq, acknowledgements_attach
-from .extension_rules import (
+from console.dashboard.acknowledgements import acknowledgement_fire_seq, acknowledgements_attach
+from console.dashboard.extension_rules import (
     ACTIVATION_EXPIRY_WINDOW,
     DOCKER_UNREACHABLE_AFTER,
     EXTENSION_RULES,
@@ -29,9 +29,9 @@ from .extension_rules import (
     rule_drift,
     rule_registrations,
 )
-from .links import detail_url, timeline_url
-from .page import Dashboard, dashboard_data
-from .rules import (
+from console.dashboard.links import detail_url, timeline_url
+from console.dashboard.page import Dashboard, dashboard_data
+from console.dashboard.rules import (
     AGENT_DISCONNECTED_AFTER,
     CORE_RULES,
     DISCONNECTED_LIMIT,
@@ -44,7 +44,7 @@ from .rules import (
     rule_sync,
     stuck_rollout_after,
 )
-from .snapshot import (
+from console.dashboard.snapshot import (
     ERROR,
     FAILED_TASKS_WINDOW,
     INFO,
@@ -58,7 +58,7 @@ from .snapshot import (
     SummaryGroup,
     fleet_snapshot,
 )
-from .summary import dashboard_summary, service_state, stale_sync_after
+from console.dashboard.summary import dashboard_summary, service_state, stale_sync_after
 
 __all__ = [
     "ACTIVATION_EXPIRY_WINDOW",

@@ -9,8 +9,8 @@ from django.conf import settings
 from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
-from ..models import Acknowledgement, AlertState
-from .snapshot import AttentionItem
+from console.dashboard.snapshot import AttentionItem
+from console.models import Acknowledgement, AlertState
 
 
 def acknowledgements_attach(items: list[AttentionItem]) -> None:

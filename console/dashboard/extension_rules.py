@@ -8,8 +8,8 @@ from collections.abc import Callable, Iterable
 from datetime import timedelta
 from typing import Any
 
-from .links import _detail_by_name, _url, timeline_url
-from .snapshot import (
+from console.dashboard.links import _detail_by_name, _url, timeline_url
+from console.dashboard.snapshot import (
     ERROR,
     INFO,
     WARNING,

@@ -6,10 +6,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from .extension_rules import ensure_extensions_loaded
-from .rules import needs_attention
-from .snapshot import ERROR, INFO, WARNING, AttentionItem, FleetSummary, fleet_snapshot
-from .summary import dashboard_summary
+from console.dashboard.extension_rules import ensure_extensions_loaded
+from console.dashboard.rules import needs_attention
+from console.dashboard.snapshot import (
+    ERROR,
+    INFO,
+    WARNING,
+    AttentionItem,
+    FleetSummary,
+    fleet_snapshot,
+)
+from console.dashboard.summary import dashboard_summary
 
 
 @dataclass

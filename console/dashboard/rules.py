@@ -10,10 +10,10 @@ from typing import TypedDict
 
 from django.conf import settings
 
-from .acknowledgements import acknowledgements_attach
-from .extension_rules import EXTENSION_RULES, ensure_extensions_loaded
-from .links import _url, detail_url, timeline_url
-from .snapshot import (
+from console.dashboard.acknowledgements import acknowledgements_attach
+from console.dashboard.extension_rules import EXTENSION_RULES, ensure_extensions_loaded
+from console.dashboard.links import _url, detail_url, timeline_url
+from console.dashboard.snapshot import (
     ERROR,
     WARNING,
     AttentionItem,
@@ -23,7 +23,7 @@ from .snapshot import (
     _cluster_fields,
     fleet_snapshot,
 )
-from .summary import _last_success, _waiting_instance_ids, stale_sync_after
+from console.dashboard.summary import _last_success, _waiting_instance_ids, stale_sync_after
 
 # How long an agent may be disconnected before it needs attention (the ECS agent
 # reconnects on its own after short network blips).
@@ -183,7 +183,7 @@ def rule_sync(snap: FleetSnapshot) -> Iterable[AttentionItem]:
                 detail=(account.last_sync_error or "failed")[:300],
                 since=account.last_sync_at or snap.now,
                 state="failed",
-                url=_url("clusters:list"),
+                url=_url("deployments:clusters"),
                 timeline_url=timeline_url(source="sync"),
             )
     for c in snap.clusters:

@@ -14,9 +14,8 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from clusters.models import AwsAccount, Cluster, ContainerInstance, SyncRun
+from console.models import SEVERITY_RANK, Acknowledgement
 from deployments.models import Deployment, Service, TaskContainer
-
-from ..models import SEVERITY_RANK, Acknowledgement
 
 ERROR, WARNING, INFO = "error", "warning", "info"
 

@@ -10,9 +10,14 @@ from typing import Any
 from django.conf import settings
 
 from clusters.models import Cluster
-
-from .extension_rules import ensure_extensions_loaded
-from .snapshot import ClusterSummary, FleetSnapshot, FleetSummary, SummaryGroup, fleet_snapshot
+from console.dashboard.extension_rules import ensure_extensions_loaded
+from console.dashboard.snapshot import (
+    ClusterSummary,
+    FleetSnapshot,
+    FleetSummary,
+    SummaryGroup,
+    fleet_snapshot,
+)
 
 
 # --- service and sync classification ---------------------------------------

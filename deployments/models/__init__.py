@@ -1,13 +1,13 @@
-from .drift import DriftFinding, DriftKind, DriftSeverity
-from .ecs import Deployment, Service, Task, TaskContainer, TaskDefinition
-from .redeploy import (
+from deployments.models.drift import DriftFinding, DriftKind, DriftSeverity
+from deployments.models.ecs import Deployment, Service, Task, TaskContainer, TaskDefinition
+from deployments.models.redeploy import (
     ACTIVE_STATUSES,
     TERMINAL_STATUSES,
     Redeploy,
     RedeployBatch,
     RedeployStatus,
 )
-from .samples import ServiceSample
+from deployments.models.samples import ServiceSample
 
 __all__ = [
     "ACTIVE_STATUSES",

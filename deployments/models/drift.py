@@ -5,8 +5,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from clusters.models import Container, ContainerInstance, DockerHost
-
-from .ecs import Task
+from deployments.models.ecs import Task
 
 
 class DriftKind(models.TextChoices):

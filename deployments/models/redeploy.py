@@ -7,7 +7,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from .ecs import Deployment, Service
+from deployments.models.ecs import Deployment, Service
 
 
 class RedeployStatus(models.TextChoices):

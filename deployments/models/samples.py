@@ -1,6 +1,6 @@
 """Per-service running/desired samples for the dashboard's 24 h trend lines.
 
-Written once a minute by ``deployments.sample_tasks.sample_services``; pruned so
+Written once a minute by ``deployments.samples.tasks.sample_services``; pruned so
 storage stays bounded: one sample per minute for the last 24 h, one per hour
 beyond that, nothing older than the retention period.
 """
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from django.db import models
 
-from .ecs import Service
+from deployments.models.ecs import Service
 
 
 class ServiceSample(models.Model):

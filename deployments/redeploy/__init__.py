@@ -10,8 +10,8 @@ One module per job: ``start`` (plan, request, retry, batches, dispatch),
 this package's names (``from deployments.redeploy import service_force_redeploy``).
 """
 
-from .rollout import redeploy_execute, redeploy_refresh
-from .start import (
+from deployments.redeploy.rollout import redeploy_execute, redeploy_refresh
+from deployments.redeploy.start import (
     IDEMPOTENCY_WINDOW,
     STALE_DISPATCH,
     BatchResult,
@@ -26,7 +26,7 @@ from .start import (
     redeploy_retry,
     service_force_redeploy,
 )
-from .sweep import STALE_REQUEST, STALE_TRACKING, SweepResult, redeploys_sweep
+from deployments.redeploy.sweep import STALE_REQUEST, STALE_TRACKING, SweepResult, redeploys_sweep
 
 __all__ = [
     "IDEMPOTENCY_WINDOW",

@@ -16,13 +16,12 @@ from django.utils import timezone
 
 from clusters.aws.ecs_actions import ecs_force_new_deployment
 from clusters.aws.errors import AwsError, AwsTransientError
+from clusters.core.timeline import dedupe_key, event_record
+from clusters.mirror.sync import SyncLockBusy
 from clusters.models import Event, EventSeverity, EventSource
-from clusters.sync import SyncLockBusy
-from clusters.timeline import dedupe_key, event_record
-
-from ..models import ACTIVE_STATUSES, Deployment, Redeploy, RedeployStatus, Service
-from ..sync import cluster_sync
-from .start import _subjects, redeploy_batch_advance
+from deployments.models import ACTIVE_STATUSES, Deployment, Redeploy, RedeployStatus, Service
+from deployments.redeploy.start import _subjects, redeploy_batch_advance
+from deployments.sync import cluster_sync
 
 
 def _tracking_timeout() -> timedelta:

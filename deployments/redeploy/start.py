@@ -18,10 +18,9 @@ from django.db.models import Q
 from django.http import HttpRequest
 from django.utils import timezone
 
-from clusters.audit import audit_record
+from clusters.core.audit import audit_record
 from clusters.models import ContainerInstance
-
-from ..models import (
+from deployments.models import (
     ACTIVE_STATUSES,
     Deployment,
     Redeploy,
@@ -232,7 +231,7 @@ def redeploy_dispatch(*, redeploy_id: int) -> bool:
 
 
 def _enqueue_execute(redeploy_id: int) -> None:
-    from ..redeploy_tasks import redeploy_execute_task
+    from deployments.redeploy.tasks import redeploy_execute_task
 
     try:
         redeploy_execute_task.delay(redeploy_id)

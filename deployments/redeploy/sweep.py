@@ -14,14 +14,18 @@ from django.db.models import Q
 from django.utils import timezone
 
 from clusters.aws.errors import AwsTransientError
+from clusters.core.timeline import dedupe_key, event_record
+from clusters.mirror.sync import SyncLockBusy
 from clusters.models import EventSource
-from clusters.sync import SyncLockBusy
-from clusters.timeline import dedupe_key, event_record
-
-from ..models import Deployment, Redeploy, RedeployBatch, RedeployStatus
-from ..sync import cluster_sync
-from .rollout import _finish
-from .start import STALE_DISPATCH, _subjects, redeploy_batch_advance, redeploy_dispatch
+from deployments.models import Deployment, Redeploy, RedeployBatch, RedeployStatus
+from deployments.redeploy.rollout import _finish
+from deployments.redeploy.start import (
+    STALE_DISPATCH,
+    _subjects,
+    redeploy_batch_advance,
+    redeploy_dispatch,
+)
+from deployments.sync import cluster_sync
 
 STALE_REQUEST = timedelta(minutes=5)
 STALE_TRACKING = timedelta(minutes=1)

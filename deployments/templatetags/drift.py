@@ -8,7 +8,7 @@ from typing import Any
 from django import template
 
 from clusters.models import ContainerInstance, DockerHost
-from deployments.drift import drift_findings
+from deployments.drift.evaluation import drift_findings
 
 register = template.Library()
 

@@ -9,7 +9,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from deployments.models import ACTIVE_STATUSES, Redeploy, Service
-from deployments.redeploy_selectors import RedeployProgress, redeploy_progress
+from deployments.redeploy.selectors import RedeployProgress, redeploy_progress
 
 register = template.Library()
 

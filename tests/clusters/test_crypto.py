@@ -4,7 +4,7 @@ import pytest
 from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
 
-from clusters.crypto import DecryptionError, decrypt_secret, encrypt_secret, reencrypt_secret
+from clusters.core.crypto import DecryptionError, decrypt_secret, encrypt_secret, reencrypt_secret
 
 
 def test_round_trip_and_ciphertext_hides_plaintext() -> None:

@@ -7,8 +7,8 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.core.management import call_command
 
-from clusters import dockerhosts
-from clusters.docker_sync import docker_host_create, docker_host_sync, docker_hosts_sync_all
+from clusters.docker_hosts import docker_host_create, docker_host_sync, docker_hosts_sync_all
+from clusters.docker_hosts import engine as dockerhosts
 from clusters.models import Container, DockerHost, Event
 from tests.clusters.docker_helpers import DOCKER_URL, ecs_labels
 from tests.peers import wait_until

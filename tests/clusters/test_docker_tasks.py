@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from celery import Celery
 
-from clusters.docker_sync import docker_host_create
-from clusters.docker_tasks import sync_all_docker_hosts
+from clusters.docker_hosts import docker_host_create
+from clusters.docker_hosts.tasks import sync_all_docker_hosts
 from clusters.models import Container, DockerHost
 from tests.clusters.docker_helpers import DOCKER_URL
 from tests.peers import celery_worker_process, wait_until

@@ -16,9 +16,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from django.test import Client
 from django.urls import reverse
 
-from clusters import dockerhosts, tls_files
-from clusters.crypto import decrypt_secret
-from clusters.docker_sync import docker_host_create, docker_host_sync, host_endpoint
+from clusters.core.crypto import decrypt_secret
+from clusters.docker_hosts import docker_host_create, docker_host_sync, host_endpoint, tls_files
+from clusters.docker_hosts import engine as dockerhosts
 from clusters.models import AuditEntry, Container, DockerHost
 from tests.clusters.docker_helpers import pem_texts, tls_material, tls_server_context
 

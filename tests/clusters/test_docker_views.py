@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from clusters.docker_sync import docker_host_create, docker_host_sync
+from clusters.docker_hosts import docker_host_create, docker_host_sync
 from clusters.models import AuditEntry, Container, DockerHost, Event
 from tests.clusters.docker_helpers import DOCKER_URL, ecs_labels
 

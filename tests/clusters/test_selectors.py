@@ -9,8 +9,8 @@ import pytest
 from django.db.models.signals import post_init
 from django.utils import timezone
 
+from clusters.mirror.selectors import clusters_overview
 from clusters.models import AwsAccount, Cluster, SyncRun
-from clusters.selectors import clusters_overview
 
 pytestmark = pytest.mark.django_db
 

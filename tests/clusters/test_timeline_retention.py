@@ -7,9 +7,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from clusters.core.tasks import prune_events
+from clusters.core.timeline import NewEvent, event_retention_days, events_prune, events_record
 from clusters.models import Event
-from clusters.timeline import NewEvent, event_retention_days, events_prune, events_record
-from clusters.timeline_tasks import prune_events
 from console.env import ConfigError
 from console.settings import _retention_overrides
 
@@ -57,8 +57,8 @@ def test_prune_task_is_registered_and_scheduled() -> None:
     from console.celery import _app_schedules, app
 
     app.loader.import_default_modules()
-    assert "clusters.timeline_tasks.prune_events" in app.tasks
-    assert _app_schedules()["prune-events"]["task"] == "clusters.timeline_tasks.prune_events"
+    assert "clusters.core.tasks.prune_events" in app.tasks
+    assert _app_schedules()["prune-events"]["task"] == "clusters.core.tasks.prune_events"
 
 
 def test_retention_overrides_parse_and_reject_garbage() -> None:

@@ -10,9 +10,9 @@ from collections import Counter
 
 import pytest
 
-from clusters.docker_sync import TIMELINE_ACTIONS, docker_host_create
+from clusters.docker_hosts import TIMELINE_ACTIONS, docker_host_create
+from clusters.docker_hosts.watcher import backoff_delays
 from clusters.models import Container, DockerHost, Event, EventSource
-from clusters.watcher import backoff_delays
 from tests.clusters.docker_helpers import (
     DOCKER_URL,
     TEST_LABEL,

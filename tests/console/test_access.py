@@ -65,7 +65,7 @@ def test_anonymous_request_needs_login(anon_client, path: str, name: str) -> Non
 @pytest.mark.django_db
 def test_route_walk_finds_the_shell_pages() -> None:
     names = {name for _, name in all_routes()}
-    assert {"dashboard", "timeline", "clusters:list", "deployments:services"} <= names
+    assert {"dashboard", "timeline", "deployments:clusters", "deployments:services"} <= names
 
 
 @pytest.mark.django_db

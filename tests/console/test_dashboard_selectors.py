@@ -332,8 +332,8 @@ def test_drift_findings_fire_and_clear(c: Cluster) -> None:
 
 
 def test_acknowledgement_ends_when_the_item_re_fires(c: Cluster, operator) -> None:  # type: ignore[no-untyped-def]
+    from console.alerts.notifications import alerts_evaluate
     from console.dashboard import acknowledgement_fire_seq
-    from console.notifications import alerts_evaluate
 
     svc = fleet.service(c, "web", desired=3, running=2)
     alerts_evaluate(enqueue=lambda pk: None)

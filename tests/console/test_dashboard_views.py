@@ -12,7 +12,7 @@ from django.utils import timezone
 from clusters.models import AuditEntry
 from console.models import Acknowledgement
 from deployments.models import Service
-from deployments.samples import services_sample
+from deployments.samples.sampling import services_sample
 
 from . import fleet
 
@@ -138,7 +138,7 @@ def test_viewer_cannot_acknowledge_and_csrf_is_enforced(viewer_client, operator_
 def test_shared_result_is_reused_and_cleared_by_an_acknowledgement(
     settings, operator_client, broken_fleet, django_assert_num_queries
 ) -> None:  # type: ignore[no-untyped-def]
-    from console import dashboard_views
+    from console.dashboard import views as dashboard_views
 
     settings.FLEETDECK_DASHBOARD_CACHE_SECONDS = 60
     dashboard_views._memo.clear()
@@ -162,7 +162,7 @@ def test_expired_result_is_served_while_another_thread_recomputes(
 ) -> None:  # type: ignore[no-untyped-def]
     import time
 
-    from console import dashboard_views
+    from console.dashboard import views as dashboard_views
 
     settings.FLEETDECK_DASHBOARD_CACHE_SECONDS = 2
     dashboard_views._memo.clear()

@@ -6,7 +6,7 @@ import pytest
 from django.core.cache import cache
 from django.utils import timezone
 
-from console.tasks import HEARTBEAT_KEY, heartbeat
+from console.ops.tasks import HEARTBEAT_KEY, heartbeat
 
 
 @pytest.mark.django_db

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from console.metrics import _label
+from console.ops.metrics import _label
 
 from . import fleet
 
@@ -66,7 +66,7 @@ def test_label_values_are_escaped() -> None:
 
 
 def test_queue_depth_of_the_filesystem_broker(settings, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from console.metrics import celery_queue_depth
+    from console.ops.metrics import celery_queue_depth
 
     settings.CELERY_BROKER_URL = "filesystem://"
     settings.CELERY_BROKER_TRANSPORT_OPTIONS = {"data_folder_in": str(tmp_path)}
@@ -78,7 +78,7 @@ def test_queue_depth_of_the_filesystem_broker(settings, tmp_path) -> None:  # ty
 def test_queue_depth_on_redis(settings, redis_url) -> None:  # type: ignore[no-untyped-def]
     import redis
 
-    from console.metrics import celery_queue_depth
+    from console.ops.metrics import celery_queue_depth
 
     settings.CELERY_BROKER_URL = redis_url
     client = redis.Redis.from_url(redis_url)

@@ -13,9 +13,9 @@ import pytest
 from django.core import mail
 
 from clusters.models import Cluster
+from console.alerts.notifications import alerts_evaluate
 from console.celery import app
 from console.models import AlertState, NotificationChannel, NotificationDelivery
-from console.notifications import alerts_evaluate
 from deployments.models import Service
 from tests.peers import celery_worker_process, wait_until
 
@@ -206,7 +206,7 @@ def test_channel_pages_for_admins_only(
 @pytest.mark.django_db(transaction=True)
 def test_real_worker_retries_a_500_and_delivers(receiver, redis_url) -> None:  # type: ignore[no-untyped-def]
     """The same path through a real `celery worker` process on Redis."""
-    from clusters.roles import role_groups_ensure
+    from clusters.core.roles import role_groups_ensure
 
     role_groups_ensure()
     c = fleet.cluster(fleet.account(), name="prod")
@@ -229,7 +229,7 @@ def test_evaluate_task_prunes_old_resolved_states_and_deliveries(settings) -> No
 
     from django.utils import timezone
 
-    from console.notification_tasks import evaluate_alerts
+    from console.alerts.tasks import evaluate_alerts
 
     settings.FLEETDECK_RETENTION_DAYS = 30
     old = timezone.now() - timedelta(days=40)

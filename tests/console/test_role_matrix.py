@@ -12,7 +12,7 @@ import pytest
 from django.test import Client
 from django.urls import get_resolver
 
-from clusters.roles import ADMIN, OPERATOR, ROLES, VIEWER
+from clusters.core.roles import ADMIN, OPERATOR, ROLES, VIEWER
 from tests.console.test_access import _concrete, _walk
 
 # /metrics checks its own bearer token (tests/console/test_metrics.py).

@@ -7,7 +7,7 @@ import pytest
 from django.contrib.auth.models import Group
 from django.core.management import call_command
 
-from clusters.roles import ADMIN, OPERATOR, VIEWER, has_role, user_role
+from clusters.core.roles import ADMIN, OPERATOR, VIEWER, has_role, user_role
 
 
 @pytest.mark.django_db

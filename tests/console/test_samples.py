@@ -10,7 +10,12 @@ from django.utils import timezone
 from console.celery import app
 from console.svg import bar_chart, sparkline
 from deployments.models import ServiceSample
-from deployments.samples import epoch_minute, samples_prune, service_series, services_sample
+from deployments.samples.sampling import (
+    epoch_minute,
+    samples_prune,
+    service_series,
+    services_sample,
+)
 
 from . import fleet
 
@@ -47,9 +52,9 @@ def test_sample_is_idempotent_per_minute_and_pruned(settings) -> None:  # type: 
 
 def test_sample_task_and_schedules_are_registered() -> None:
     app.loader.import_default_modules()
-    assert "deployments.sample_tasks.sample_services" in app.tasks
-    assert "console.notification_tasks.evaluate_alerts" in app.tasks
-    assert "console.notification_tasks.deliver" in app.tasks
+    assert "deployments.samples.tasks.sample_services" in app.tasks
+    assert "console.alerts.tasks.evaluate_alerts" in app.tasks
+    assert "console.alerts.tasks.deliver" in app.tasks
     from console.celery import _app_schedules
 
     schedules = _app_schedules()

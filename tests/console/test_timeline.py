@@ -12,9 +12,9 @@ from itertools import count
 
 import pytest
 
+from clusters.core.timeline import NewEvent, events_record
 from clusters.models import Event
-from clusters.timeline import NewEvent, events_record
-from console.selectors import (
+from console.timeline.selectors import (
     Cursor,
     TimelineFilters,
     message_template,
@@ -361,7 +361,7 @@ def test_exports_are_capped(db, viewer_client, settings) -> None:
 
 
 def test_export_iterates_in_keyset_batches(db) -> None:
-    from console.selectors import timeline_export_iter
+    from console.timeline.selectors import timeline_export_iter
 
     store(*(ev(f"e{i}", at=T0 + timedelta(seconds=i // 3)) for i in range(25)))
     got = [e.pk for e in timeline_export_iter(TimelineFilters(), cap=100, batch_size=4)]

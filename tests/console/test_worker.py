@@ -21,7 +21,7 @@ def _client_app(broker: str, backend: str, transport_options: dict[str, str]) ->
 def test_real_worker_over_redis(redis_url, tmp_path) -> None:
     with celery_worker_process({"REDIS_URL": redis_url}, log_path=tmp_path / "worker.log"):
         app = _client_app(redis_url, redis_url, {})
-        result = app.send_task("console.tasks.echo", args=["over redis"])
+        result = app.send_task("console.ops.tasks.echo", args=["over redis"])
         assert result.get(timeout=60) == "over redis"
 
 
@@ -42,5 +42,5 @@ def test_real_worker_over_filesystem_broker(tmp_path) -> None:
                 "processed_folder": str(broker / "processed"),
             },
         )
-        result = app.send_task("console.tasks.echo", args=["no server needed"])
+        result = app.send_task("console.ops.tasks.echo", args=["no server needed"])
         assert result.get(timeout=60) == "no server needed"

@@ -13,9 +13,9 @@ from django.conf import settings
 from django.urls import reverse
 from django.utils import timezone
 
-from clusters.docker_sync import docker_host_create, docker_host_sync
+from clusters.docker_hosts import docker_host_create, docker_host_sync
 from clusters.models import AwsAccount, Cluster, ContainerInstance, DockerHost, Event
-from deployments.drift import drift_evaluate
+from deployments.drift.evaluation import drift_evaluate
 from deployments.models import DriftFinding, DriftKind, Task
 from tests.clusters.docker_helpers import DOCKER_URL, ecs_labels
 

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import pytest
 
-from clusters.docker_sync import docker_host_create, docker_host_sync
+from clusters.docker_hosts import docker_host_create, docker_host_sync
 from clusters.models import AwsAccount, ContainerInstance
-from deployments.drift import drift_evaluate
+from deployments.drift.evaluation import drift_evaluate
 from deployments.models import DriftFinding, DriftKind, Task
 from deployments.sync import account_sync
 from tests.clusters.docker_helpers import DOCKER_URL

@@ -327,8 +327,8 @@ def test_redeploy_tasks_are_registered_and_the_sweep_is_scheduled() -> None:
 
     app.loader.import_default_modules()
     for name in ("execute", "track", "sweep"):
-        assert f"deployments.redeploy_tasks.{name}" in app.tasks
-    assert _app_schedules()["redeploys-sweep"]["task"] == "deployments.redeploy_tasks.sweep"
+        assert f"deployments.redeploy.tasks.{name}" in app.tasks
+    assert _app_schedules()["redeploys-sweep"]["task"] == "deployments.redeploy.tasks.sweep"
 
 
 def test_redeploys_in_one_cluster_share_a_recent_sync(sandbox, operator, settings) -> None:

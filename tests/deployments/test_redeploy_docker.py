@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from clusters.docker_sync import docker_host_create
+from clusters.docker_hosts import docker_host_create
 from clusters.models import DockerHost, Event, EventSource
 from deployments.models import Redeploy, RedeployStatus
 from deployments.redeploy import redeploy_execute, redeploy_refresh, service_force_redeploy

@@ -11,8 +11,8 @@ from django.utils import timezone
 from clusters.aws.ecs import EcsReader
 from clusters.aws.errors import AwsTransientError
 from clusters.aws.session import aws_client, clients_forget
+from clusters.mirror.sync import SyncLockBusy, cluster_lock
 from clusters.models import AwsAccount, Cluster, ContainerInstance, Event
-from clusters.sync import SyncLockBusy, cluster_lock
 from deployments.history import history_prune
 from deployments.models import Deployment, Service, Task, TaskContainer
 from deployments.sync import account_sync, cluster_sync

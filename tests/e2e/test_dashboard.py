@@ -10,7 +10,7 @@ from django.utils import timezone
 from clusters.models import AwsAccount, ContainerInstance
 from clusters.registration import activations_refresh
 from deployments.models import Service
-from deployments.samples import services_sample
+from deployments.samples.sampling import services_sample
 from deployments.sync import account_sync
 from tests.conftest import browser_login
 from tests.factories import PASSWORD

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from clusters.docker_sync import docker_host_create, docker_host_sync
+from clusters.docker_hosts import docker_host_create, docker_host_sync
 from tests.clusters.docker_helpers import DOCKER_URL, watcher_kill, watcher_start
 from tests.conftest import browser_login
 from tests.factories import PASSWORD

@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from clusters.registration_tasks import waiting_room_scan_all
+from clusters.registration.tasks import waiting_room_scan_all
 from tests.clusters.registration.conftest import make_fleet
 from tests.conftest import browser_login
 from tests.factories import PASSWORD

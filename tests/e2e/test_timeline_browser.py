@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from django.utils import timezone
 
-from clusters.timeline import NewEvent, event_record, events_record
+from clusters.core.timeline import NewEvent, event_record, events_record
 from tests.conftest import browser_login
 from tests.factories import PASSWORD
 

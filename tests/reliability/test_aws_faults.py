@@ -176,7 +176,7 @@ def test_a_sync_after_an_outage_still_retries(sandbox) -> None:
     does, then check that the next sync's reader still retries a single 500: each sync
     gets its own client (clusters.aws.session), so an old outage cannot leave a later
     sync without retries. Before that change the soak variant failed on round 10."""
-    from clusters.sync import account_reader
+    from clusters.mirror.sync import account_reader
 
     boto("ecs", sandbox.url).create_cluster(clusterName=CLUSTER)
     clients_forget()

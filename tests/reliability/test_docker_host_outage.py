@@ -12,9 +12,9 @@ import pytest
 from django.conf import settings
 from django.utils import timezone
 
-from clusters.docker_sync import docker_host_create, docker_host_sync
+from clusters.docker_hosts import docker_host_create, docker_host_sync
 from clusters.models import Container, DockerHost, Event
-from deployments.drift import drift_evaluate
+from deployments.drift.evaluation import drift_evaluate
 from deployments.models import DriftFinding, DriftKind
 from tests.clusters.docker_helpers import watcher_kill, watcher_start
 from tests.clusters.test_watcher import EngineLog, _timeline

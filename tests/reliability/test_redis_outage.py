@@ -242,9 +242,9 @@ def test_redis_outage_keeps_pages_up_refuses_actions_clearly_and_recovers(
         except AssertionError:
             raise AssertionError(log.read_text()[-3000:]) from None
         # ... and the periodic tasks (heartbeat, redeploy sweep) pick up the rest.
-        _celery_call(redis.url, "console.tasks.heartbeat")
+        _celery_call(redis.url, "console.ops.tasks.heartbeat")
         wait_until(lambda: BANNER not in s.get(f"{web}/", timeout=10).text, timeout=30)
-        _celery_call(redis.url, "deployments.redeploy_tasks.sweep")
+        _celery_call(redis.url, "deployments.redeploy.tasks.sweep")
         wait_until(
             lambda: Redeploy.objects.get(pk=redeploy.pk).status != RedeployStatus.QUEUED,
             timeout=60,

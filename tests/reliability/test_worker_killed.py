@@ -125,7 +125,7 @@ def test_sync_killed_mid_call_completes_after_restart(sandbox, redis_url, tmp_pa
 
 
 def test_redeploy_killed_mid_call_happens_exactly_once(sandbox, operator, redis_url, tmp_path):
-    from deployments.redeploy_tasks import redeploy_track_task
+    from deployments.redeploy.tasks import redeploy_track_task
 
     fleet = fleet_create(sandbox, desired=2, instances=1)
     web = fleet.services["web"]
@@ -184,7 +184,7 @@ def test_activation_killed_mid_call_is_replaced_exactly_once(
     refresh links the activation to its request without creating another; once no
     live call can still return the code, it is deleted in AWS and replaced by exactly
     one new activation whose code an admin can reveal and a machine can use."""
-    from clusters.registration_tasks import activation_create_task, activations_refresh_all
+    from clusters.registration.tasks import activation_create_task, activations_refresh_all
 
     fleet = make_fleet(sandbox)
     reg = requested(operator, fleet.cluster)

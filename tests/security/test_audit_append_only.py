@@ -8,7 +8,7 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 from django.urls import get_resolver
 
-from clusters.audit import audit_record
+from clusters.core.audit import audit_record
 from clusters.models import AuditEntry
 
 pytestmark = pytest.mark.django_db
@@ -52,7 +52,7 @@ def test_no_console_url_writes_audit_entries_except_by_recording(superuser_clien
     calls delete()/update() on AuditEntry (checked in the source)."""
     import inspect
 
-    import clusters.audit as audit_module
+    import clusters.core.audit as audit_module
 
     routes = [route for route, _ in _walk(get_resolver().url_patterns)]
     for route in routes:

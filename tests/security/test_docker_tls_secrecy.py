@@ -21,8 +21,8 @@ from django.db import connection
 from django.test import Client
 from django.urls import reverse
 
-from clusters.crypto import decrypt_secret
-from clusters.docker_sync import docker_host_sync
+from clusters.core.crypto import decrypt_secret
+from clusters.docker_hosts import docker_host_sync
 from clusters.models import DockerHost
 from tests.clusters.docker_helpers import pem_texts, tls_material
 

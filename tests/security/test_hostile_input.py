@@ -178,7 +178,7 @@ def test_docker_host_form_refuses_hostile_names_and_endpoints(
 @given(path=hostile_text, pem=hostile_text, clear=st.booleans())
 @SETTINGS
 def test_docker_host_tls_form_refuses_hostile_material(admin_plain, path, pem, clear) -> None:
-    from clusters.crypto import encrypt_secret
+    from clusters.core.crypto import encrypt_secret
     from clusters.models import DockerHost
 
     host, _ = DockerHost.objects.get_or_create(

@@ -5,7 +5,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from clusters.accounts import account_upsert
+from clusters.mirror.accounts import account_upsert
 
 
 class Command(BaseCommand):

@@ -7,7 +7,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from clusters.docker_sync import docker_host_create
+from clusters.docker_hosts import docker_host_create
 
 
 class Command(BaseCommand):

@@ -4,7 +4,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from clusters.accounts import account_upsert
+from clusters.mirror.accounts import account_upsert
 
 
 class Command(BaseCommand):

@@ -8,7 +8,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand
 
-from clusters.docker_sync import docker_host_create
+from clusters.docker_hosts import docker_host_create
 from clusters.models import DockerHost
 
 SOCKET = "/var/run/docker.sock"

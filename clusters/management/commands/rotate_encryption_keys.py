@@ -16,7 +16,7 @@ from django.apps import apps
 from django.core.management.base import BaseCommand
 from django.db import models, transaction
 
-from clusters.crypto import DecryptionError, reencrypt_secret
+from clusters.core.crypto import DecryptionError, reencrypt_secret
 
 PREFIX = "encrypted_"
 

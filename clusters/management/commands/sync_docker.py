@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from clusters.docker_sync import docker_host_sync, docker_hosts_sync_all
+from clusters.docker_hosts import docker_host_sync, docker_hosts_sync_all
 from clusters.models import DockerHost
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from clusters.watcher import watch_forever
+from clusters.docker_hosts.watcher import watch_forever
 
 
 class Command(BaseCommand):

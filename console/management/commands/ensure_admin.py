@@ -16,7 +16,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
 
-from clusters.roles import ADMIN, role_groups_ensure
+from clusters.core.roles import ADMIN, role_groups_ensure
 
 
 class Command(BaseCommand):

@@ -5,8 +5,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from clusters.aws.errors import AwsError
+from clusters.mirror.sync import SyncLockBusy
 from clusters.models import AwsAccount, Cluster, SyncRun
-from clusters.sync import SyncLockBusy
 from deployments.sync import account_sync, cluster_sync
 
 

@@ -18,7 +18,7 @@ from clusters.models import (
     InstanceAdmission,
     RegistrationRequest,
 )
-from clusters.registration_tasks import activation_create_task, activations_refresh_all
+from clusters.registration.tasks import activation_create_task, activations_refresh_all
 
 from .conftest import activated, requested, spec
 

@@ -7,7 +7,7 @@ from cryptography.fernet import Fernet
 from django.core.management import call_command
 
 from clusters import registration as svc
-from clusters.crypto import DecryptionError, decrypt_secret, encrypt_secret
+from clusters.core.crypto import DecryptionError, decrypt_secret, encrypt_secret
 from clusters.models import DockerHost
 
 from .conftest import activated

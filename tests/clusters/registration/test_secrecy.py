@@ -20,7 +20,7 @@ from django.urls import reverse
 
 from clusters import registration as svc
 from clusters.models import Activation
-from clusters.registration_tasks import activations_refresh_all, waiting_room_scan_all
+from clusters.registration.tasks import activations_refresh_all, waiting_room_scan_all
 
 from .conftest import activated, make_fleet
 

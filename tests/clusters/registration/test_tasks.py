@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from clusters.registration_tasks import clusters_to_scan, waiting_room_scan_all
+from clusters.registration.tasks import clusters_to_scan, waiting_room_scan_all
 
 from .conftest import activated
 
@@ -13,16 +13,16 @@ def test_tasks_registered_with_explicit_names_and_scheduled() -> None:
     from console.celery import _app_schedules, app
 
     names = {
-        "clusters.registration_tasks.activation_create",
-        "clusters.registration_tasks.activations_refresh_all",
-        "clusters.registration_tasks.waiting_room_scan_all",
-        "clusters.registration_tasks.waiting_room_scan",
+        "clusters.registration.tasks.activation_create",
+        "clusters.registration.tasks.activations_refresh_all",
+        "clusters.registration.tasks.waiting_room_scan_all",
+        "clusters.registration.tasks.waiting_room_scan",
     }
     assert names <= set(app.tasks)
     scheduled = {entry["task"] for entry in _app_schedules().values()}
     assert {
-        "clusters.registration_tasks.activations_refresh_all",
-        "clusters.registration_tasks.waiting_room_scan_all",
+        "clusters.registration.tasks.activations_refresh_all",
+        "clusters.registration.tasks.waiting_room_scan_all",
     } <= scheduled
 
 

@@ -1,0 +1,500 @@
+"""The Docker adapter: the only module that imports the ``docker`` SDK.
+
+It speaks to one engine per call through the low-level ``APIClient`` (the
+high-level ``containers.list()`` inspects every container, one call each), counts
+every HTTP request it makes, and returns plain dataclasses. Connection problems
+become ``DockerUnreachable``; malformed endpoints ``EndpointInvalid``.
+
+TLS material comes as file paths or as PEM text (decrypted by the caller from
+what the database holds encrypted). ``docker.tls.TLSConfig`` wants files, so PEM
+text is written to private files (``clusters.docker_hosts.tls_files``) that live exactly as
+long as the client and are removed when it closes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlparse
+
+import docker
+import requests
+from docker import errors as docker_errors
+from docker.tls import TLSConfig
+
+from clusters.docker_hosts import tls_files
+
+DEFAULT_TIMEOUT = 10
+# A fixed API version avoids the extra /version round trip of "auto" on every
+# client; 1.41 (Docker 20.10) is spoken by every engine we support.
+DEFAULT_API_VERSION = "1.41"
+
+ECS_LABELS = {
+    "cluster": "com.amazonaws.ecs.cluster",
+    "task_arn": "com.amazonaws.ecs.task-arn",
+    "container_name": "com.amazonaws.ecs.container-name",
+    "family": "com.amazonaws.ecs.task-definition-family",
+    "revision": "com.amazonaws.ecs.task-definition-version",
+}
+
+
+class DockerHostError(Exception):
+    """Anything that went wrong talking to a Docker host."""
+
+
+class DockerUnreachable(DockerHostError):
+    """The engine could not be reached (connection refused, timeout, TLS, ...)."""
+
+
+class EndpointInvalid(DockerHostError):
+    """The endpoint is not something Fleetdeck can connect to."""
+
+
+class ContainerNotFound(DockerHostError):
+    pass
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    url: str
+    tls_ca_path: str = ""
+    tls_cert_path: str = ""
+    tls_key_path: str = ""
+    api_version: str = DEFAULT_API_VERSION
+    timeout: int = DEFAULT_TIMEOUT
+    # PEM text; each wins over the matching path. Kept out of repr() so an
+    # endpoint in a log line or a traceback never shows key material.
+    tls_ca_pem: str = field(default="", repr=False)
+    tls_cert_pem: str = field(default="", repr=False)
+    tls_key_pem: str = field(default="", repr=False)
+
+    @property
+    def uses_tls(self) -> bool:
+        return self.url.startswith("tcp://") and bool(
+            self.tls_cert_path or self.tls_ca_path or self.tls_cert_pem or self.tls_ca_pem
+        )
+
+
+@dataclass(frozen=True)
+class EngineInfo:
+    hostname: str
+    engine_version: str
+    api_version: str
+    os: str
+    arch: str
+    kernel: str
+    cpus: int
+    memory_bytes: int
+    containers: int
+    running: int
+    paused: int
+    stopped: int
+    labels: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ContainerFacts:
+    """What one listing entry says about a container."""
+
+    id: str
+    name: str
+    image: str
+    image_id: str
+    command: str
+    state: str
+    status: str
+    exit_code: int | None
+    health: str
+    created: datetime | None
+    labels: dict[str, str]
+    ports: list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class ContainerDetail:
+    """What an inspect adds to the listing."""
+
+    facts: ContainerFacts
+    started_at: datetime | None
+    finished_at: datetime | None
+    exit_code: int | None
+    oom_killed: bool
+    restart_count: int
+    health_log: list[dict[str, Any]]
+    error: str
+
+
+@dataclass(frozen=True)
+class DockerEvent:
+    container_id: str
+    action: str
+    time_nano: int
+    attributes: dict[str, str]
+
+    @property
+    def occurred_at(self) -> datetime:
+        return datetime.fromtimestamp(self.time_nano / 1e9, tz=UTC)
+
+
+def endpoint_validate(url: str) -> str:
+    """Return the normalised endpoint or raise EndpointInvalid with a clear message."""
+    url = (url or "").strip()
+    if not url:
+        raise EndpointInvalid("An endpoint is required.")
+    if url.startswith("/"):
+        url = "unix://" + url
+    parsed = urlparse(url)
+    if parsed.scheme == "unix":
+        if not parsed.path.startswith("/"):
+            raise EndpointInvalid("A unix endpoint needs an absolute socket path: unix:///path.")
+        return url
+    if parsed.scheme in {"tcp", "ssh"}:
+        if not parsed.hostname:
+            raise EndpointInvalid(f"A {parsed.scheme}:// endpoint needs a host name or address.")
+        try:
+            port = parsed.port
+        except ValueError as exc:
+            raise EndpointInvalid(f"The port in {url!r} is not a number.") from exc
+        if parsed.scheme == "tcp" and port is None:
+            raise EndpointInvalid("A tcp:// endpoint needs a port, e.g. tcp://10.0.0.5:2376.")
+        return url
+    raise EndpointInvalid(
+        "Use unix:///var/run/docker.sock, tcp://HOST:PORT (optionally with TLS) or ssh://USER@HOST."
+    )
+
+
+class CallCounter:
+    """Counts the HTTP requests a client makes (a requests response hook)."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    def __call__(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
+        request = response.request
+        self.calls.append(f"{request.method} {urlparse(str(request.url)).path}")
+
+    @property
+    def count(self) -> int:
+        return len(self.calls)
+
+
+class _Connection:
+    """A client and the private files its TLS needs; ``close()`` ends both."""
+
+    def __init__(self, endpoint: Endpoint, counter: CallCounter | None = None) -> None:
+        self._files = contextlib.ExitStack()
+        self.material_dir: str | None = None
+        try:
+            self.client = self._open(endpoint, counter)
+        except BaseException:
+            self._files.close()
+            raise
+
+    def _open(self, endpoint: Endpoint, counter: CallCounter | None) -> docker.APIClient:
+        url = endpoint_validate(endpoint.url)
+        tls: TLSConfig | bool = False
+        if url.startswith("tcp://") and endpoint.uses_tls:
+            try:
+                files = self._files.enter_context(
+                    tls_files.materialise(
+                        pems=(endpoint.tls_ca_pem, endpoint.tls_cert_pem, endpoint.tls_key_pem),
+                        paths=(endpoint.tls_ca_path, endpoint.tls_cert_path, endpoint.tls_key_path),
+                    )
+                )
+            except tls_files.MaterialError as exc:
+                raise DockerHostError(str(exc)) from None
+            self.material_dir = files.directory
+            try:
+                tls = TLSConfig(
+                    client_cert=(files.cert, files.key) if files.cert and files.key else None,
+                    ca_cert=files.ca or None,
+                    # Always verify the engine's certificate: against the given CA, or
+                    # the system's trust store when none is given (never unverified).
+                    verify=True,
+                )
+            except docker_errors.TLSParameterError as exc:
+                raise EndpointInvalid(str(exc)) from exc
+        try:
+            client = docker.APIClient(
+                base_url=url,
+                version=endpoint.api_version or DEFAULT_API_VERSION,
+                timeout=endpoint.timeout,
+                tls=tls,
+                use_ssh_client=url.startswith("ssh://"),
+            )
+        except docker_errors.DockerException as exc:
+            raise DockerUnreachable(str(exc)) from exc
+        except (OSError, ValueError) as exc:
+            raise EndpointInvalid(str(exc)) from exc
+        if isinstance(tls, TLSConfig) and tls.ca_cert:
+            # requests lets REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE override a session's own
+            # CA (psf/requests#3829): the host's CA must win.
+            client.trust_env = False
+        if counter is not None:
+            client.hooks["response"].append(counter)
+        return client
+
+    def close(self) -> None:
+        try:
+            self.client.close()
+        finally:
+            self._files.close()
+
+
+@contextlib.contextmanager
+def _connected(
+    endpoint: Endpoint, counter: CallCounter | None = None
+) -> Iterator[docker.APIClient]:
+    conn = _Connection(endpoint, counter)
+    try:
+        yield conn.client
+    finally:
+        conn.close()
+
+
+def _translate(exc: Exception) -> DockerHostError:
+    if isinstance(exc, docker_errors.NotFound):
+        return ContainerNotFound(str(exc))
+    if isinstance(exc, docker_errors.APIError):
+        return DockerHostError(f"Docker API error: {exc.explanation or exc}")
+    return DockerUnreachable(_transport_message(exc))
+
+
+_TRANSPORT_HINTS = (
+    ("Connection refused", "connection refused"),
+    ("timed out", "timed out"),
+    ("No such file or directory", "no such socket"),
+    ("Permission denied", "permission denied"),
+    ("Name or service not known", "unknown host name"),
+    ("Temporary failure in name resolution", "unknown host name"),
+    ("CERTIFICATE_VERIFY_FAILED", "TLS certificate not trusted"),
+    ("SSL", "TLS handshake failed"),
+)
+
+
+def _transport_message(exc: Exception) -> str:
+    """A short reason a person can act on, instead of urllib3's retry chain."""
+    text = str(exc)
+    for needle, reason in _TRANSPORT_HINTS:
+        if needle in text:
+            return reason
+    return f"{type(exc).__name__}: {text[:300]}"
+
+
+_TRANSPORT_ERRORS = (
+    requests.exceptions.RequestException,
+    docker_errors.DockerException,
+    OSError,
+)
+
+
+def engine_info(endpoint: Endpoint, counter: CallCounter | None = None) -> EngineInfo:
+    """/info and /version: also the connection test run when a host is saved."""
+    try:
+        with _connected(endpoint, counter) as client:
+            info = client.info()
+            version = client.version()
+    except _TRANSPORT_ERRORS as exc:
+        raise _translate(exc) from exc
+    return EngineInfo(
+        hostname=str(info.get("Name") or ""),
+        engine_version=str(version.get("Version") or info.get("ServerVersion") or ""),
+        api_version=str(version.get("ApiVersion") or ""),
+        os=str(info.get("OperatingSystem") or info.get("OSType") or ""),
+        arch=str(info.get("Architecture") or ""),
+        kernel=str(info.get("KernelVersion") or ""),
+        cpus=int(info.get("NCPU") or 0),
+        memory_bytes=int(info.get("MemTotal") or 0),
+        containers=int(info.get("Containers") or 0),
+        running=int(info.get("ContainersRunning") or 0),
+        paused=int(info.get("ContainersPaused") or 0),
+        stopped=int(info.get("ContainersStopped") or 0),
+        labels=list(info.get("Labels") or []),
+    )
+
+
+_EXITED = re.compile(r"^Exited \((-?\d+)\)")
+_HEALTH = re.compile(r"\((healthy|unhealthy|health: starting)\)")
+
+
+def _health_from_status(status: str) -> str:
+    m = _HEALTH.search(status or "")
+    if not m:
+        return ""
+    return "starting" if m.group(1) == "health: starting" else m.group(1)
+
+
+def _ts(value: Any) -> datetime | None:
+    if value in (None, "", 0):
+        return None
+    if isinstance(value, int | float):
+        return datetime.fromtimestamp(value, tz=UTC)
+    text = str(value)
+    if text.startswith("0001-01-01"):
+        return None
+    # RFC 3339 with nanoseconds: Python parses at most microseconds.
+    m = re.match(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:\d\d)$", text)
+    if not m:
+        return None
+    frac = (m.group(2) or ".0")[:7]
+    tz = "+00:00" if m.group(3) == "Z" else m.group(3)
+    return datetime.fromisoformat(f"{m.group(1)}{frac}{tz}")
+
+
+def _facts(raw: dict[str, Any]) -> ContainerFacts:
+    names = raw.get("Names") or []
+    status = str(raw.get("Status") or "")
+    exited = _EXITED.match(status)
+    return ContainerFacts(
+        id=str(raw["Id"]),
+        name=(names[0] if names else "").lstrip("/"),
+        image=str(raw.get("Image") or ""),
+        image_id=str(raw.get("ImageID") or ""),
+        command=str(raw.get("Command") or ""),
+        state=str(raw.get("State") or ""),
+        status=status,
+        exit_code=int(exited.group(1)) if exited else None,
+        health=_health_from_status(status),
+        created=_ts(raw.get("Created")),
+        labels=dict(raw.get("Labels") or {}),
+        ports=[dict(p) for p in raw.get("Ports") or []],
+    )
+
+
+def containers_list(endpoint: Endpoint, counter: CallCounter | None = None) -> list[ContainerFacts]:
+    """Every container on the host, running or not: exactly one API call."""
+    try:
+        with _connected(endpoint, counter) as client:
+            raw = client.containers(all=True)
+    except _TRANSPORT_ERRORS as exc:
+        raise _translate(exc) from exc
+    return [_facts(r) for r in raw]
+
+
+def _detail(raw: dict[str, Any]) -> ContainerDetail:
+    state = raw.get("State") or {}
+    config = raw.get("Config") or {}
+    health = state.get("Health") or {}
+    status = str(state.get("Status") or "")
+    cmd = config.get("Cmd") or []
+    entry = config.get("Entrypoint") or []
+    exit_code = state.get("ExitCode")
+    facts = ContainerFacts(
+        id=str(raw["Id"]),
+        name=str(raw.get("Name") or "").lstrip("/"),
+        image=str(config.get("Image") or ""),
+        image_id=str(raw.get("Image") or ""),
+        command=" ".join(str(p) for p in [*entry, *cmd]),
+        state=status,
+        status=status,
+        exit_code=int(exit_code)
+        if status in {"exited", "dead"} and exit_code is not None
+        else None,
+        health=str(health.get("Status") or ""),
+        created=_ts(raw.get("Created")),
+        labels=dict(config.get("Labels") or {}),
+        ports=[],
+    )
+    return ContainerDetail(
+        facts=facts,
+        started_at=_ts(state.get("StartedAt")),
+        finished_at=_ts(state.get("FinishedAt")),
+        exit_code=facts.exit_code,
+        oom_killed=bool(state.get("OOMKilled")),
+        restart_count=int(raw.get("RestartCount") or 0),
+        health_log=[
+            {
+                "start": str(h.get("Start") or ""),
+                "end": str(h.get("End") or ""),
+                "exit_code": h.get("ExitCode"),
+                "output": str(h.get("Output") or "")[:2000],
+            }
+            for h in (health.get("Log") or [])
+        ],
+        error=str(state.get("Error") or ""),
+    )
+
+
+def container_inspect(
+    endpoint: Endpoint, container_id: str, counter: CallCounter | None = None
+) -> ContainerDetail:
+    try:
+        with _connected(endpoint, counter) as client:
+            raw = client.inspect_container(container_id)
+    except _TRANSPORT_ERRORS as exc:
+        raise _translate(exc) from exc
+    return _detail(raw)
+
+
+def container_restart(endpoint: Endpoint, container_id: str, *, timeout: int = 10) -> None:
+    try:
+        with _connected(replace(endpoint, timeout=endpoint.timeout + timeout)) as client:
+            client.restart(container_id, timeout=timeout)
+    except _TRANSPORT_ERRORS as exc:
+        raise _translate(exc) from exc
+
+
+def container_stop(endpoint: Endpoint, container_id: str, *, timeout: int = 10) -> None:
+    try:
+        with _connected(replace(endpoint, timeout=endpoint.timeout + timeout)) as client:
+            client.stop(container_id, timeout=timeout)
+    except _TRANSPORT_ERRORS as exc:
+        raise _translate(exc) from exc
+
+
+def _since_param(since_nanos: int | None) -> str | None:
+    if not since_nanos:
+        return None
+    return f"{since_nanos // 1_000_000_000}.{since_nanos % 1_000_000_000:09d}"
+
+
+class EventStream:
+    """A live stream of container events; ``close()`` from another thread ends it."""
+
+    def __init__(self, endpoint: Endpoint, *, since_nanos: int | None = None) -> None:
+        # The SDK reads the event stream without a timeout (idle is normal);
+        # close() from another thread wakes the reader.
+        self._conn = _Connection(endpoint)
+        # where its PEM files live while the stream is open (None: no PEM text)
+        self.material_dir = self._conn.material_dir
+        try:
+            self._stream = self._conn.client.events(
+                since=_since_param(since_nanos),
+                decode=True,
+                filters={"type": "container"},
+            )
+        except _TRANSPORT_ERRORS as exc:
+            self._conn.close()
+            raise _translate(exc) from exc
+
+    def __iter__(self) -> Iterator[DockerEvent]:
+        try:
+            for raw in self._stream:
+                if raw.get("Type") != "container":
+                    continue
+                actor = raw.get("Actor") or {}
+                time_nano = int(raw.get("timeNano") or int(raw.get("time") or 0) * 1_000_000_000)
+                yield DockerEvent(
+                    container_id=str(actor.get("ID") or raw.get("id") or ""),
+                    action=str(raw.get("Action") or raw.get("status") or ""),
+                    time_nano=time_nano,
+                    attributes={str(k): str(v) for k, v in (actor.get("Attributes") or {}).items()},
+                )
+        except _TRANSPORT_ERRORS as exc:
+            raise _translate(exc) from exc
+
+    def close(self) -> None:
+        # Closing a stream whose connection already broke may raise anything;
+        # there is nothing left to clean up then.
+        with contextlib.suppress(Exception):
+            self._stream.close()
+        self._conn.close()
+
+
+def ecs_fields(labels: dict[str, str]) -> dict[str, str]:
+    """The ECS agent's labels on a container, by our field names ("" when absent)."""
+    return {key: labels.get(label, "") for key, label in ECS_LABELS.items()}

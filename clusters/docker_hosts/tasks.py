@@ -1,0 +1,32 @@
+"""Celery tasks for Docker hosts (thin: ids in, one service call).
+
+Registered under ``clusters.mirror.tasks.*`` names, which console/celery.py schedules.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+from celery import shared_task
+from django.db import transaction
+
+from clusters.docker_hosts import docker_host_sync
+from clusters.models import DockerHost
+
+
+@shared_task(name="clusters.docker_hosts.tasks.sync_all_docker_hosts", ignore_result=True)
+def sync_all_docker_hosts() -> int:
+    """Fan out one sync task per enabled host, so one slow or broken host never
+    holds up the others."""
+    ids = list(DockerHost.objects.filter(enabled=True).values_list("pk", flat=True))
+    for host_id in ids:
+        transaction.on_commit(partial(sync_docker_host.delay, host_id))
+    return len(ids)
+
+
+@shared_task(name="clusters.docker_hosts.tasks.sync_docker_host", ignore_result=True)
+def sync_docker_host(host_id: int) -> bool:
+    """Idempotent; a missing host or a held lock returns quietly. An unreachable
+    host is recorded by the service (not retried: the next schedule is the retry)."""
+    result = docker_host_sync(host_id=host_id)
+    return bool(result and result.ok)

@@ -1,0 +1,267 @@
+"""Docker host pages: list, add, host detail (live containers), container detail
+and the operator actions on a container."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.debug import sensitive_post_parameters
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from clusters.core.audit import audit_record
+from clusters.core.roles import ADMIN, OPERATOR, VIEWER, has_role, role_required
+from clusters.docker_hosts import (
+    ContainerActionError,
+    container_act,
+    docker_host_create,
+    docker_host_link,
+    docker_host_sync,
+    docker_host_tls_update,
+)
+from clusters.docker_hosts.forms import ContainerActionForm, DockerHostForm, DockerHostTlsForm
+from clusters.docker_hosts.selectors import (
+    CONTAINER_STATES,
+    ContainerFilters,
+    container_events,
+    docker_host_containers,
+    docker_host_events,
+    docker_hosts_list,
+    link_candidates,
+)
+from clusters.models import Container, ContainerInstance, DockerHost
+from clusters.models.hosts import TLS_ITEMS
+
+SECTION = "docker-hosts"
+
+
+@require_GET
+@role_required(VIEWER)
+def host_list(request: HttpRequest) -> HttpResponse:
+    return render(
+        request,
+        "clusters/docker/hosts.html",
+        {
+            "section": SECTION,
+            "hosts": docker_hosts_list(),
+            "can_add": has_role(request.user, ADMIN),
+        },
+    )
+
+
+# Error reports (ADMINS e-mail, DEBUG pages) must not show pasted PEM text.
+PEM_FIELDS = ("tls_ca_pem", "tls_cert_pem", "tls_key_pem")
+
+
+def _errors_to_form(form: forms.Form, exc: ValidationError) -> None:
+    if not hasattr(exc, "error_dict"):
+        for error in exc.messages:
+            form.add_error(None, error)
+        return
+    for field, errors in exc.message_dict.items():
+        for error in errors:
+            form.add_error(field if field in form.fields else None, error)
+
+
+@require_http_methods(["GET", "POST"])
+@role_required(ADMIN)
+@sensitive_post_parameters(*PEM_FIELDS)
+def host_add(request: HttpRequest) -> HttpResponse:
+    form = DockerHostForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            host = docker_host_create(**form.cleaned_data, actor=request.user, request=request)
+        except ValidationError as exc:
+            _errors_to_form(form, exc)
+        else:
+            messages.success(
+                request, f"Docker host {host.name} added: engine {host.engine_version}."
+            )
+            return redirect("clusters:docker-host", name=host.name)
+    return render(request, "clusters/docker/host_add.html", {"section": SECTION, "form": form})
+
+
+@require_http_methods(["GET", "POST"])
+@role_required(ADMIN)
+@sensitive_post_parameters(*PEM_FIELDS)
+def host_tls(request: HttpRequest, name: str) -> HttpResponse:
+    """Change a host's TLS material: file paths and/or PEM text stored encrypted.
+    Stored PEM text is never rendered; the page says "stored" and offers "clear"."""
+    host = get_object_or_404(DockerHost, name=name)
+    form = DockerHostTlsForm(
+        request.POST if request.method == "POST" else None,
+        stored=host.tls_stored,
+        initial={f"tls_{item}_path": getattr(host, f"tls_{item}_path") for item in TLS_ITEMS},
+    )
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                change = docker_host_tls_update(
+                    host=host, **form.cleaned_data, actor=request.user, request=request
+                )
+            except ValidationError as exc:
+                _errors_to_form(form, exc)
+            else:
+                if change.changed:
+                    messages.success(request, f"TLS material of {host.name}: {change.describe()}.")
+                else:
+                    messages.info(request, f"Nothing changed for {host.name}.")
+                return redirect("clusters:docker-host", name=host.name)
+        status = 400
+    return render(
+        request,
+        "clusters/docker/host_tls.html",
+        {"section": SECTION, "host": host, "form": form},
+        status=status,
+    )
+
+
+@require_GET
+@role_required(VIEWER)
+def host_detail(request: HttpRequest, name: str) -> HttpResponse:
+    host = get_object_or_404(DockerHost.objects.select_related("container_instance"), name=name)
+    filters = ContainerFilters.from_query(request.GET.dict())
+    context = {
+        "section": SECTION,
+        "host": host,
+        "filters": filters,
+        "states": CONTAINER_STATES,
+        "containers": docker_host_containers(host=host, filters=filters),
+        "query": request.GET.urlencode(),
+    }
+    if request.headers.get("HX-Request") == "true":
+        return render(request, "clusters/docker/host_detail.html#containers", context)
+    context["events"] = docker_host_events(host=host)
+    context["can_link"] = has_role(request.user, OPERATOR)
+    context["can_edit_tls"] = has_role(request.user, ADMIN)
+    if context["can_link"]:
+        context["instances"] = link_candidates()
+    context["extra_panels"] = host_panels(request, host)
+    return render(request, "clusters/docker/host_detail.html", context)
+
+
+def host_panels(request: HttpRequest, host: DockerHost) -> list[str]:
+    """HTML panels other apps add to the host page (drift findings), rendered by
+    receivers of ``docker_host_page``; keeps clusters from importing deployments."""
+    from clusters.docker_hosts import docker_host_page
+
+    out: list[str] = []
+    for _, html in docker_host_page.send(sender=DockerHost, host=host, request=request):
+        if html:
+            out.append(str(html))
+    return out
+
+
+@require_GET
+@role_required(VIEWER)
+def container_detail(request: HttpRequest, name: str, container_id: str) -> HttpResponse:
+    host = get_object_or_404(DockerHost, name=name)
+    container = get_object_or_404(Container, host=host, container_id=container_id)
+    if request.headers.get("HX-Request") == "true":
+        # The live state cards; 286 tells htmx to stop polling a removed container.
+        return render(
+            request,
+            "clusters/docker/container_detail.html#live",
+            {"host": host, "container": container},
+            status=286 if container.is_gone else 200,
+        )
+    return render(
+        request,
+        "clusters/docker/container_detail.html",
+        {
+            "section": SECTION,
+            "host": host,
+            "container": container,
+            "events": container_events(container=container),
+            "can_act": has_role(request.user, OPERATOR),
+            "form": ContainerActionForm(),
+            "labels": sorted(container.labels.items()),
+        },
+    )
+
+
+@require_POST
+@role_required(OPERATOR)
+def container_action(request: HttpRequest, name: str, container_id: str) -> HttpResponse:
+    host = get_object_or_404(DockerHost, name=name)
+    container = get_object_or_404(Container, host=host, container_id=container_id)
+    form = ContainerActionForm(request.POST)
+    if not form.is_valid():
+        return render(
+            request,
+            "clusters/docker/container_detail.html",
+            {
+                "section": SECTION,
+                "host": host,
+                "container": container,
+                "events": container_events(container=container),
+                "can_act": True,
+                "form": form,
+                "labels": sorted(container.labels.items()),
+            },
+            status=400,
+        )
+    try:
+        result = container_act(
+            container=container,
+            action=form.cleaned_data["action"],
+            reason=form.cleaned_data["reason"],
+            actor=request.user,
+            request=request,
+        )
+    except ContainerActionError as exc:
+        messages.error(request, str(exc))
+    else:
+        (messages.success if result.ok else messages.error)(request, result.message)
+    return redirect("clusters:docker-container", name=host.name, container_id=container_id)
+
+
+@require_POST
+@role_required(OPERATOR)
+def host_link(request: HttpRequest, name: str) -> HttpResponse:
+    """An operator chooses the container instance this host is (or none)."""
+    host = get_object_or_404(DockerHost, name=name)
+    raw = request.POST.get("instance", "")
+    instance = None
+    if raw:
+        instance = ContainerInstance.objects.filter(pk=raw if raw.isdigit() else 0).first()
+        if instance is None:
+            messages.error(request, "That container instance is not mirrored.")
+            return redirect("clusters:docker-host", name=host.name)
+    docker_host_link(host=host, instance=instance, actor=request.user, request=request)
+    messages.success(
+        request, f"Linked {host.name} to {instance}." if instance else f"Unlinked {host.name}."
+    )
+    return redirect("clusters:docker-host", name=host.name)
+
+
+@require_POST
+@role_required(OPERATOR)
+def host_sync_now(request: HttpRequest, name: str) -> HttpResponse:
+    """Sync one host now (one listing call), audited, result shown on the page."""
+    host = get_object_or_404(DockerHost, name=name)
+    result = docker_host_sync(host_id=host.pk)
+    if result is None:
+        messages.info(request, f"A sync of {host.name} is already running.")
+    elif result.ok:
+        messages.success(
+            request,
+            f"Synced {host.name}: {result.created} new, {result.updated} changed, "
+            f"{result.gone} gone ({result.calls} API call(s)).",
+        )
+    else:
+        messages.error(request, f"{host.name} is unreachable: {result.error}")
+    audit_record(
+        actor=request.user,
+        action="docker_host.sync",
+        message=f"Synced Docker host {host.name} on request",
+        request=request,
+        object_type="docker_host",
+        object_id=str(host.pk),
+        details={"ok": bool(result and result.ok)},
+        docker_host=host.name,
+    )
+    return redirect("clusters:docker-host", name=host.name)

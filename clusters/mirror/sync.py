@@ -1,0 +1,469 @@
+"""Mirroring AWS infrastructure (clusters, container instances) into the database.
+
+The workload half (services, deployments, tasks) is ``deployments.workload_sync``;
+``deployments.sync`` orchestrates a whole cluster sync. Rules kept here:
+
+- upsert by ARN and write only rows whose mirrored fields changed;
+- mark gone (never delete) only after a complete, successful listing;
+- a per-cluster lock (``cache.add``) keeps two syncs of one cluster apart.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import connection, models, transaction
+from django.utils import timezone
+
+from clusters.aws.ecs import ClusterInfo, ContainerInstanceInfo, EcsReader
+from clusters.aws.session import aws_client
+from clusters.core.timeline import NewEvent, dedupe_key, events_record
+from clusters.models import AwsAccount, Cluster, ContainerInstance, SyncRun, SyncRunStatus
+
+
+def lock_timeout_seconds() -> int:
+    return int(getattr(settings, "FLEETDECK_SYNC_LOCK_SECONDS", 60))
+
+
+class SyncLockBusy(Exception):
+    """Another sync of the same cluster holds the lock."""
+
+
+@dataclass
+class SyncStats:
+    created: int = 0
+    updated: int = 0
+    gone: int = 0
+    events: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    def add(self, other: SyncStats) -> None:
+        self.created += other.created
+        self.updated += other.updated
+        self.gone += other.gone
+        self.events += other.events
+        self.errors.extend(other.errors)
+
+    @property
+    def writes(self) -> int:
+        return self.created + self.updated + self.gone
+
+
+def changed_fields(obj: models.Model, values: Mapping[str, Any]) -> list[str]:
+    """Names of the fields whose stored value differs from ``values``; sets them."""
+    changed = []
+    for name, value in values.items():
+        if getattr(obj, name) != value:
+            setattr(obj, name, value)
+            changed.append(name)
+    return changed
+
+
+def mirror_write(
+    model: type[models.Model],
+    *,
+    new: list[Any],
+    changed: list[tuple[Any, list[str]]],
+    stats: SyncStats,
+    now: datetime,
+) -> None:
+    """bulk_create ``new`` and bulk_update the ``changed`` rows (only their fields)."""
+    if new:
+        model.objects.bulk_create(new, batch_size=500)  # type: ignore[attr-defined]
+        stats.created += len(new)
+    if changed:
+        fields: set[str] = set()
+        objs = []
+        for obj, names in changed:
+            if hasattr(obj, "last_seen_at"):
+                obj.last_seen_at = now
+                names = [*names, "last_seen_at"]
+            fields.update(names)
+            objs.append(obj)
+        model.objects.bulk_update(objs, sorted(fields), batch_size=500)  # type: ignore[attr-defined]
+        stats.updated += len(objs)
+
+
+def rows_insert(model: type[models.Model], rows: list[dict[str, Any]], *, batch: int = 500) -> int:
+    """Insert plain dicts with ``executemany``: for the thousands of rows of a first
+    sync, building model instances and Django's per-value SQL compilation cost more
+    than the AWS calls. Columns left out get the field's default. No JSON fields."""
+    if not rows:
+        return 0
+    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
+    if any(isinstance(f, models.JSONField) for f in fields):
+        raise TypeError(f"rows_insert does not handle JSON fields ({model.__name__})")
+    ops = connection.ops
+    adapt: list[Any] = []
+    for f in fields:
+        if isinstance(f, models.DateTimeField):
+            adapt.append(ops.adapt_datetimefield_value)
+        else:
+            adapt.append(None)
+    names = [f.attname for f in fields]
+    defaults = {
+        f.attname: (f.get_default() if f.has_default() or not f.null else None) for f in fields
+    }
+    table = ops.quote_name(model._meta.db_table)
+    columns = ", ".join(ops.quote_name(f.column) for f in fields)
+    marks = ", ".join(["%s"] * len(fields))
+    sql = f"INSERT INTO {table} ({columns}) VALUES ({marks})"  # noqa: S608 - names from _meta
+    params = []
+    for row in rows:
+        values = []
+        for name, fn in zip(names, adapt, strict=True):
+            value = row[name] if name in row else defaults[name]
+            values.append(fn(value) if fn is not None and value is not None else value)
+        params.append(values)
+    with connection.cursor() as cursor:
+        for i in range(0, len(params), batch):
+            cursor.executemany(sql, params[i : i + batch])
+    return len(rows)
+
+
+def _lock_renew(key: str, token: str, timeout: int, stop: threading.Event) -> None:
+    """Keep a held lock alive while its sync runs; a killed process stops renewing."""
+    try:
+        while not stop.wait(max(1.0, timeout / 3)):
+            if cache.get(key) == token:
+                cache.touch(key, timeout)
+    finally:
+        connection.close()  # the DB cache backend may have opened one in this thread
+
+
+@contextmanager
+def cluster_lock(*, cluster_id: int, timeout: int | None = None) -> Iterator[None]:
+    """One sync per cluster at a time, across processes (Redis or the DB cache).
+
+    The lock expires ``timeout`` seconds after its holder stops renewing it, so a
+    worker killed in the middle of a sync (SIGKILL, OOM) blocks the next one for
+    at most that long."""
+    timeout = timeout or lock_timeout_seconds()
+    key = f"fleetdeck:lock:cluster-sync:{cluster_id}"
+    token = uuid.uuid4().hex
+    if not cache.add(key, token, timeout):
+        raise SyncLockBusy(f"cluster {cluster_id} is already being synced")
+    stop = threading.Event()
+    renew = threading.Thread(
+        target=_lock_renew, args=(key, token, timeout, stop), daemon=True, name="sync-lock"
+    )
+    renew.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        renew.join(timeout=5)
+        if cache.get(key) == token:
+            cache.delete(key)
+
+
+def sync_runs_abandoned_close(*, cluster: Cluster, keep_run_id: int | None) -> int:
+    """Close the runs of a cluster that a dead worker left "running".
+
+    Called while holding the cluster's lock: no other sync of this cluster is
+    active, so a run in a working phase (not queued, waiting or retrying) has lost
+    its worker."""
+    waiting = ("queued", "waiting", "retrying")
+    runs = SyncRun.objects.filter(cluster=cluster, status=SyncRunStatus.RUNNING)
+    if keep_run_id is not None:
+        runs = runs.exclude(pk=keep_run_id)
+    stuck = [run for run in runs if not run.phase.startswith(waiting)]
+    now = timezone.now()
+    for run in stuck:
+        run.status = SyncRunStatus.FAILED
+        run.errors = [*run.errors, "the worker stopped during this sync (it was restarted)"]
+        run.finished_at = now
+        run.save(update_fields=["status", "errors", "finished_at"])
+    return len(stuck)
+
+
+def account_reader(*, account: AwsAccount, region: str) -> EcsReader:
+    """The reader for one sync: a fresh client, so that the retry quota an earlier
+    outage used up does not leave this sync without retries (see clusters.aws.session)."""
+    return EcsReader(aws_client(account=account, region=region, service="ecs", fresh=True))
+
+
+# --- SyncRun progress ------------------------------------------------------
+def sync_run_start(
+    *, account: AwsAccount, cluster: Cluster | None = None, region: str = ""
+) -> SyncRun:
+    return SyncRun.objects.create(
+        account=account,
+        cluster=cluster,
+        region=region or (cluster.region if cluster else ""),
+        phase="queued",
+    )
+
+
+def sync_run_progress(
+    *, run: SyncRun, phase: str, stats: SyncStats, calls: Counter[str] | None = None
+) -> None:
+    run.phase = phase
+    run.created_count = stats.created
+    run.updated_count = stats.updated
+    run.gone_count = stats.gone
+    if calls is not None:
+        run.calls = dict(calls)
+    run.save(update_fields=["phase", "created_count", "updated_count", "gone_count", "calls"])
+
+
+def sync_run_finish(
+    *,
+    run: SyncRun,
+    stats: SyncStats,
+    calls: Counter[str],
+    ok: bool,
+    started: float,
+) -> None:
+    run.status = SyncRunStatus.SUCCEEDED if ok else SyncRunStatus.FAILED
+    run.phase = "done" if ok else "failed"
+    run.finished_at = timezone.now()
+    run.duration_ms = int((time.monotonic() - started) * 1000)
+    run.calls = dict(calls)
+    run.created_count = stats.created
+    run.updated_count = stats.updated
+    run.gone_count = stats.gone
+    run.errors = stats.errors[-50:]
+    run.save()
+
+
+# --- clusters --------------------------------------------------------------
+def _cluster_values(info: ClusterInfo) -> dict[str, Any]:
+    return {
+        "name": info.name,
+        "status": info.status,
+        "registered_instances_count": info.registered_instances_count,
+        "running_tasks_count": info.running_tasks_count,
+        "pending_tasks_count": info.pending_tasks_count,
+        "active_services_count": info.active_services_count,
+        "gone_at": None,
+    }
+
+
+def account_clusters_sync(
+    *, account: AwsAccount, region: str, reader: EcsReader, stats: SyncStats
+) -> list[tuple[Cluster, ClusterInfo]]:
+    """List and describe every cluster of a region; upsert; mark vanished ones gone.
+
+    Raises ``AwsError`` before writing anything if the listing fails."""
+    arns = reader.cluster_arns()
+    infos = reader.clusters(arns) if arns else []
+    now = timezone.now()
+    existing = {c.arn: c for c in Cluster.objects.filter(account=account, region=region)}
+    # ARNs are global: two account rows pointing at one AWS account must not fight.
+    elsewhere = dict(
+        Cluster.objects.filter(arn__in=arns)
+        .exclude(account=account, region=region)
+        .values_list("arn", "account__name")
+    )
+    out: list[tuple[Cluster, ClusterInfo]] = []
+    new: list[Cluster] = []
+    changed: list[tuple[Any, list[str]]] = []
+    with transaction.atomic():
+        for info in infos:
+            if info.arn in elsewhere:
+                stats.errors.append(
+                    f"{info.name}: already mirrored by account {elsewhere[info.arn]}"
+                )
+                continue
+            cluster = existing.get(info.arn)
+            if cluster is None:
+                cluster = Cluster(account=account, region=region, arn=info.arn, first_seen_at=now)
+                changed_fields(cluster, _cluster_values(info))
+                new.append(cluster)
+            else:
+                names = changed_fields(cluster, _cluster_values(info))
+                if names:
+                    changed.append((cluster, names))
+            out.append((cluster, info))
+        mirror_write(Cluster, new=new, changed=changed, stats=stats, now=now)
+        seen = {i.arn for i in infos}
+        vanished = [c.pk for arn, c in existing.items() if arn not in seen and c.gone_at is None]
+        if vanished:
+            stats.gone += Cluster.objects.filter(pk__in=vanished).update(gone_at=now)
+    # bulk_create gives pks on PostgreSQL and SQLite >= 3.35; reload to be sure.
+    if new and any(c.pk is None for c in new):
+        by_arn = {c.arn: c for c in Cluster.objects.filter(arn__in=[c.arn for c in new])}
+        out = [(by_arn.get(c.arn, c), i) for c, i in out]
+    return out
+
+
+def cluster_refresh(*, cluster: Cluster, info: ClusterInfo | None, stats: SyncStats) -> None:
+    """Write a cluster's counts from DescribeClusters (``None``: AWS says it is gone)."""
+    now = timezone.now()
+    if info is None:
+        if cluster.gone_at is None:
+            cluster.gone_at = now
+            cluster.save(update_fields=["gone_at"])
+            stats.gone += 1
+        return
+    names = changed_fields(cluster, _cluster_values(info))
+    if names:
+        cluster.last_seen_at = now
+        cluster.save(update_fields=[*names, "last_seen_at"])
+        stats.updated += 1
+
+
+# --- container instances ---------------------------------------------------
+def _instance_values(info: ContainerInstanceInfo) -> dict[str, Any]:
+    return {
+        "ec2_instance_id": info.ec2_instance_id,
+        "is_external": info.is_external,
+        "status": info.status,
+        "status_reason": info.status_reason,
+        "agent_connected": info.agent_connected,
+        "agent_version": info.agent_version,
+        "docker_version": info.docker_version,
+        "registered_cpu": info.registered_cpu,
+        "registered_memory": info.registered_memory,
+        "remaining_cpu": info.remaining_cpu,
+        "remaining_memory": info.remaining_memory,
+        "attributes": info.attributes,
+        "tags": info.tags,
+        "health_status": info.health_status,
+        "running_tasks_count": info.running_tasks_count,
+        "pending_tasks_count": info.pending_tasks_count,
+        "registered_at": info.registered_at,
+        "gone_at": None,
+    }
+
+
+def _instance_event(
+    cluster: Cluster, ci: ContainerInstance, what: str, message: str, severity: str, at: datetime
+) -> NewEvent:
+    return NewEvent(
+        source="container-instance",
+        severity=severity,
+        message=message,
+        dedupe_key=dedupe_key("ci", ci.arn, what, at.isoformat()),
+        occurred_at=at,
+        account=cluster.account.name,
+        region=cluster.region,
+        cluster_arn=cluster.arn,
+        instance_arn=ci.arn,
+        details={"ec2InstanceId": ci.ec2_instance_id, "status": ci.status},
+    )
+
+
+def instances_fetch(*, reader: EcsReader, cluster_arn: str) -> list[ContainerInstanceInfo]:
+    """Complete listing + full-batch describes (raises ``AwsError`` otherwise)."""
+    arns = reader.container_instance_arns(cluster_arn)
+    infos, _missing = reader.container_instances(cluster_arn, arns) if arns else ([], [])
+    return infos
+
+
+def cluster_instances_sync(
+    *,
+    cluster: Cluster,
+    reader: EcsReader,
+    stats: SyncStats,
+    infos: list[ContainerInstanceInfo] | None = None,
+) -> dict[str, int]:
+    """Mirror the cluster's container instances (``infos``: already fetched).
+
+    Returns {arn: pk} for every instance row of the cluster (gone ones included),
+    for the tasks phase. Raises ``AwsError`` before writing if the listing fails.
+    """
+    if infos is None:
+        infos = instances_fetch(reader=reader, cluster_arn=cluster.arn)
+    now = timezone.now()
+    existing = {ci.arn: ci for ci in ContainerInstance.objects.filter(cluster=cluster)}
+    had_sync = cluster.last_sync_ok is not None
+    new: list[ContainerInstance] = []
+    changed: list[tuple[Any, list[str]]] = []
+    events: list[NewEvent] = []
+    for info in infos:
+        ci = existing.get(info.arn)
+        if ci is None:
+            ci = ContainerInstance(
+                cluster=cluster, arn=info.arn, first_seen_at=now, agent_connected_changed_at=now
+            )
+            changed_fields(ci, _instance_values(info))
+            new.append(ci)
+            if had_sync:
+                events.append(
+                    _instance_event(
+                        cluster,
+                        ci,
+                        "registered",
+                        f"Instance {ci} registered ({ci.status})",
+                        "info",
+                        info.registered_at or now,
+                    )
+                )
+            continue
+        was_status = ci.status
+        names = changed_fields(ci, _instance_values(info))
+        if not names:
+            continue
+        if "agent_connected" in names:
+            ci.agent_connected_changed_at = now
+            names.append("agent_connected_changed_at")
+            if ci.agent_connected:
+                events.append(
+                    _instance_event(
+                        cluster, ci, "agent-up", f"Agent on {ci} reconnected", "info", now
+                    )
+                )
+            else:
+                events.append(
+                    _instance_event(
+                        cluster, ci, "agent-down", f"Agent on {ci} disconnected", "warning", now
+                    )
+                )
+        if "status" in names and ci.status != was_status:
+            severity = "warning" if ci.status in ("DRAINING", "INACTIVE") else "info"
+            events.append(
+                _instance_event(
+                    cluster,
+                    ci,
+                    f"status-{ci.status}",
+                    f"Instance {ci} is {ci.status} (was {was_status or 'unknown'})",
+                    severity,
+                    now,
+                )
+            )
+        changed.append((ci, names))
+    seen = {i.arn for i in infos}
+    vanished = [ci for arn, ci in existing.items() if arn not in seen and ci.gone_at is None]
+    with transaction.atomic():
+        mirror_write(ContainerInstance, new=new, changed=changed, stats=stats, now=now)
+        if vanished:
+            stats.gone += ContainerInstance.objects.filter(
+                pk__in=[ci.pk for ci in vanished]
+            ).update(gone_at=now)
+            for ci in vanished:
+                events.append(
+                    _instance_event(
+                        cluster, ci, "gone", f"Instance {ci} is no longer listed", "info", now
+                    )
+                )
+        stats.events += events_record(events)
+    return dict(ContainerInstance.objects.filter(cluster=cluster).values_list("arn", "pk"))
+
+
+def cluster_mark_synced(*, cluster: Cluster, ok: bool, error: str = "") -> None:
+    """Bookkeeping on the cluster row (not mirror data): when and how it last synced."""
+    Cluster.objects.filter(pk=cluster.pk).update(
+        last_sync_at=timezone.now(), last_sync_ok=ok, last_sync_error=error[:4000]
+    )
+    cluster.last_sync_ok = ok
+    cluster.last_sync_error = error
+
+
+def account_mark_synced(*, account: AwsAccount, ok: bool, error: str = "") -> None:
+    AwsAccount.objects.filter(pk=account.pk).update(
+        last_sync_at=timezone.now(),
+        last_sync_status="succeeded" if ok else "failed",
+        last_sync_error=error[:4000],
+    )

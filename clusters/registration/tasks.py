@@ -1,0 +1,105 @@
+"""Celery tasks of the onboarding flow. Thin: ids in, one service call, typed
+retries. Schedules live in console/celery.py."""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from celery import shared_task
+from django.core.cache import cache
+from django.db.models import Q
+
+from clusters import registration
+from clusters.aws.errors import AwsError, AwsTransientError
+from clusters.models import Cluster
+
+log = logging.getLogger(__name__)
+
+LOCK_SECONDS = 120
+
+
+@contextmanager
+def _lock(name: str) -> Iterator[bool]:
+    """A per-object lock in the shared cache (Redis or the database cache) so two
+    scans of the same thing never overlap across processes."""
+    key = f"fleetdeck:lock:{name}"
+    got = cache.add(key, "1", timeout=LOCK_SECONDS)
+    try:
+        yield bool(got)
+    finally:
+        if got:
+            cache.delete(key)
+
+
+@shared_task(
+    bind=True,
+    name="clusters.registration.tasks.activation_create",
+    max_retries=4,
+    ignore_result=True,
+)
+def activation_create_task(self, registration_request_id: int) -> None:  # type: ignore[no-untyped-def]
+    try:
+        registration.activation_create(registration_request_id=registration_request_id)
+    except AwsTransientError as exc:
+        if self.request.retries >= self.max_retries:
+            registration.activation_create_failed(
+                registration_request_id=registration_request_id,
+                code=exc.code,
+                message=f"{exc.message} (gave up after {self.request.retries + 1} attempts)",
+            )
+            return
+        countdown = min(60, 2 ** (self.request.retries + 1)) + random.uniform(0, 1)
+        raise self.retry(exc=exc, countdown=countdown) from None
+
+
+@shared_task(name="clusters.registration.tasks.activations_refresh_all", ignore_result=True)
+def activations_refresh_all() -> None:
+    for account, region in registration.activation_scopes():
+        with _lock(f"activations:{account.pk}:{region}") as got:
+            if not got:
+                continue
+            try:
+                registration.activations_refresh(account=account, region=region)
+            except AwsError as exc:
+                # A failed listing changes nothing; the next run tries again.
+                log.warning("activations refresh %s/%s failed: %s", account.pk, region, exc.code)
+    try:
+        registration.activations_codeless_replace()
+    except AwsError as exc:
+        log.warning("replacing activations without a code failed: %s", exc.code)
+
+
+def clusters_to_scan() -> list[Cluster]:
+    """Clusters that have (or are about to get) external instances."""
+    return list(
+        Cluster.objects.filter(gone_at__isnull=True, account__enabled=True)
+        .filter(Q(instances__is_external=True) | Q(registration_requests__isnull=False))
+        .select_related("account")
+        .distinct()
+    )
+
+
+@shared_task(name="clusters.registration.tasks.waiting_room_scan_all", ignore_result=True)
+def waiting_room_scan_all() -> None:
+    for cluster in clusters_to_scan():
+        waiting_room_scan_one(cluster)
+
+
+def waiting_room_scan_one(cluster: Cluster) -> None:
+    with _lock(f"waiting-room:{cluster.pk}") as got:
+        if not got:
+            return
+        try:
+            registration.waiting_room_scan(cluster=cluster)
+        except AwsError as exc:
+            log.warning("waiting room scan of cluster %s failed: %s", cluster.pk, exc.code)
+
+
+@shared_task(name="clusters.registration.tasks.waiting_room_scan", ignore_result=True)
+def waiting_room_scan_task(cluster_id: int) -> None:
+    cluster = Cluster.objects.select_related("account").filter(pk=cluster_id).first()
+    if cluster is not None:
+        waiting_room_scan_one(cluster)

@@ -1,0 +1,430 @@
+"""Pages of the onboarding flow: request, approve, activation progress, reveal,
+activations, the waiting room and decommissioning. Thin views: role check, then
+a selector or a service."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import Q
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_variables
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from clusters import registration as svc
+from clusters.aws.errors import AwsError
+from clusters.core.roles import ADMIN, OPERATOR, VIEWER, has_role, role_required
+from clusters.models import (
+    Activation,
+    Cluster,
+    ContainerInstance,
+    DecommissionRequest,
+    RegistrationRequest,
+)
+from clusters.registration import selectors as sel
+from clusters.registration.forms import ReasonForm, RegistrationRequestForm
+
+SECTION = "registrations"
+
+
+def _ctx(request: HttpRequest, tab: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "section": SECTION,
+        "tab": tab,
+        "counts": sel.registration_counts(),
+        "is_admin": has_role(request.user, ADMIN),
+        "is_operator": has_role(request.user, OPERATOR),
+        **extra,
+    }
+
+
+def _is_htmx(request: HttpRequest) -> bool:
+    return request.headers.get("HX-Request") == "true"
+
+
+def _fail(request: HttpRequest, exc: Exception) -> None:
+    if isinstance(exc, AwsError):
+        messages.error(request, f"AWS answered {exc.code}: {exc.message}")
+    else:
+        messages.error(request, str(exc))
+
+
+@require_GET
+@role_required(VIEWER)
+def registrations(request: HttpRequest) -> HttpResponse:
+    mine = request.GET.get("mine") == "1"
+    rows = sel.registration_requests(user=request.user if mine else None)
+    return render(
+        request,
+        "clusters/registrations/list.html",
+        _ctx(request, "requests", requests=rows, mine=mine, title="Registrations"),
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@role_required(OPERATOR)
+def registration_new(request: HttpRequest) -> HttpResponse:
+    form = RegistrationRequestForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            reg, created = svc.registration_request_create(
+                actor=request.user,
+                spec=form.to_spec(),
+                idempotency_token=form.cleaned_data["idempotency_token"],
+                request=request,
+            )
+        except svc.RegistrationError as exc:
+            form.add_error(None, str(exc))
+        else:
+            if created:
+                messages.success(request, f"Request #{reg.pk} sent for approval.")
+            else:
+                messages.info(request, f"Request #{reg.pk} was already sent.")
+            return redirect("clusters:registration-detail", pk=reg.pk)
+    return render(
+        request,
+        "clusters/registrations/new.html",
+        _ctx(request, "new", form=form, title="Request registrations"),
+        status=400 if form.is_bound and form.errors else 200,
+    )
+
+
+@require_POST
+@role_required(OPERATOR)
+def registration_validate(request: HttpRequest) -> HttpResponse:
+    """One field's errors, for inline validation while typing (same form rules)."""
+    form = RegistrationRequestForm(request.POST)
+    name = request.POST.get("_field", "")
+    if name not in form.fields:
+        return HttpResponse("", status=400)
+    form.is_valid()
+    return render(
+        request, "clusters/registrations/new.html#field-errors", {"errors": form.errors.get(name)}
+    )
+
+
+@require_GET
+@role_required(VIEWER)
+def registration_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    try:
+        reg = sel.registration_detail(pk)
+    except RegistrationRequest.DoesNotExist:
+        raise Http404 from None
+    activation = getattr(reg, "activation", None)
+    context = _ctx(
+        request,
+        "requests",
+        reg=reg,
+        activation=activation,
+        can_reveal=activation is not None and svc.can_reveal(request.user, activation),
+        admissions=list(activation.admissions.all()) if activation is not None else [],
+        can_decide=has_role(request.user, ADMIN)
+        and (reg.requested_by_id != request.user.pk or svc.self_approval_allowed()),
+        can_retry=reg.is_retryable
+        and (has_role(request.user, ADMIN) or reg.requested_by_id == request.user.pk),
+        self_approval=svc.self_approval_allowed(),
+        timeline_q=activation.activation_id if activation else f"request #{reg.pk}",
+        now=timezone.now(),
+        # An activation AWS created whose code is not stored (yet): when it is replaced
+        # if its create call never answers.
+        code_lost_replace_at=(
+            activation.created_at + svc.codeless_grace()
+            if activation is not None and not activation.encrypted_code
+            else None
+        ),
+        title=f"Registration request #{reg.pk}",
+    )
+    if _is_htmx(request) and request.GET.get("part") == "progress":
+        response = render(request, "clusters/registrations/detail.html#progress", context)
+        if not reg.is_in_progress:
+            response.status_code = 286  # htmx: stop polling, the outcome is known
+        return response
+    return render(request, "clusters/registrations/detail.html", context)
+
+
+@require_POST
+@role_required(ADMIN)
+def registration_approve(request: HttpRequest, pk: int) -> HttpResponse:
+    try:
+        svc.registration_approve(actor=request.user, registration_request_id=pk, request=request)
+        messages.success(request, f"Request #{pk} approved; creating the activation.")
+    except svc.RegistrationError as exc:
+        _fail(request, exc)
+    return redirect("clusters:registration-detail", pk=pk)
+
+
+@require_POST
+@role_required(ADMIN)
+def registration_reject(request: HttpRequest, pk: int) -> HttpResponse:
+    form = ReasonForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "A rejection needs a reason.")
+        return redirect("clusters:registration-detail", pk=pk)
+    try:
+        svc.registration_reject(
+            actor=request.user,
+            registration_request_id=pk,
+            reason=form.cleaned_data["reason"],
+            request=request,
+        )
+        messages.success(request, f"Request #{pk} rejected.")
+    except svc.RegistrationError as exc:
+        _fail(request, exc)
+    return redirect("clusters:registration-detail", pk=pk)
+
+
+@require_POST
+@role_required(OPERATOR)
+def registration_retry(request: HttpRequest, pk: int) -> HttpResponse:
+    try:
+        svc.registration_retry(actor=request.user, registration_request_id=pk, request=request)
+        messages.success(request, "Trying again to create the activation.")
+    except svc.RegistrationError as exc:
+        _fail(request, exc)
+    return redirect("clusters:registration-detail", pk=pk)
+
+
+@require_GET
+@role_required(ADMIN)
+def approval_queue(request: HttpRequest) -> HttpResponse:
+    return render(
+        request,
+        "clusters/registrations/queue.html",
+        _ctx(
+            request,
+            "queue",
+            queue=sel.approval_queue(),
+            self_approval=svc.self_approval_allowed(),
+            title="Approval queue",
+        ),
+    )
+
+
+@require_GET
+@role_required(VIEWER)
+def activations(request: HttpRequest) -> HttpResponse:
+    rows = list(sel.activations()[:200])
+    revealable = {
+        a.pk for a in rows if a.encrypted_code and a.is_usable and svc.can_reveal(request.user, a)
+    }
+    return render(
+        request,
+        "clusters/registrations/activations.html",
+        _ctx(request, "activations", activations=rows, revealable=revealable, title="Activations"),
+    )
+
+
+@sensitive_variables("shown")
+@never_cache
+@require_POST
+@role_required(VIEWER)  # the service decides (requester or admin) and audits refusals
+def activation_reveal(request: HttpRequest, pk: int) -> HttpResponse:
+    get_object_or_404(Activation, pk=pk)
+    try:
+        shown = svc.activation_reveal(actor=request.user, activation_pk=pk, request=request)
+    except svc.ActivationNotUsable as exc:
+        # htmx swaps only 2xx answers, so it gets the explanation with a 200.
+        response = render(
+            request,
+            "clusters/registrations/reveal.html#refused"
+            if _is_htmx(request)
+            else "clusters/registrations/reveal_page.html",
+            _ctx(request, "activations", message=str(exc), title="Activation code"),
+            status=200 if _is_htmx(request) else 409,
+        )
+    else:
+        response = render(
+            request,
+            "clusters/registrations/reveal.html#revealed"
+            if _is_htmx(request)
+            else "clusters/registrations/reveal_page.html",
+            _ctx(request, "activations", shown=shown, title="Activation code"),
+        )
+    return response
+
+
+@require_POST
+@role_required(ADMIN)
+def activation_revoke(request: HttpRequest, pk: int) -> HttpResponse:
+    try:
+        activation = svc.activation_revoke(actor=request.user, activation_pk=pk, request=request)
+        messages.success(request, f"Activation {activation.activation_id} revoked.")
+    except (svc.RegistrationError, AwsError) as exc:
+        _fail(request, exc)
+    return redirect("clusters:activations")
+
+
+@require_GET
+@role_required(VIEWER)
+def waiting_room(request: HttpRequest) -> HttpResponse:
+    context = _ctx(
+        request,
+        "waiting-room",
+        title="Waiting room",
+        clusters=sel.hold_policies(),
+        **sel.waiting_room(),
+    )
+    if _is_htmx(request) and request.GET.get("part") == "pending":
+        return render(request, "clusters/registrations/waiting_room.html#pending", context)
+    return render(request, "clusters/registrations/waiting_room.html", context)
+
+
+@require_POST
+@role_required(ADMIN)
+def cluster_hold_policy(request: HttpRequest, pk: int) -> HttpResponse:
+    hold = request.POST.get("hold") == "on"
+    try:
+        cluster = svc.cluster_hold_policy_set(
+            actor=request.user, cluster_id=pk, hold=hold, request=request
+        )
+    except Cluster.DoesNotExist:
+        raise Http404 from None
+    messages.success(
+        request,
+        f"{cluster.name}: new instances are {'held for approval' if hold else 'no longer held'}.",
+    )
+    return redirect("clusters:waiting-room")
+
+
+@require_POST
+@role_required(ADMIN)
+def admission_admit(request: HttpRequest, pk: int) -> HttpResponse:
+    try:
+        admission = svc.instance_admit(actor=request.user, admission_pk=pk, request=request)
+        messages.success(request, f"{admission.managed_instance_id} admitted: ACTIVE.")
+    except (svc.RegistrationError, AwsError) as exc:
+        _fail(request, exc)
+    return redirect("clusters:waiting-room")
+
+
+@require_POST
+@role_required(ADMIN)
+def admission_reject(request: HttpRequest, pk: int) -> HttpResponse:
+    form = ReasonForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Rejecting an instance needs a reason.")
+        return redirect("clusters:waiting-room")
+    try:
+        admission = svc.instance_reject(
+            actor=request.user, admission_pk=pk, reason=form.cleaned_data["reason"], request=request
+        )
+        messages.success(request, f"{admission.managed_instance_id} rejected and deregistered.")
+    except (svc.RegistrationError, AwsError) as exc:
+        _fail(request, exc)
+    return redirect("clusters:waiting-room")
+
+
+@require_GET
+@role_required(VIEWER)
+def decommissions(request: HttpRequest) -> HttpResponse:
+    instances = (
+        ContainerInstance.objects.filter(is_external=True)
+        .exclude(Q(status="INACTIVE") | Q(gone_at__isnull=False))
+        .select_related("cluster")[:200]
+    )
+    return render(
+        request,
+        "clusters/registrations/decommissions.html",
+        _ctx(
+            request,
+            "decommissions",
+            decommissions=sel.decommissions(),
+            instances=instances,
+            title="Decommission",
+        ),
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@role_required(OPERATOR)
+def decommission_new(request: HttpRequest, instance_pk: int) -> HttpResponse:
+    instance = get_object_or_404(
+        ContainerInstance.objects.select_related("cluster"), pk=instance_pk, is_external=True
+    )
+    form = ReasonForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            svc.decommission_request(
+                actor=request.user,
+                container_instance=instance,
+                reason=form.cleaned_data["reason"],
+                request=request,
+            )
+            messages.success(request, f"Decommission of {instance} requested; an admin confirms.")
+            return redirect("clusters:decommissions")
+        except svc.RegistrationError as exc:
+            form.add_error(None, str(exc))
+    tasks = _instance_tasks(instance)
+    return render(
+        request,
+        "clusters/registrations/decommission_new.html",
+        _ctx(
+            request,
+            "decommissions",
+            instance=instance,
+            form=form,
+            tasks=tasks,
+            title="Decommission",
+        ),
+    )
+
+
+def _instance_tasks(instance: ContainerInstance) -> list[Any]:
+    # Tasks live in deployments (which clusters may not import): reach them through
+    # the reverse relation Task.container_instance (related_name="tasks").
+    return list(
+        instance.tasks.filter(gone_at__isnull=True)  # type: ignore[attr-defined]
+        .exclude(last_status="STOPPED")
+        .order_by("group", "arn")[:100]
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@role_required(ADMIN)
+def decommission_confirm(request: HttpRequest, pk: int) -> HttpResponse:
+    """GET: the instance and the tasks that will stop; POST: drain and deregister."""
+    if request.method == "GET":
+        decom = get_object_or_404(
+            DecommissionRequest.objects.select_related(
+                "container_instance__cluster", "requested_by"
+            ),
+            pk=pk,
+        )
+        return render(
+            request,
+            "clusters/registrations/decommission_confirm.html",
+            _ctx(
+                request,
+                "decommissions",
+                decom=decom,
+                instance=decom.container_instance,
+                tasks=_instance_tasks(decom.container_instance),
+                own=decom.requested_by_id == request.user.pk and not svc.self_approval_allowed(),
+                title="Confirm decommission",
+            ),
+        )
+    try:
+        decom = svc.decommission_confirm(actor=request.user, decommission_pk=pk, request=request)
+        if decom.state == decom.State.DONE:
+            messages.success(request, f"{decom.container_instance} drained and deregistered.")
+        else:
+            messages.error(request, f"Decommission failed: {decom.error_message}")
+    except svc.RegistrationError as exc:
+        _fail(request, exc)
+    return redirect("clusters:decommissions")
+
+
+@require_POST
+@role_required(OPERATOR)
+def decommission_cancel(request: HttpRequest, pk: int) -> HttpResponse:
+    try:
+        svc.decommission_cancel(actor=request.user, decommission_pk=pk, request=request)
+        messages.success(request, "Decommission cancelled.")
+    except (svc.RegistrationError, PermissionDenied) as exc:
+        _fail(request, exc)
+    return redirect("clusters:decommissions")

@@ -1,0 +1,282 @@
+"""Alerts out: evaluate "needs attention", record fire/resolve deliveries, send them.
+
+The same fact never notifies twice: ``AlertState.fire_seq`` numbers each time a
+fingerprint starts firing, and ``NotificationDelivery`` is unique on (channel,
+fingerprint, kind, fire_seq), so a second evaluation (or a second beat, or two
+workers) finds the row already there and sends nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from console.dashboard import AttentionItem, needs_attention
+from console.models import (
+    Acknowledgement,
+    AlertState,
+    ChannelKind,
+    DeliveryKind,
+    DeliveryStatus,
+    NotificationChannel,
+    NotificationDelivery,
+)
+
+log = logging.getLogger(__name__)
+TIMEOUT_SECONDS = 10
+MAX_ATTEMPTS = 6
+
+
+class DeliveryTransientError(Exception):
+    """5xx, timeouts, refused connections: worth retrying with backoff."""
+
+
+class DeliveryPermanentError(Exception):
+    """4xx, a bad URL, a rejected address: retrying will not help."""
+
+
+@dataclass(frozen=True)
+class EvaluationResult:
+    fired: int
+    resolved: int
+    deliveries: list[int]
+
+
+def _base_url() -> str:
+    return str(getattr(settings, "FLEETDECK_BASE_URL", "")).rstrip("/")
+
+
+def _payload(
+    *, kind: str, fingerprint: str, fire_seq: int, severity: str, source: str, title: str,
+    detail: str, cluster_arn: str, url: str, at: str,
+) -> dict[str, Any]:  # fmt: skip
+    return {
+        "kind": kind,
+        "fingerprint": fingerprint,
+        "fire_seq": fire_seq,
+        "severity": severity,
+        "source": source,
+        "title": title,
+        "detail": detail,
+        "cluster_arn": cluster_arn,
+        "url": (_base_url() + url) if url.startswith("/") else url,
+        "at": at,
+    }
+
+
+def alerts_evaluate(
+    *, items: list[AttentionItem] | None = None, enqueue: Callable[[int], None] | None = None
+) -> EvaluationResult:
+    """Compare what needs attention now with what was firing; record one delivery
+    per matching channel for each new firing and each resolution, then enqueue
+    them (after commit). Idempotent: running it twice sends nothing new."""
+    items = needs_attention() if items is None else items
+    now = timezone.now()
+    current = {i.fingerprint: i for i in items}
+    channels = list(NotificationChannel.objects.filter(enabled=True))
+    states = {s.fingerprint: s for s in AlertState.objects.all()}
+    created: list[int] = []
+    fired = resolved = 0
+    with transaction.atomic():
+        for fp, item in current.items():
+            state = states.get(fp)
+            if state is not None and state.firing:
+                continue
+            if state is None:
+                state = AlertState(fingerprint=fp, fire_seq=1)
+            else:
+                state.fire_seq += 1
+            state.firing = True
+            state.severity, state.source = item.severity, item.source
+            state.title, state.cluster_arn = item.title[:500], item.cluster_arn
+            state.url, state.fired_at, state.resolved_at = item.url, now, None
+            state.save()
+            fired += 1
+            payload = _payload(
+                kind=DeliveryKind.FIRE, fingerprint=fp, fire_seq=state.fire_seq,
+                severity=item.severity, source=item.source, title=item.title,
+                detail=item.detail, cluster_arn=item.cluster_arn, url=item.url,
+                at=now.isoformat(),
+            )  # fmt: skip
+            for channel in channels:
+                if channel.matches(
+                    severity=item.severity, source=item.source, cluster_arn=item.cluster_arn
+                ):
+                    created += _delivery_create(channel, fp, DeliveryKind.FIRE, state, payload)
+        for fp, state in states.items():
+            if not state.firing or fp in current:
+                continue
+            state.firing, state.resolved_at = False, now
+            state.save(update_fields=["firing", "resolved_at"])
+            resolved += 1
+            payload = _payload(
+                kind=DeliveryKind.RESOLVE, fingerprint=fp, fire_seq=state.fire_seq,
+                severity=state.severity, source=state.source, title=state.title,
+                detail="Resolved", cluster_arn=state.cluster_arn, url=state.url,
+                at=now.isoformat(),
+            )  # fmt: skip
+            # A resolution goes to the channels that were told about the firing.
+            told = NotificationDelivery.objects.filter(
+                fingerprint=fp, kind=DeliveryKind.FIRE, fire_seq=state.fire_seq
+            ).values_list("channel_id", flat=True)
+            for channel in channels:
+                if channel.pk in set(told):
+                    created += _delivery_create(channel, fp, DeliveryKind.RESOLVE, state, payload)
+        send = enqueue or _enqueue_delivery
+        for pk in created:
+            transaction.on_commit(lambda pk=pk: send(pk))  # type: ignore[misc]
+    return EvaluationResult(fired=fired, resolved=resolved, deliveries=created)
+
+
+def alerts_prune(*, now: Any = None) -> int:
+    """Forget resolved alert states and delivery records past the retention period
+    (firing states are kept whatever their age). Returns rows deleted."""
+    from datetime import timedelta
+
+    now = now or timezone.now()
+    cutoff = now - timedelta(days=settings.FLEETDECK_RETENTION_DAYS)
+    states, _ = AlertState.objects.filter(firing=False, resolved_at__lt=cutoff).delete()
+    deliveries, _ = NotificationDelivery.objects.filter(created_at__lt=cutoff).delete()
+    # The dashboard reads acknowledgements of the same period only.
+    acks, _ = Acknowledgement.objects.filter(created_at__lt=cutoff).delete()
+    return states + deliveries + acks
+
+
+def _delivery_create(
+    channel: NotificationChannel, fp: str, kind: str, state: AlertState, payload: dict[str, Any]
+) -> list[int]:
+    try:
+        with transaction.atomic():
+            d = NotificationDelivery.objects.create(
+                channel=channel, fingerprint=fp, kind=kind, fire_seq=state.fire_seq, payload=payload
+            )
+    except IntegrityError:
+        return []  # already recorded by an earlier (or concurrent) evaluation
+    return [d.pk]
+
+
+def _enqueue_delivery(pk: int) -> None:
+    from console.alerts.tasks import deliver
+
+    deliver.delay(pk)
+
+
+def channel_test_send(*, channel: NotificationChannel, actor_name: str) -> NotificationDelivery:
+    """Record a test delivery (its own fingerprint, never deduplicated) and enqueue it."""
+    now = timezone.now()
+    fp = f"test:{channel.pk}:{now.timestamp():.6f}"
+    delivery = NotificationDelivery.objects.create(
+        channel=channel,
+        fingerprint=fp,
+        kind=DeliveryKind.TEST,
+        fire_seq=1,
+        payload=_payload(
+            kind=DeliveryKind.TEST,
+            fingerprint=fp,
+            fire_seq=1,
+            severity="info",
+            source="test",
+            title=f"Fleetdeck test notification from {actor_name}",
+            detail="If you can read this, the channel works.",
+            cluster_arn="",
+            url="/",
+            at=now.isoformat(),
+        ),
+    )
+    transaction.on_commit(lambda: _enqueue_delivery(delivery.pk))
+    return delivery
+
+
+# --- sending -----------------------------------------------------------------
+def _slack_body(payload: dict[str, Any]) -> dict[str, Any]:
+    icon = {"fire": ":rotating_light:", "resolve": ":white_check_mark:"}.get(
+        payload["kind"], ":information_source:"
+    )
+    verb = {"fire": "FIRING", "resolve": "RESOLVED"}.get(payload["kind"], "TEST")
+    text = f"{icon} *{verb}* [{payload['severity']}] {payload['title']}"
+    if payload.get("detail"):
+        text += f"\n{payload['detail']}"
+    if payload.get("url"):
+        text += f"\n<{payload['url']}|Open in Fleetdeck>"
+    return {"text": text}
+
+
+def _post_json(url: str, body: dict[str, Any]) -> int:
+    if not url.startswith(("http://", "https://")):
+        raise DeliveryPermanentError(f"not an http(s) URL: {url[:80]}")
+    data = json.dumps(body).encode()
+    request = urllib.request.Request(  # noqa: S310 - scheme checked above
+        url,
+        data=data,
+        method="POST",
+        headers={"Content-Type": "application/json", "User-Agent": "fleetdeck-alerts/1"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:  # noqa: S310
+            return int(response.status)
+    except urllib.error.HTTPError as exc:
+        if exc.code >= 500 or exc.code == 429:
+            raise DeliveryTransientError(f"HTTP {exc.code}") from exc
+        raise DeliveryPermanentError(f"HTTP {exc.code}") from exc
+    except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as exc:
+        raise DeliveryTransientError(f"connection failed: {exc}") from exc
+
+
+def _send(channel: NotificationChannel, payload: dict[str, Any]) -> int | None:
+    if channel.kind == ChannelKind.WEBHOOK:
+        return _post_json(channel.target, payload)
+    if channel.kind == ChannelKind.SLACK:
+        return _post_json(channel.target, _slack_body(payload))
+    if channel.kind == ChannelKind.EMAIL:
+        recipients = [a.strip() for a in channel.target.split(",") if a.strip()]
+        verb = {"fire": "FIRING", "resolve": "RESOLVED"}.get(payload["kind"], "TEST")
+        try:
+            send_mail(
+                subject=f"[Fleetdeck] {verb} {payload['title']}"[:200],
+                message=json.dumps(payload, indent=2),
+                from_email=None,
+                recipient_list=recipients,
+            )
+        except (ConnectionError, OSError) as exc:
+            raise DeliveryTransientError(f"mail: {exc}") from exc
+        return None
+    raise DeliveryPermanentError(f"unknown channel kind {channel.kind}")
+
+
+def delivery_attempt(*, delivery_id: int, final: bool = False) -> NotificationDelivery | None:
+    """One attempt at sending a delivery; records the attempt. Raises
+    DeliveryTransientError when worth retrying (status stays "retrying", or
+    "failed" when ``final``). A delivery already sent is not sent again."""
+    delivery = NotificationDelivery.objects.select_related("channel").filter(pk=delivery_id).first()
+    if delivery is None or delivery.status in (DeliveryStatus.SENT, DeliveryStatus.FAILED):
+        return delivery
+    delivery.attempts += 1
+    delivery.last_attempt_at = timezone.now()
+    try:
+        code = _send(delivery.channel, delivery.payload)
+    except DeliveryTransientError as exc:
+        delivery.status = DeliveryStatus.FAILED if final else DeliveryStatus.RETRYING
+        delivery.last_error = str(exc)[:2000]
+        delivery.save()
+        raise
+    except DeliveryPermanentError as exc:
+        delivery.status = DeliveryStatus.FAILED
+        delivery.last_error = str(exc)[:2000]
+        delivery.save()
+        return delivery
+    delivery.status = DeliveryStatus.SENT
+    delivery.last_status_code = code
+    delivery.sent_at = timezone.now()
+    delivery.last_error = ""
+    delivery.save()
+    return delivery

@@ -1,0 +1,176 @@
+"""/metrics: the fleet in Prometheus text exposition format (version 0.0.4).
+
+Written by hand (no prometheus_client dependency): every label value goes
+through ``_label`` which escapes backslash, double quote and newline as the
+format requires.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from pathlib import Path
+
+from django.conf import settings
+from django.db.models import Count
+from django.utils import timezone
+
+from clusters.models import SyncRun
+from console.dashboard import (
+    _drift_model,
+    dashboard_summary,
+    fleet_snapshot,
+    needs_attention,
+    service_state,
+)
+
+log = logging.getLogger(__name__)
+
+
+def _label(value: object) -> str:
+    return str(value).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def _labels(**labels: object) -> str:
+    if not labels:
+        return ""
+    inner = ",".join(f'{k}="{_label(v)}"' for k, v in labels.items())
+    return "{" + inner + "}"
+
+
+class Exposition:
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def family(self, name: str, kind: str, help_text: str) -> None:
+        self.lines.append(f"# HELP {name} {help_text}")
+        self.lines.append(f"# TYPE {name} {kind}")
+
+    def sample(self, name: str, value: float, **labels: object) -> None:
+        number = int(value) if float(value).is_integer() else round(float(value), 3)
+        self.lines.append(f"{name}{_labels(**labels)} {number}")
+
+    def text(self) -> str:
+        return "\n".join(self.lines) + "\n"
+
+
+def celery_queue_depth(queue: str = "celery") -> int | None:
+    """Messages waiting in the broker: LLEN on Redis, files in the filesystem broker."""
+    broker = str(getattr(settings, "CELERY_BROKER_URL", ""))
+    try:
+        if broker.startswith("redis"):
+            import redis
+
+            client = redis.Redis.from_url(broker, socket_timeout=2, socket_connect_timeout=2)
+            return int(client.llen(queue))  # type: ignore[arg-type]  # sync client
+        if broker.startswith("filesystem"):
+            folder = Path(str(settings.CELERY_BROKER_TRANSPORT_OPTIONS["data_folder_in"]))
+            return sum(1 for _ in folder.glob(f"*.{queue}.msg")) if folder.is_dir() else 0
+    except Exception:  # an unreachable broker is reported as a missing sample
+        log.warning("could not read the Celery queue depth", exc_info=True)
+    return None
+
+
+def metrics_text() -> str:
+    now = timezone.now()
+    snap = fleet_snapshot(now=now)
+    summary = dashboard_summary(snapshot=snap)
+    items = needs_attention(snapshot=snap)
+    out = Exposition()
+    clusters = {c.pk: c for c in snap.clusters}
+
+    out.family("fleetdeck_services", "gauge", "Services by state per cluster.")
+    for row in summary.clusters:
+        for state in ("healthy", "degraded", "failing"):
+            out.sample(
+                "fleetdeck_services",
+                getattr(row, f"services_{state}"),
+                account=row.account_name,
+                region=row.region,
+                cluster=row.name,
+                state=state,
+            )
+    out.family("fleetdeck_service_desired_tasks", "gauge", "Desired task count per service.")
+    out.family("fleetdeck_service_running_tasks", "gauge", "Running task count per service.")
+    for svc in snap.services:
+        c = clusters.get(svc["cluster_id"])
+        if c is None:
+            continue
+        labels = {
+            "region": c.region,
+            "cluster": c.name,
+            "service": svc["name"],
+            "state": service_state(svc, now),
+        }
+        out.sample("fleetdeck_service_desired_tasks", svc["desired_count"], **labels)
+        out.sample("fleetdeck_service_running_tasks", svc["running_count"], **labels)
+    out.family("fleetdeck_instances", "gauge", "Container instances by state per cluster.")
+    for row in summary.clusters:
+        for state in ("active", "draining", "disconnected", "waiting"):
+            out.sample(
+                "fleetdeck_instances",
+                getattr(row, f"instances_{state}"),
+                region=row.region,
+                cluster=row.name,
+                state=state,
+            )
+    out.family("fleetdeck_tasks_running", "gauge", "Running tasks per cluster.")
+    for row in summary.clusters:
+        out.sample(
+            "fleetdeck_tasks_running", row.tasks_running, region=row.region, cluster=row.name
+        )
+    out.family("fleetdeck_sync_age_seconds", "gauge", "Seconds since the last successful sync.")
+    for row in summary.clusters:
+        if row.sync_age_seconds is not None:
+            out.sample(
+                "fleetdeck_sync_age_seconds",
+                row.sync_age_seconds,
+                region=row.region,
+                cluster=row.name,
+            )
+    out.family("fleetdeck_sync_failing", "gauge", "1 when the last sync failed.")
+    for row in summary.clusters:
+        out.sample(
+            "fleetdeck_sync_failing",
+            1 if row.sync_error else 0,
+            region=row.region,
+            cluster=row.name,
+        )
+    out.family("fleetdeck_account_sync_failing", "gauge", "1 when the account's last sync failed.")
+    for account in snap.accounts:
+        out.sample(
+            "fleetdeck_account_sync_failing",
+            1 if account.last_sync_status == "failed" else 0,
+            account=account.name,
+        )
+    out.family("fleetdeck_sync_errors_24h", "gauge", "Failed sync runs in the last 24 hours.")
+    failed = dict(
+        SyncRun.objects.filter(status="failed", started_at__gte=now - timedelta(hours=24))
+        .values_list("account__name")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    for account in snap.accounts:
+        out.sample("fleetdeck_sync_errors_24h", failed.get(account.name, 0), account=account.name)
+    out.family("fleetdeck_attention_items", "gauge", "Open needs-attention items by severity.")
+    counts = {"error": 0, "warning": 0, "info": 0}
+    for item in items:
+        if not item.acknowledged:
+            counts[item.severity] = counts.get(item.severity, 0) + 1
+    for severity, n in counts.items():
+        out.sample("fleetdeck_attention_items", n, severity=severity)
+    model = _drift_model()
+    if model is not None:
+        out.family("fleetdeck_drift_findings", "gauge", "Open drift findings by kind and severity.")
+        for kind, severity, n in (
+            model.objects.filter(resolved_at__isnull=True)
+            .values_list("kind", "severity")
+            .annotate(n=Count("id"))
+            .order_by()
+        ):
+            out.sample("fleetdeck_drift_findings", n, kind=kind, severity=severity)
+    depth = celery_queue_depth()
+    out.family("fleetdeck_celery_queue_depth", "gauge", "Messages waiting in the Celery queue.")
+    if depth is not None:
+        out.sample("fleetdeck_celery_queue_depth", depth, queue="celery")
+    return out.text()
