@@ -39,6 +39,7 @@ lint: $(DEV_STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports
+	$(PY) scripts/import_cycles.py
 
 typecheck: $(DEV_STAMP)
 	$(VENV)/bin/mypy .
