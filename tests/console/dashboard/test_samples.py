@@ -16,8 +16,7 @@ from deployments.samples.sampling import (
     service_series,
     services_sample,
 )
-
-from . import fleet
+from tests.console import fleet
 
 pytestmark = pytest.mark.django_db
 

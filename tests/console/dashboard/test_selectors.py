@@ -12,8 +12,7 @@ from clusters.models import AwsAccount, Cluster, ContainerInstance, SyncRun
 from console.dashboard import dashboard_summary, needs_attention
 from console.models import Acknowledgement
 from deployments.models import Deployment, Service
-
-from . import fleet
+from tests.console import fleet
 
 pytestmark = pytest.mark.django_db
 

@@ -13,8 +13,7 @@ from clusters.models import AuditEntry
 from console.models import Acknowledgement
 from deployments.models import Service
 from deployments.samples.sampling import services_sample
-
-from . import fleet
+from tests.console import fleet
 
 pytestmark = pytest.mark.django_db
 

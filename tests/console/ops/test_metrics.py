@@ -7,8 +7,7 @@ import re
 import pytest
 
 from console.ops.metrics import _label
-
-from . import fleet
+from tests.console import fleet
 
 pytestmark = pytest.mark.django_db
 TOKEN = "s3cret-metrics-token"
