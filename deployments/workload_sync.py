@@ -20,7 +20,7 @@ from django.utils import timezone
 from clusters.aws.ecs import EcsReader, ServiceInfo, TaskInfo
 from clusters.aws.errors import AwsPermanentError
 from clusters.core.timeline import NewEvent, dedupe_key, events_record
-from clusters.mirror.sync import SyncStats, changed_fields, mirror_write, rows_insert
+from clusters.mirror.writes import SyncStats, changed_fields, mirror_write, rows_insert
 from clusters.models import Cluster
 from deployments.models import Deployment, Service, Task, TaskContainer, TaskDefinition
 

@@ -11,10 +11,10 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
+from clusters.core.locks import Lock
 from clusters.core.timeline import dedupe_key, event_record
 from clusters.docker_hosts import engine as dockerhosts
 from clusters.docker_hosts.engine import CallCounter, ContainerDetail, ContainerFacts
@@ -130,10 +130,6 @@ _HOST_INFO_FIELDS = [
 ]
 
 
-def _lock(key: str) -> bool:
-    return bool(cache.add(key, "1", timeout=LOCK_TTL))
-
-
 def docker_host_sync(*, host_id: int) -> HostSyncResult | None:
     """Mirror one host's containers from one listing call.
 
@@ -144,13 +140,10 @@ def docker_host_sync(*, host_id: int) -> HostSyncResult | None:
     host = DockerHost.objects.filter(pk=host_id).first()
     if host is None:
         return None
-    lock_key = f"fleetdeck:lock:docker-host-sync:{host_id}"
-    if not _lock(lock_key):
-        return None
-    try:
+    with Lock(f"docker-host-sync:{host_id}", ttl=LOCK_TTL).held() as got:
+        if not got:
+            return None
         result = _sync(host)
-    finally:
-        cache.delete(lock_key)
     docker_host_synced.send(sender=DockerHost, host=host, result=result)
     return result
 

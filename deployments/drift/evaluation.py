@@ -21,11 +21,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from clusters.core.locks import Lock
 from clusters.core.timeline import NewEvent, events_record
 from clusters.models import Cluster, Container, ContainerInstance, DockerHost, EventSource
 from deployments.models import DriftFinding, DriftKind, DriftSeverity, Task
@@ -34,7 +34,7 @@ log = logging.getLogger(__name__)
 
 AGENT_DISCONNECT_GRACE = timedelta(minutes=5)
 UNREACHABLE_SYNCS = 2
-LOCK_KEY = "fleetdeck:lock:drift-evaluate"
+LOCK_NAME = "drift-evaluate"
 
 
 @dataclass
@@ -258,7 +258,8 @@ def drift_evaluate(*, now: datetime | None = None) -> DriftResult:
     Idempotent; one evaluation at a time (a second caller returns ``skipped``).
     """
     now = now or timezone.now()
-    if not cache.add(LOCK_KEY, "1", timeout=120):
+    lock = Lock(LOCK_NAME, ttl=120)
+    if not lock.acquire():
         return DriftResult(skipped=True)
     try:
         _autolink_by_tasks(
@@ -273,7 +274,7 @@ def drift_evaluate(*, now: datetime | None = None) -> DriftResult:
         with transaction.atomic():
             return _apply(drift_current(now=now), now)
     finally:
-        cache.delete(LOCK_KEY)
+        lock.release()
 
 
 def _apply(current: dict[str, Spec], now: datetime) -> DriftResult:
