@@ -12,13 +12,16 @@ import json
 import logging
 import urllib.error
 import urllib.request
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
+from django.db.models import F, Q
 from django.utils import timezone
 
 from console.dashboard import AttentionItem, needs_attention
@@ -43,6 +46,15 @@ class DeliveryTransientError(Exception):
 
 class DeliveryPermanentError(Exception):
     """4xx, a bad URL, a rejected address: retrying will not help."""
+
+
+class DeliveryClaimBusy(Exception):
+    """Another worker claimed this delivery and may be sending it now. Its claim
+    goes stale ``retry_in`` seconds from now (if that worker died)."""
+
+    def __init__(self, retry_in: float) -> None:
+        super().__init__(f"claimed by another worker; stale in {retry_in:.0f}s")
+        self.retry_in = max(0.0, retry_in)
 
 
 @dataclass(frozen=True)
@@ -253,30 +265,68 @@ def _send(channel: NotificationChannel, payload: dict[str, Any]) -> int | None:
     raise DeliveryPermanentError(f"unknown channel kind {channel.kind}")
 
 
+def claim_stale_after() -> timedelta:
+    """Celery's hard time limit kills any task older than that: a claim this old
+    belongs to a worker that died mid-send (SIGKILL, OOM, a lost node)."""
+    return timedelta(seconds=int(settings.CELERY_TASK_TIME_LIMIT) + 60)
+
+
+def _delivery_claim(delivery_id: int, token: str) -> bool:
+    """Compare-and-set: move a sendable delivery to SENDING under ``token``. Exactly
+    one concurrent caller gets True (the UPDATE's row lock decides)."""
+    now = timezone.now()
+    sendable = Q(status__in=[DeliveryStatus.PENDING, DeliveryStatus.RETRYING]) | Q(
+        status=DeliveryStatus.SENDING, claimed_at__lt=now - claim_stale_after()
+    )
+    claimed = NotificationDelivery.objects.filter(sendable, pk=delivery_id).update(
+        status=DeliveryStatus.SENDING,
+        claim_token=token,
+        claimed_at=now,
+        attempts=F("attempts") + 1,
+        last_attempt_at=now,
+    )
+    return claimed == 1
+
+
+def _delivery_finish(delivery: NotificationDelivery, token: str, **values: Any) -> None:
+    """Record an attempt's outcome. A worker whose claim went stale and was taken
+    over records nothing: the new claimant records its own."""
+    for name, value in values.items():
+        setattr(delivery, name, value)
+    NotificationDelivery.objects.filter(pk=delivery.pk, claim_token=token).update(**values)
+
+
 def delivery_attempt(*, delivery_id: int, final: bool = False) -> NotificationDelivery | None:
     """One attempt at sending a delivery; records the attempt. Raises
-    DeliveryTransientError when worth retrying (status stays "retrying", or
-    "failed" when ``final``). A delivery already sent is not sent again."""
-    delivery = NotificationDelivery.objects.select_related("channel").filter(pk=delivery_id).first()
-    if delivery is None or delivery.status in (DeliveryStatus.SENT, DeliveryStatus.FAILED):
+    DeliveryTransientError when worth retrying (status "retrying", or "failed"
+    when ``final``). Only the caller that claims the delivery sends it: a delivery
+    already sent or failed is left alone, and one another worker is sending
+    raises DeliveryClaimBusy (until that claim is stale)."""
+    token = uuid.uuid4().hex
+    if not _delivery_claim(delivery_id, token):
+        delivery = NotificationDelivery.objects.filter(pk=delivery_id).first()
+        if delivery is not None and delivery.status == DeliveryStatus.SENDING:
+            stale_at = (delivery.claimed_at or timezone.now()) + claim_stale_after()
+            raise DeliveryClaimBusy(retry_in=(stale_at - timezone.now()).total_seconds())
         return delivery
-    delivery.attempts += 1
-    delivery.last_attempt_at = timezone.now()
+    delivery = NotificationDelivery.objects.select_related("channel").filter(pk=delivery_id).first()
+    if delivery is None:
+        return None  # pruned in between
     try:
         code = _send(delivery.channel, delivery.payload)
     except DeliveryTransientError as exc:
-        delivery.status = DeliveryStatus.FAILED if final else DeliveryStatus.RETRYING
-        delivery.last_error = str(exc)[:2000]
-        delivery.save()
+        status = DeliveryStatus.FAILED if final else DeliveryStatus.RETRYING
+        _delivery_finish(delivery, token, status=status, last_error=str(exc)[:2000])
         raise
     except DeliveryPermanentError as exc:
-        delivery.status = DeliveryStatus.FAILED
-        delivery.last_error = str(exc)[:2000]
-        delivery.save()
+        _delivery_finish(delivery, token, status=DeliveryStatus.FAILED, last_error=str(exc)[:2000])
         return delivery
-    delivery.status = DeliveryStatus.SENT
-    delivery.last_status_code = code
-    delivery.sent_at = timezone.now()
-    delivery.last_error = ""
-    delivery.save()
+    _delivery_finish(
+        delivery,
+        token,
+        status=DeliveryStatus.SENT,
+        last_status_code=code,
+        sent_at=timezone.now(),
+        last_error="",
+    )
     return delivery
