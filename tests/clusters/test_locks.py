@@ -25,10 +25,10 @@ OTHER_CACHES = {
 }
 
 
-def _until_expired(ttl: int) -> None:
+def _until_expired(ttl: int, backend: str) -> None:
     # The database cache stores expiry times rounded down to the second and
     # compares them to the current second: allow it one more.
-    time.sleep(ttl + 1.1)
+    time.sleep(ttl + (1.1 if backend == "database" else 0.3))
 
 
 @pytest.fixture
@@ -38,15 +38,12 @@ def on_redis(redis_url: str) -> str:
     return "redis"
 
 
-@pytest.fixture(
-    params=[
-        "redis",
-        # transactional: the keep-alive thread has its own database connection
-        pytest.param("database", marks=pytest.mark.django_db(transaction=True)),
-        "locmem",
-    ]
-)
-def backend(request: pytest.FixtureRequest) -> Iterator[str]:
+REDIS = "redis"
+# transactional: the keep-alive thread has its own database connection
+DATABASE = pytest.param("database", marks=pytest.mark.django_db(transaction=True))
+
+
+def _cache_in_use(request: pytest.FixtureRequest) -> Iterator[str]:
     if request.param == "redis":
         yield request.getfixturevalue("on_redis")
         return
@@ -55,6 +52,18 @@ def backend(request: pytest.FixtureRequest) -> Iterator[str]:
             call_command("createcachetable", verbosity=0)
         caches["default"].clear()
         yield request.param
+
+
+@pytest.fixture(params=[REDIS, DATABASE, "locmem"])
+def backend(request: pytest.FixtureRequest) -> Iterator[str]:
+    yield from _cache_in_use(request)
+
+
+@pytest.fixture(params=[REDIS, DATABASE])
+def timed_backend(request: pytest.FixtureRequest) -> Iterator[str]:
+    """The caches of production and of the embedded mode, for the tests that wait
+    for expiry (seconds each): the local-memory cache is only a test fallback."""
+    yield from _cache_in_use(request)
 
 
 def test_two_owners_one_holder(backend: str) -> None:
@@ -70,14 +79,14 @@ def test_two_owners_one_holder(backend: str) -> None:
     assert second.release()
 
 
-def test_expiry_and_release_of_a_lock_no_longer_owned(backend: str) -> None:
+def test_expiry_and_release_of_a_lock_no_longer_owned(timed_backend: str) -> None:
     stale, fresh, third = (
         Lock("test:exp", ttl=1),
         Lock("test:exp", ttl=30),
         Lock("test:exp", ttl=30),
     )
     assert stale.acquire()
-    _until_expired(1)  # the holder stopped renewing (a killed worker): it expires
+    _until_expired(1, timed_backend)  # the holder stopped renewing (a killed worker): it expires
     assert fresh.acquire()
     assert not stale.renew()  # renewing does not take it back
     assert not stale.release()  # and releasing leaves the new holder's lock alone
@@ -86,22 +95,22 @@ def test_expiry_and_release_of_a_lock_no_longer_owned(backend: str) -> None:
     assert third.acquire()
 
 
-def test_renewal_keeps_the_lock_past_its_ttl(backend: str) -> None:
-    holder, other = Lock("test:renew", ttl=2), Lock("test:renew", ttl=2)
+def test_renewal_keeps_the_lock_past_its_ttl(timed_backend: str) -> None:
+    holder, other = Lock("test:renew", ttl=3), Lock("test:renew", ttl=3)
     assert holder.acquire()
-    for _ in range(3):
+    for _ in range(4):
         time.sleep(1)
         assert holder.renew()
-    assert not other.acquire()  # 3 s after taking a 2 s lock, still held
-    _until_expired(2)  # no renewal: it expires
+    assert not other.acquire()  # 4 s after taking a 3 s lock, still held
+    _until_expired(3, timed_backend)  # no renewal: it expires
     assert other.acquire()
 
 
-def test_held_keeps_alive_releases_and_reports_busy(backend: str) -> None:
-    lock, other = Lock("test:held", ttl=2), Lock("test:held", ttl=2)
+def test_held_keeps_alive_releases_and_reports_busy(timed_backend: str) -> None:
+    lock, other = Lock("test:held", ttl=3), Lock("test:held", ttl=3)
     with lock.held(keep_alive=True) as got:
         assert got
-        time.sleep(3)  # longer than the ttl: the renewer thread keeps it
+        time.sleep(4)  # longer than the ttl: the renewer thread (every 1 s) keeps it
         with other.held() as busy:
             assert not busy
         assert not other.acquire()  # a busy `held` did not release the holder's lock
