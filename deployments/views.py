@@ -20,7 +20,7 @@ from clusters.core.inputs import db_id
 from clusters.core.roles import OPERATOR, VIEWER, has_role, role_required
 from clusters.mirror.selectors import clusters_overview, instances_query, paginate
 from clusters.mirror.sync import sync_run_start
-from clusters.models import AwsAccount, Cluster, ContainerInstance, Event, SyncRun
+from clusters.models import AwsAccount, Cluster, ContainerInstance, Event, EventSource, SyncRun
 from deployments.models import Deployment, Service, Task
 from deployments.selectors import TASK_STATUSES, services_query, tasks_query
 from deployments.sync import sync_run_fail
@@ -97,9 +97,9 @@ def service_detail(request: HttpRequest, pk: int) -> HttpResponse:
     status = _task_status(request)
     page = paginate(tasks_query(service=service, status=status), request.GET.get("page"))
     events = list(
-        Event.objects.filter(service_arn=service.arn, source="ecs-service-event").order_by(
-            "-occurred_at", "-id"
-        )[:20]
+        Event.objects.filter(
+            service_arn=service.arn, source=EventSource.ECS_SERVICE_EVENT
+        ).order_by("-occurred_at", "-id")[:20]
     )
     return render(
         request,
