@@ -179,22 +179,7 @@ def _deployments_sync(
             if names:
                 changed.append((row, names))
             if "rollout_state" in names and row.rollout_state in ("COMPLETED", "FAILED"):
-                events.append(
-                    NewEvent(
-                        source=EventSource.DEPLOYMENT,
-                        severity=EventSeverity.ERROR
-                        if row.rollout_state == "FAILED"
-                        else EventSeverity.INFO,
-                        message=f"Deployment {row.deployment_id} of {info.name} "
-                        f"{row.rollout_state.lower()} (was {was or 'unknown'})"
-                        + (f": {row.rollout_state_reason}" if row.rollout_state_reason else ""),
-                        dedupe_key=dedupe_key("deployment", row.deployment_id, row.rollout_state),
-                        occurred_at=row.updated_at_aws or now,
-                        service_arn=info.arn,
-                        details={"deploymentId": row.deployment_id},
-                        **_subjects(cluster),
-                    )
-                )
+                events.append(_rollout_event(cluster, info, row, was, now))
     # AWS drops a replaced deployment from the service; the mirror keeps it INACTIVE.
     dropped = [d for key, d in existing.items() if key not in listed and d.status != "INACTIVE"]
     for d in dropped:
@@ -202,6 +187,24 @@ def _deployments_sync(
         changed.append((d, ["status"]))
     mirror_write(Deployment, new=new, changed=changed, stats=stats, now=now)
     stats.events += events_record(events)
+
+
+def _rollout_event(
+    cluster: Cluster, info: ServiceInfo, row: Deployment, was: str, now: datetime
+) -> NewEvent:
+    """A rollout that just ended (COMPLETED or FAILED), for the timeline."""
+    return NewEvent(
+        source=EventSource.DEPLOYMENT,
+        severity=EventSeverity.ERROR if row.rollout_state == "FAILED" else EventSeverity.INFO,
+        message=f"Deployment {row.deployment_id} of {info.name} "
+        f"{row.rollout_state.lower()} (was {was or 'unknown'})"
+        + (f": {row.rollout_state_reason}" if row.rollout_state_reason else ""),
+        dedupe_key=dedupe_key("deployment", row.deployment_id, row.rollout_state),
+        occurred_at=row.updated_at_aws or now,
+        service_arn=info.arn,
+        details={"deploymentId": row.deployment_id},
+        **_subjects(cluster),
+    )
 
 
 def _service_events_record(cluster: Cluster, infos: list[ServiceInfo], stats: SyncStats) -> None:

@@ -224,6 +224,14 @@ def docker_host_tls_update(
             raise ValidationError(
                 f"Connection test failed with this TLS material ({exc}); nothing was changed."
             ) from exc
+    _tls_save(host, change, actor=actor, request=request)
+    return change
+
+
+def _tls_save(
+    host: DockerHost, change: TlsChange, *, actor: Any, request: HttpRequest | None
+) -> None:
+    """Store the host's TLS fields and audit what changed, together."""
     with transaction.atomic():
         host.save(
             update_fields=[
@@ -241,7 +249,6 @@ def docker_host_tls_update(
             details=change.details(),
             docker_host=host.name,
         )
-    return change
 
 
 # Engine labels (dockerd --label) that name the instance the machine is.
