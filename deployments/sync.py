@@ -32,12 +32,8 @@ from clusters.mirror.sync import (
     sync_runs_abandoned_close,
 )
 from clusters.models import AwsAccount, Cluster, SyncRun
-from deployments.workload_sync import (
-    STOPPED,
-    cluster_services_sync,
-    cluster_tasks_sync,
-    services_fetch,
-)
+from deployments.task_sync import cluster_tasks_sync
+from deployments.workload_sync import STOPPED, cluster_services_sync, services_fetch
 
 
 # --- orchestration ---------------------------------------------------------

@@ -3,31 +3,30 @@ tasks, and "Sync now" with its progress fragment."""
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable
 
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import HttpResponseStopPolling
 
 from clusters.core.audit import audit_record
+from clusters.core.htmx import HtmxHttpRequest, flash
 from clusters.core.inputs import db_id
 from clusters.core.roles import OPERATOR, VIEWER, has_role, role_required
 from clusters.mirror.selectors import clusters_overview, instances_query, paginate
 from clusters.mirror.sync import sync_run_start
-from clusters.models import AwsAccount, Cluster, ContainerInstance, Event, SyncRun
+from clusters.models import AwsAccount, Cluster, ContainerInstance, Event, EventSource, SyncRun
 from deployments.models import Deployment, Service, Task
 from deployments.selectors import TASK_STATUSES, services_query, tasks_query
 from deployments.sync import sync_run_fail
 from deployments.tasks import sync_account, sync_cluster
 
 logger = logging.getLogger(__name__)
-
-# htmx stops polling when a response has this status.
-STOP_POLLING = 286
 
 TABS = ("services", "tasks", "instances")
 
@@ -98,9 +97,9 @@ def service_detail(request: HttpRequest, pk: int) -> HttpResponse:
     status = _task_status(request)
     page = paginate(tasks_query(service=service, status=status), request.GET.get("page"))
     events = list(
-        Event.objects.filter(service_arn=service.arn, source="ecs-service-event").order_by(
-            "-occurred_at", "-id"
-        )[:20]
+        Event.objects.filter(
+            service_arn=service.arn, source=EventSource.ECS_SERVICE_EVENT
+        ).order_by("-occurred_at", "-id")[:20]
     )
     return render(
         request,
@@ -193,13 +192,11 @@ def _send(send: Callable[[], object], run: SyncRun) -> bool:
     return True
 
 
-def _sync_started(request: HttpRequest, run: SyncRun, back: str, queued: bool) -> HttpResponse:
-    if request.htmx:  # type: ignore[attr-defined]
+def _sync_started(request: HtmxHttpRequest, run: SyncRun, back: str, queued: bool) -> HttpResponse:
+    if request.htmx:
         response = render(request, "clusters/_sync_run.html", {"run": run})
         if not queued:
-            response["HX-Trigger"] = json.dumps(
-                {"flash": {"level": "error", "message": f"Sync not started. {NOT_QUEUED}"}}
-            )
+            flash(response, "error", f"Sync not started. {NOT_QUEUED}")
         return response
     if queued:
         messages.info(request, "Sync started.")
@@ -210,7 +207,7 @@ def _sync_started(request: HttpRequest, run: SyncRun, back: str, queued: bool) -
 
 @require_POST
 @role_required(OPERATOR)
-def cluster_sync_now(request: HttpRequest, pk: int) -> HttpResponse:
+def cluster_sync_now(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     cluster = get_object_or_404(Cluster.objects.select_related("account"), pk=pk)
     run = sync_run_start(account=cluster.account, cluster=cluster)
     audit_record(
@@ -231,7 +228,7 @@ def cluster_sync_now(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @role_required(OPERATOR)
-def account_sync_now(request: HttpRequest, pk: int) -> HttpResponse:
+def account_sync_now(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     account = get_object_or_404(AwsAccount, pk=pk)
     run = sync_run_start(account=account)
     audit_record(
@@ -282,13 +279,14 @@ def instance_list(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 @role_required(VIEWER)
-def sync_run_status(request: HttpRequest, pk: int) -> HttpResponse:
+def sync_run_status(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """The "Sync now" progress fragment; htmx polls it until the run is finished."""
     run = get_object_or_404(SyncRun.objects.select_related("cluster", "account"), pk=pk)
-    response = render(request, "clusters/_sync_run.html", {"run": run})
-    if run.is_finished and request.htmx:  # type: ignore[attr-defined]
-        response.status_code = STOP_POLLING
-        # Only a running run is polled, so this is the moment it finished: reload the
-        # page to show what the sync brought (the finished run renders without polling).
-        response["HX-Refresh"] = "true"
+    html = render_to_string("clusters/_sync_run.html", {"run": run}, request=request)
+    if not (run.is_finished and request.htmx):
+        return HttpResponse(html)
+    response = HttpResponseStopPolling(html)
+    # Only a running run is polled, so this is the moment it finished: reload the
+    # page to show what the sync brought (the finished run renders without polling).
+    response["HX-Refresh"] = "true"
     return response

@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from clusters.core.audit import audit_record
+from clusters.core.htmx import HtmxHttpRequest, flash
 from clusters.core.roles import OPERATOR, VIEWER, has_role, role_required
 from console.dashboard import Dashboard, acknowledgement_fire_seq, dashboard_data
 from console.models import Acknowledgement
@@ -118,7 +119,7 @@ _memo_lock = threading.Lock()
 def dashboard_shared() -> Dashboard:
     """``dashboard_data()``, reused for FLEETDECK_DASHBOARD_CACHE_SECONDS within
     this process. Acknowledging clears it (see ``acknowledge``)."""
-    ttl = float(getattr(settings, "FLEETDECK_DASHBOARD_CACHE_SECONDS", 0))
+    ttl = float(settings.FLEETDECK_DASHBOARD_CACHE_SECONDS)
     if ttl <= 0:
         return dashboard_data()
     hit = _memo.get("dashboard")
@@ -220,7 +221,7 @@ def trends_context(*, now: Any = None) -> dict[str, Any]:
 
 @require_POST
 @role_required(OPERATOR)
-def acknowledge(request: HttpRequest) -> HttpResponse:
+def acknowledge(request: HtmxHttpRequest) -> HttpResponse:
     fingerprint = request.POST.get("fingerprint", "").strip()
     state = request.POST.get("state", "").strip()
     note = request.POST.get("note", "").strip()[:2000]
@@ -244,10 +245,9 @@ def acknowledge(request: HttpRequest) -> HttpResponse:
         details={"fingerprint": fingerprint, "state": state, "note": note, "ack_id": ack.pk},
     )
     _memo.clear()
-    if not getattr(request, "htmx", False):
+    if not request.htmx:
         return redirect("dashboard")
     context = _context(request, dashboard_shared(), tv=False)
     versions = _versions(context, LIVE_PARTS)
     response = _fragments_response(request, TEMPLATE, list(LIVE_PARTS), context, versions)
-    response.headers["HX-Trigger"] = '{"flash": {"level": "success", "message": "Acknowledged."}}'
-    return response
+    return flash(response, "success", "Acknowledged.")

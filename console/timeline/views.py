@@ -14,17 +14,13 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET
-from django_htmx.middleware import HtmxDetails
 
+from clusters.core.htmx import HtmxHttpRequest
 from clusters.core.inputs import db_id
 from clusters.core.roles import VIEWER, role_required
 from clusters.models import Event
 from console.timeline.forms import TIMELINE_FILTER_FIELDS, TimelineFilterForm
 from console.timeline.selectors import MAX_PAGE_SIZE, timeline_events, timeline_export_iter
-
-
-class HtmxHttpRequest(HttpRequest):
-    htmx: HtmxDetails
 
 
 @require_GET
