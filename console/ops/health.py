@@ -12,9 +12,10 @@ from django.db import connection
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from console.ops.tasks import HEARTBEAT_KEY
-
 log = logging.getLogger(__name__)
+
+# Written by the heartbeat task (console.ops.tasks), read here: health never imports tasks.
+HEARTBEAT_KEY = "fleetdeck:worker-heartbeat"
 
 # Beat sends a heartbeat every 30 s; three missed beats means work is paused.
 HEARTBEAT_STALE_AFTER = timedelta(seconds=95)
