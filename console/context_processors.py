@@ -15,10 +15,11 @@ def shell(request: HttpRequest) -> dict[str, object]:
     context: dict[str, object] = {"navigation": NAVIGATION}
     if user is not None and user.is_authenticated:
         context["user_role"] = user_role(user)
-        context["background"] = background_work_status()
-        # A callable: the template calls it only where the banner is drawn (full pages,
-        # not fragments), so fragments keep their query counts.
-        context["jobs_waiting"] = _jobs_waiting
+        context["background"] = background = background_work_status()
+        if background.paused:
+            # Only while work is paused (the only time jobs wait), so pages keep their
+            # query counts; a callable, so fragments that draw no banner never count.
+            context["jobs_waiting"] = _jobs_waiting
     return context
 
 

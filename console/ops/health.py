@@ -26,6 +26,13 @@ class BackgroundStatus:
     ok: bool
     last_heartbeat: datetime | None
     message: str
+    unreachable: bool = False  # the cache (the broker's Redis) did not answer
+
+    @property
+    def paused(self) -> bool:
+        """Work stopped (broker unreachable, or the worker's heartbeat went stale),
+        as opposed to a worker that has not reported in yet."""
+        return not self.ok and (self.unreachable or self.last_heartbeat is not None)
 
 
 def database_ok() -> tuple[bool, str]:
@@ -61,7 +68,9 @@ def background_work_status() -> BackgroundStatus:
         raw = cache.get(HEARTBEAT_KEY)
     except Exception:  # cache down (Redis stopped): pages still render
         log.warning("cache unreachable while reading the worker heartbeat")
-        return BackgroundStatus(False, None, "Background work paused: the broker is unreachable.")
+        return BackgroundStatus(
+            False, None, "Background work paused: the broker is unreachable.", unreachable=True
+        )
     beat = parse_datetime(raw) if isinstance(raw, str) else None
     if beat is None:
         return BackgroundStatus(False, None, "Background work has not reported in yet.")

@@ -13,6 +13,7 @@ from datetime import timedelta
 
 import pytest
 from celery import shared_task
+from django.core.cache import cache
 from django.utils import timezone
 
 from clusters.core.jobs import (
@@ -25,6 +26,7 @@ from clusters.core.jobs import (
 )
 from clusters.models import QueuedJob
 from console.celery import app
+from console.ops.health import HEARTBEAT_KEY
 from tests.peers import celery_worker_process, wait_until
 
 RAN: list[object] = []
@@ -100,6 +102,8 @@ def test_sent_jobs_are_pruned_after_a_day_and_pending_ones_never() -> None:
 
 @pytest.mark.django_db
 def test_pages_say_when_actions_wait_for_background_work(operator_client) -> None:
+    # The worker has stopped reporting in (the banner is drawn only while work is paused).
+    cache.set(HEARTBEAT_KEY, (timezone.now() - timedelta(minutes=10)).isoformat())
     assert "will run when background work resumes" not in operator_client.get("/").content.decode()
     _refused("deployments.tasks.sync_cluster", 1, 2, age=timedelta(seconds=5))
     assert jobs_waiting() == 0  # a moment's wait is not worth a banner
