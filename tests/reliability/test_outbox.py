@@ -130,3 +130,12 @@ def test_a_starting_worker_sends_what_waited(tmp_path) -> None:
         except AssertionError:
             raise AssertionError(log.read_text()[-3000:]) from None
     assert QueuedJob.objects.get(pk=job.pk).attempts == 2
+
+
+def test_the_sweep_is_registered_and_scheduled_every_15_seconds() -> None:
+    app.loader.import_default_modules()
+    app.finalize()
+    assert "clusters.core.tasks.jobs_resend" in app.tasks
+    entry = app.conf.beat_schedule["jobs-resend"]
+    assert entry["task"] == "clusters.core.tasks.jobs_resend"
+    assert entry["schedule"] == timedelta(seconds=15)
