@@ -10,6 +10,7 @@ from clusters.models.aws import (
 )
 from clusters.models.base import MirroredModel
 from clusters.models.hosts import Container, ContainerHealth, DockerHost
+from clusters.models.jobs import QueuedJob
 from clusters.models.registration import (
     Activation,
     DecommissionRequest,
@@ -36,6 +37,7 @@ __all__ = [
     "EventSource",
     "InstanceAdmission",
     "MirroredModel",
+    "QueuedJob",
     "RegistrationRequest",
     "SyncRun",
     "SyncRunStatus",

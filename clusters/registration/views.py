@@ -18,6 +18,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from clusters import registration as svc
 from clusters.aws.errors import AwsError
+from clusters.core.jobs import QUEUED_WHILE_PAUSED as QUEUED
 from clusters.core.roles import ADMIN, OPERATOR, VIEWER, has_role, role_required
 from clusters.models import (
     Activation,
@@ -147,12 +148,21 @@ def registration_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "clusters/registrations/detail.html", context)
 
 
+def _activation_queued(request: HttpRequest, text: str, pk: int) -> None:
+    """The one outage policy: the step is kept, and the page says the SSM call waits
+    for background work when the broker did not take it."""
+    if svc.activation_create_waiting(pk):
+        messages.warning(request, f"Request #{pk} is approved. Creating its activation: {QUEUED}")
+    else:
+        messages.success(request, text)
+
+
 @require_POST
 @role_required(ADMIN)
 def registration_approve(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         svc.registration_approve(actor=request.user, registration_request_id=pk, request=request)
-        messages.success(request, f"Request #{pk} approved; creating the activation.")
+        _activation_queued(request, f"Request #{pk} approved; creating the activation.", pk)
     except svc.RegistrationError as exc:
         _fail(request, exc)
     return redirect("clusters:registration-detail", pk=pk)
@@ -183,7 +193,7 @@ def registration_reject(request: HttpRequest, pk: int) -> HttpResponse:
 def registration_retry(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         svc.registration_retry(actor=request.user, registration_request_id=pk, request=request)
-        messages.success(request, "Trying again to create the activation.")
+        _activation_queued(request, "Trying again to create the activation.", pk)
     except svc.RegistrationError as exc:
         _fail(request, exc)
     return redirect("clusters:registration-detail", pk=pk)
