@@ -126,7 +126,13 @@ BROKER_DIR = DATA_DIR / "broker"
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
     CELERY_RESULT_BACKEND = REDIS_URL
-    CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {"visibility_timeout": 3600}
+    CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {
+        "visibility_timeout": 3600,
+        # A Redis that hangs (not refuses) must fail a publish in seconds: a job's
+        # claim in the outbox goes stale after 60 s (clusters/core/jobs.py).
+        "socket_connect_timeout": 5,
+        "socket_timeout": 10,
+    }
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
@@ -253,6 +259,15 @@ CELERY_TASK_TIME_LIMIT = env_int("FLEETDECK_TASK_TIME_LIMIT", 300, minimum=1)
 CELERY_RESULT_EXPIRES = 3600
 CELERY_TASK_ALWAYS_EAGER = env_bool("FLEETDECK_CELERY_EAGER", False)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Publishing retries briefly, then gives up: the outbox keeps the job and its sweep
+# resends it, so a page never waits long on a broker that is down.
+CELERY_BROKER_CONNECTION_TIMEOUT = 4
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 2,
+    "interval_start": 0,
+    "interval_step": 0.5,
+    "interval_max": 1,
+}
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 

@@ -6,8 +6,10 @@ instead of importing it, so no service imports a tasks module. ``job_enqueue`` w
 compare-and-set and handed to the broker. When the broker refuses (Redis down), the claim
 is released and the row stays pending; the change that asked for the work is kept, and
 the sweep (``clusters.core.tasks.jobs_resend``, every 15 s and when a worker starts) sends
-it once the broker is back. The claim means two sweeps never send the same row, and every
-task is idempotent, so after an outage each action happens exactly once.
+it once the broker is back. The claim means two senders never publish the same row at
+once; a sender that died after claiming leaves a stale claim that the sweep takes over,
+so delivery is at least once, and every task is idempotent, so after an outage each
+action takes effect exactly once.
 """
 
 from __future__ import annotations
@@ -21,13 +23,14 @@ from celery import current_app
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
+from kombu.exceptions import OperationalError as KombuOperationalError
 
 from clusters.models import QueuedJob
 
 logger = logging.getLogger(__name__)
 
 JobArg = int | str | None
-SendOutcome = Literal["sent", "taken", "refused"]
+SendOutcome = Literal["sent", "taken", "refused", "failed"]
 
 # What every page says when its action could not be handed to the broker yet.
 QUEUED_WHILE_PAUSED = "queued; it will run when background work resumes."
@@ -52,29 +55,49 @@ def job_enqueue(task_name: str, *args: JobArg, countdown: float | None = None) -
 
 def job_send(job_id: int) -> SendOutcome:
     """Claim a pending job and hand it to the broker; release the claim if refused."""
-    job = _job_claim(job_id)
-    if job is None:
+    claimed = _job_claim(job_id)
+    if claimed is None:
         return "taken"  # sent already, being sent by another sender, or pruned
+    job, claimed_at = claimed
+    # Every later write is conditional on our own claim: a sender that stalled past
+    # CLAIM_STALE must not release or overwrite the claim of the sweep that took over.
+    ours = QueuedJob.objects.filter(pk=job_id, claimed_at=claimed_at)
     try:
         _publish(job)
-    except Exception as exc:  # kombu/redis raise many types for "unreachable"
+    except _broker_errors() as exc:
         # Only the type: the message of a connection error can carry the broker URL.
         error = type(exc).__name__
-        QueuedJob.objects.filter(pk=job_id).update(claimed_at=None, last_error=error[:300])
+        ours.update(claimed_at=None, last_error=error[:300])
         logger.warning("broker refused %s (job %s: %s); the sweep resends it", job, job_id, error)
         return "refused"
-    QueuedJob.objects.filter(pk=job_id).update(sent_at=timezone.now())
+    except Exception as exc:
+        # Not an outage (an unknown task in eager mode, a bad argument): resending
+        # cannot help and must not hold up the jobs behind it. Kept, marked, logged.
+        ours.update(sent_at=timezone.now(), last_error=f"failed: {type(exc).__name__}"[:300])
+        logger.exception("job %s (%s) could not be sent and is given up", job_id, job)
+        return "failed"
+    ours.update(sent_at=timezone.now())
     return "sent"
 
 
-def _job_claim(job_id: int) -> QueuedJob | None:
+def _job_claim(job_id: int) -> tuple[QueuedJob, datetime] | None:
     """Compare-and-set: only one sender wins an unsent row whose claim is free or stale."""
     now = timezone.now()
     free = Q(claimed_at__isnull=True) | Q(claimed_at__lt=now - CLAIM_STALE)
     won = QueuedJob.objects.filter(free, pk=job_id, sent_at__isnull=True).update(
         claimed_at=now, attempts=F("attempts") + 1
     )
-    return QueuedJob.objects.filter(pk=job_id).first() if won else None
+    job = QueuedJob.objects.filter(pk=job_id).first() if won else None
+    return (job, now) if job is not None else None
+
+
+def _broker_errors() -> tuple[type[BaseException], ...]:
+    """What "the broker is unreachable" looks like for the configured transport
+    (kombu wraps most of it; the Redis client's own errors can leak through). Kombu's
+    Redis transport also lists KeyError, which here would hide an unknown task."""
+    connection = current_app.connection_for_write()  # lazy: nothing is opened here
+    transport = [e for e in connection.connection_errors if not issubclass(e, LookupError)]
+    return (KombuOperationalError, OSError, TimeoutError, *transport)
 
 
 def _publish(job: QueuedJob) -> None:

@@ -156,3 +156,28 @@ def test_a_claim_whose_sender_died_goes_stale_and_the_sweep_sends_the_job_once(e
     assert jobs_pending_send() == 0 and eager == [5]
     job.refresh_from_db()
     assert job.sent_at is not None and job.attempts == 2
+
+
+@pytest.mark.django_db
+def test_a_job_that_cannot_be_sent_for_a_reason_other_than_an_outage_holds_up_nothing(
+    eager,
+) -> None:
+    """An unknown task (a bug, not an outage) is marked failed; the jobs behind it go."""
+    broken = _refused("tests.reliability.test_outbox.no_such_task", 1)
+    _refused("tests.reliability.test_outbox.record", 2)
+    assert jobs_pending_send() == 1 and eager == [2]
+    broken.refresh_from_db()
+    assert broken.sent_at is not None and broken.last_error.startswith("failed")
+
+
+@pytest.mark.django_db
+def test_a_stalled_sender_cannot_release_the_claim_of_the_sweep_that_took_over(eager) -> None:
+    """Sender A claimed, stalled past CLAIM_STALE; the sweep took the job over and sent
+    it. A's late release (its claim value) must not reopen the row for a third send."""
+    job = _refused("tests.reliability.test_outbox.record", 3)
+    stale = timezone.now() - timedelta(minutes=5)
+    QueuedJob.objects.filter(pk=job.pk).update(claimed_at=stale)
+    assert jobs_pending_send() == 1 and eager == [3]
+    # A's refusal arrives late, conditional on the claim it wrote: it matches nothing.
+    assert QueuedJob.objects.filter(pk=job.pk, claimed_at=stale).update(claimed_at=None) == 0
+    assert jobs_pending_send() == 0 and eager == [3]
