@@ -6,7 +6,8 @@ import pytest
 from django.urls import reverse
 
 from clusters.docker_hosts import docker_host_create, docker_host_sync
-from clusters.models import AuditEntry, Container, DockerHost, Event
+from clusters.docker_hosts.tasks import container_action
+from clusters.models import AuditEntry, Container, ContainerAction, DockerHost, Event
 from tests.clusters.docker_helpers import DOCKER_URL, ecs_labels
 
 pytestmark = pytest.mark.django_db
@@ -63,6 +64,12 @@ def test_pages_render_for_viewers_with_filters(viewer_client, synced):
     assert "<html" not in live.content.decode() and "Exited (2)" in live.content.decode()
 
 
+def _run_queued_actions() -> None:
+    """What the worker does with each queued restart/stop (task called directly)."""
+    for pk in ContainerAction.objects.filter(status="queued").values_list("pk", flat=True):
+        container_action(pk)
+
+
 def test_viewer_cannot_act_operator_can_with_reason_and_audit(
     viewer_client, operator_client, synced
 ):
@@ -88,6 +95,10 @@ def test_viewer_cannot_act_operator_can_with_reason_and_audit(
         follow=True,
     )
     assert r.status_code == 200
+    assert f"Stop of {plain.name} queued" in r.content.decode()
+    assert plain.client.api.inspect_container(plain.id)["State"]["Running"]  # not yet
+    _run_queued_actions()  # the worker task, called directly
+    r = operator_client.get(page)
     assert f"Stopped {plain.name} on local." in r.content.decode()  # the result, in the page
     assert not plain.client.api.inspect_container(plain.id)["State"]["Running"]
     assert Container.objects.get(container_id=plain.id).state == "exited"
@@ -101,6 +112,8 @@ def test_viewer_cannot_act_operator_can_with_reason_and_audit(
         HTTP_X_CSRFTOKEN=token,
         follow=True,
     )
+    _run_queued_actions()
+    r = operator_client.get(reverse("clusters:docker-container", args=["local", web.id]))
     assert f"Restarted {web.name} on local." in r.content.decode()
     assert Container.objects.get(container_id=web.id).restart_count >= 0
     assert AuditEntry.objects.filter(action="container.restart").count() == 1
