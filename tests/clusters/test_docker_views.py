@@ -173,3 +173,36 @@ def test_sync_now_is_for_operators_and_audited(viewer_client, operator_client, e
     r = operator_client.post(url, HTTP_X_CSRFTOKEN=token, follow=True)
     assert "Synced local:" in r.content.decode() and c.name in r.content.decode()
     assert AuditEntry.objects.filter(action="docker_host.sync").count() == 1
+
+
+def test_container_action_is_queued_claimed_once_and_followed_by_polling(
+    operator_client, viewer_client, synced
+):
+    _host, _web, plain, _done = synced
+    page = reverse("clusters:docker-container", args=["local", plain.id])
+    token = _csrf(operator_client, page)
+    r = operator_client.post(
+        reverse("clusters:docker-container-action", args=["local", plain.id]),
+        {"action": "stop", "reason": "maintenance", "confirm": "on"},
+        HTTP_X_CSRFTOKEN=token,
+    )
+    assert r.status_code == 302
+    action = ContainerAction.objects.get()
+    assert action.status == "queued" and action.requested_by is not None
+    assert plain.client.api.inspect_container(plain.id)["State"]["Running"]  # not in the request
+    html = viewer_client.get(page).content.decode()
+    assert f"action-progress-{action.pk}" in html
+    assert "every 2s [document.visibilityState=='visible']" in html
+    progress = f"{page}?part=action&pk={action.pk}"
+    assert viewer_client.get(progress, HTTP_HX_REQUEST="true").status_code == 200
+
+    container_action(action.pk)  # the worker task, called directly
+    container_action(action.pk)  # delivered twice: claimed once, the second does nothing
+    action.refresh_from_db()
+    assert action.status == "done" and action.message == f"Stopped {plain.name} on local."
+    done = viewer_client.get(progress, HTTP_HX_REQUEST="true")
+    assert done.status_code == 286 and 'hx-swap-oob="true"' in done.content.decode()
+    assert not plain.client.api.inspect_container(plain.id)["State"]["Running"]
+    outcome = Event.objects.filter(source="docker", details__action="container.stop")
+    assert outcome.count() == 1 and outcome.get().actor is not None
+    container_action(987654)  # a missing row returns quietly
