@@ -119,7 +119,7 @@ def test_a_throttled_reject_is_retried_then_given_up(fleet, operator, admin_user
             instance_reject_task(admission.pk)
         admission.refresh_from_db()
         assert admission.state == InstanceAdmission.State.REJECTING  # kept for the retry
-        instance_reject_task.apply(args=[admission.pk], retries=instance_reject_task.max_retries)
+        instance_reject_task.apply(args=(admission.pk,), retries=instance_reject_task.max_retries)
     finally:
         fleet.sandbox.client.clear_faults()
     admission.refresh_from_db()
