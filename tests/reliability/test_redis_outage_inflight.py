@@ -28,6 +28,7 @@ from clusters.models import (
     Container,
     ContainerAction,
     DecommissionRequest,
+    Event,
     InstanceAdmission,
 )
 from clusters.registration.tasks import instance_admit_task
@@ -147,32 +148,45 @@ def test_admit_reject_decommission_accepted_in_an_outage_then_run_once(
         )
 
 
-def test_container_stop_accepted_in_an_outage_then_run_once(
+def test_container_restart_and_stop_accepted_in_an_outage_then_run_once(
     engine, operator, redis, web, tmp_path
 ) -> None:
     host = docker_host_create(name="local", endpoint=DOCKER_URL)
     plain = engine.run("plain")
+    busy = engine.run("busy")
     docker_host_sync(host_id=host.pk)
+    started = busy.client.api.inspect_container(busy.id)["State"]["StartedAt"]
     log = tmp_path / "worker.log"
     with celery_worker_process({"REDIS_URL": redis.url}, log_path=log):
         s = _login(web, operator.username)
         redis.stop()
-        url = reverse("clusters:docker-container-action", args=["local", plain.id])
-        r = _post(s, f"{web}{url}", {"action": "stop", "reason": "outage test", "confirm": "on"})
-        assert r.status_code == 200 and "queued" in r.text, r.text[:300]
-        action = ContainerAction.objects.get()
-        assert action.status == "queued"
+        for container, verb in ((plain, "stop"), (busy, "restart")):
+            url = reverse("clusters:docker-container-action", args=["local", container.id])
+            r = _post(s, f"{web}{url}", {"action": verb, "reason": "outage", "confirm": "on"})
+            assert r.status_code == 200 and "queued" in r.text, r.text[:300]
+        stop = ContainerAction.objects.get(action="stop")
+        restart = ContainerAction.objects.get(action="restart")
+        assert {stop.status, restart.status} == {"queued"}
         assert plain.client.api.inspect_container(plain.id)["State"]["Running"]
+        assert busy.client.api.inspect_container(busy.id)["State"]["StartedAt"] == started
 
         redis.start()
         for _ in range(2):  # sent twice: claimed once
-            _send(redis.url, "clusters.docker_hosts.tasks.container_action", action.pk)
+            for action in (stop, restart):
+                _send(redis.url, "clusters.docker_hosts.tasks.container_action", action.pk)
         try:
-            wait_until(lambda: log.read_text().count("succeeded in") >= 2, timeout=60)
+            wait_until(lambda: log.read_text().count("succeeded in") >= 4, timeout=90)
         except AssertionError:
             raise AssertionError(log.read_text()[-3000:]) from None
-    action.refresh_from_db()
-    assert action.status == "done" and action.message == f"Stopped {plain.name} on local."
+    stop.refresh_from_db()
+    restart.refresh_from_db()
+    assert stop.status == "done" and stop.message == f"Stopped {plain.name} on local."
+    assert restart.status == "done" and restart.message == f"Restarted {busy.name} on local."
     assert not plain.client.api.inspect_container(plain.id)["State"]["Running"]
     assert Container.objects.get(container_id=plain.id).state == "exited"
-    assert AuditEntry.objects.filter(action="container.stop").count() == 1
+    restarted = busy.client.api.inspect_container(busy.id)["State"]
+    assert restarted["Running"] and restarted["StartedAt"] != started
+    for verb in ("stop", "restart"):
+        assert AuditEntry.objects.filter(action=f"container.{verb}").count() == 1
+        outcomes = Event.objects.filter(source="docker", details__action=f"container.{verb}")
+        assert outcomes.count() == 1  # the Docker call ran once
