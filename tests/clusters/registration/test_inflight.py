@@ -128,7 +128,7 @@ def test_a_throttled_reject_is_retried_then_given_up(fleet, operator, admin_user
 
 
 def test_decommission_is_followed_until_done(
-    fleet, operator, admin_user, second_admin, viewer_client
+    fleet, operator, admin_user, second_admin, viewer_client, admin_client_
 ) -> None:
     admission = _waiting(fleet, operator, admin_user)
     svc.instance_admit(actor=admin_user, admission_pk=admission.pk)
@@ -141,6 +141,9 @@ def test_decommission_is_followed_until_done(
         svc.decommission_confirm(actor=admin_user, decommission_pk=decom.pk)
     with pytest.raises(svc.RegistrationError):  # nor a second request for the instance
         svc.decommission_request(actor=operator, container_instance=ci, reason="again")
+    review = admin_client_.get(reverse("clusters:decommission-confirm", args=[decom.pk]))
+    assert "a background worker is draining" in review.content.decode()
+    assert "confirm-decommission" not in review.content.decode()
     listing = viewer_client.get(reverse("clusters:decommissions")).content.decode()
     assert "data-in-flight" in listing and "Draining and deregistering" in listing
     progress = reverse("clusters:decommissions") + f"?part=decommission&pk={decom.pk}"
