@@ -39,6 +39,10 @@ lint: $(DEV_STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports
+	$(PY) scripts/import_cycles.py
+	@# Models and migrations agree; the system checks it runs include
+	@# django-linear-migrations' (each app's max_migration.txt names its one leaf).
+	DJANGO_SETTINGS_MODULE=console.settings_test $(PY) manage.py makemigrations --check --dry-run
 
 typecheck: $(DEV_STAMP)
 	$(VENV)/bin/mypy .

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from datetime import timedelta
 
 from celery import Celery
+from celery.signals import worker_ready
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "console.settings")
+logger = logging.getLogger(__name__)
 
 app = Celery("fleetdeck")
 app.config_from_object("django.conf:settings", namespace="CELERY")
@@ -42,6 +45,12 @@ def declare_schedules(sender: Celery, **_: object) -> None:
         "heartbeat": {
             "task": "console.ops.tasks.heartbeat",
             "schedule": timedelta(seconds=30),
+        },
+        "jobs-resend": {
+            # The outbox sweep: what the broker refused during an outage runs once
+            # it is back (clusters/core/jobs.py).
+            "task": "clusters.core.tasks.jobs_resend",
+            "schedule": timedelta(seconds=15),
         },
     }
     sender.conf.beat_schedule.update(_app_schedules())
@@ -98,3 +107,12 @@ def _app_schedules() -> dict[str, dict[str, object]]:
         },
     }
     return {name: entry for name, entry in wanted.items() if entry["task"] in app.tasks}
+
+
+@worker_ready.connect
+def resend_jobs_on_start(sender: object = None, **_: object) -> None:
+    """A worker that starts after an outage sends what waited, without waiting for beat."""
+    try:
+        app.send_task("clusters.core.tasks.jobs_resend")
+    except Exception:  # the broker went away again; beat's schedule catches up
+        logger.warning("could not queue the outbox sweep at start")

@@ -7,6 +7,7 @@ real SECRET_KEY and, with FLEETDECK_HTTPS (default on in production), passes
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 import dj_database_url
@@ -49,6 +50,12 @@ INSTALLED_APPS = [
     "deployments",
     "console",
 ]
+# django-linear-migrations (a dev dependency) keeps each app's migration history a
+# single line: its max_migration.txt files make two branches that both add a
+# migration conflict in git, and its system check fails when a file is stale. The
+# production image installs no dev dependencies, so it is added only when present.
+if importlib.util.find_spec("django_linear_migrations") is not None:
+    INSTALLED_APPS.append("django_linear_migrations")
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",

@@ -64,6 +64,10 @@ def sparkline(
     return mark_safe("".join(parts))  # noqa: S308 - every part escaped above
 
 
+# Room for the axis labels: the count on the left, the hours below.
+_BAR_PAD_LEFT, _BAR_PAD_BOTTOM, _BAR_PAD_TOP = 24, 16, 4
+
+
 def bar_chart(
     buckets: Sequence[tuple[datetime, int, int]],
     *,
@@ -74,16 +78,31 @@ def bar_chart(
     height: int = 120,
 ) -> SafeString:
     """Stops per hour for the last ``hours`` hours; the failed share drawn as .bar-error."""
-    pad_left, pad_bottom, pad_top = 24, 16, 4
     end_hour = end.replace(minute=0, second=0, microsecond=0)
     first = end_hour - timedelta(hours=hours - 1)
     by_hour = {b[0].replace(minute=0, second=0, microsecond=0): b for b in buckets}
     slots = [first + timedelta(hours=i) for i in range(hours)]
     top = max([by_hour[h][1] for h in slots if h in by_hour] + [1])
-    plot_w = width - pad_left - 2
-    plot_h = height - pad_bottom - pad_top
-    slot_w = plot_w / hours
-    parts = [
+    slot_w = (width - _BAR_PAD_LEFT - 2) / hours
+    parts = _bar_frame(width=width, height=height, label=label, top=top)
+    for i, hour in enumerate(slots):
+        total, failed = (by_hour[hour][1], by_hour[hour][2]) if hour in by_hour else (0, 0)
+        x = _BAR_PAD_LEFT + i * slot_w + 1
+        if i % 6 == 0:
+            parts.append(
+                format_html(
+                    '<text x="{}" y="{}">{}</text>', f"{x:.1f}", height - 3, f"{hour:%H}:00"
+                )
+            )
+        if total:
+            parts += _hour_bars(hour, total, failed, x=x, slot_w=slot_w, height=height, top=top)
+    parts.append(mark_safe("</svg>"))
+    return mark_safe("".join(parts))  # noqa: S308 - every part escaped above
+
+
+def _bar_frame(*, width: int, height: int, label: str, top: int) -> list[SafeString]:
+    """The opening tag, title, axis and the axis' two count labels."""
+    return [
         format_html(
             '<svg class="chart bars" viewBox="0 0 {} {}" role="img" aria-label="{}">',
             width,
@@ -93,50 +112,45 @@ def bar_chart(
         format_html("<title>{}</title>", label),
         format_html(
             '<line class="axis" x1="{}" y1="{}" x2="{}" y2="{}"/>',
-            pad_left,
-            height - pad_bottom,
+            _BAR_PAD_LEFT,
+            height - _BAR_PAD_BOTTOM,
             width - 2,
-            height - pad_bottom,
+            height - _BAR_PAD_BOTTOM,
         ),
-        format_html('<text x="0" y="{}">{}</text>', pad_top + 8, top),
-        format_html('<text x="0" y="{}">0</text>', height - pad_bottom),
+        format_html('<text x="0" y="{}">{}</text>', _BAR_PAD_TOP + 8, top),
+        format_html('<text x="0" y="{}">0</text>', height - _BAR_PAD_BOTTOM),
     ]
-    for i, hour in enumerate(slots):
-        total, failed = (by_hour[hour][1], by_hour[hour][2]) if hour in by_hour else (0, 0)
-        x = pad_left + i * slot_w + 1
-        if i % 6 == 0:
-            parts.append(
-                format_html(
-                    '<text x="{}" y="{}">{}</text>', f"{x:.1f}", height - 3, f"{hour:%H}:00"
-                )
-            )
-        if not total:
-            continue
-        h_total = plot_h * total / top
-        h_failed = plot_h * failed / top
-        base = height - pad_bottom
-        parts.append(
+
+
+def _hour_bars(
+    hour: datetime, total: int, failed: int, *, x: float, slot_w: float, height: int, top: int
+) -> list[SafeString]:
+    """One hour's bar, with its failed share drawn over it."""
+    plot_h = height - _BAR_PAD_BOTTOM - _BAR_PAD_TOP
+    h_total = plot_h * total / top
+    h_failed = plot_h * failed / top
+    base = height - _BAR_PAD_BOTTOM
+    bars = [
+        format_html(
+            '<rect class="bar" x="{}" y="{}" width="{}" height="{}"><title>{}</title></rect>',
+            f"{x:.1f}",
+            f"{base - h_total:.1f}",
+            f"{max(slot_w - 2, 1):.1f}",
+            f"{h_total:.1f}",
+            f"{hour:%H}:00 UTC: {total} stopped, {failed} failed",
+        )
+    ]
+    if failed:
+        bars.append(
             format_html(
-                '<rect class="bar" x="{}" y="{}" width="{}" height="{}"><title>{}</title></rect>',
+                '<rect class="bar-error" x="{}" y="{}" width="{}" height="{}"/>',
                 f"{x:.1f}",
-                f"{base - h_total:.1f}",
+                f"{base - h_failed:.1f}",
                 f"{max(slot_w - 2, 1):.1f}",
-                f"{h_total:.1f}",
-                f"{hour:%H}:00 UTC: {total} stopped, {failed} failed",
+                f"{h_failed:.1f}",
             )
         )
-        if failed:
-            parts.append(
-                format_html(
-                    '<rect class="bar-error" x="{}" y="{}" width="{}" height="{}"/>',
-                    f"{x:.1f}",
-                    f"{base - h_failed:.1f}",
-                    f"{max(slot_w - 2, 1):.1f}",
-                    f"{h_failed:.1f}",
-                )
-            )
-    parts.append(mark_safe("</svg>"))
-    return mark_safe("".join(parts))  # noqa: S308 - every part escaped above
+    return bars
 
 
 __all__ = ["bar_chart", "sparkline"]

@@ -5,7 +5,8 @@ from django.urls import include, path
 from console.alerts import views as alert_views
 from console.dashboard import views as dashboard_views
 from console.login import ThrottledLoginView
-from console.timeline import views
+from console.ops import views as ops_views
+from console.timeline import views as timeline_views
 
 urlpatterns = [
     path("", dashboard_views.dashboard, name="dashboard"),
@@ -14,11 +15,11 @@ urlpatterns = [
     path("alerts/channels/new/", alert_views.channel_create, name="alert-channel-new"),
     path("alerts/channels/<int:pk>/", alert_views.channel_edit, name="alert-channel"),
     path("alerts/channels/<int:pk>/test/", alert_views.channel_test, name="alert-channel-test"),
-    path("metrics", dashboard_views.metrics, name="metrics"),
-    path("timeline/", views.timeline, name="timeline"),
-    path("timeline/export.csv", views.timeline_export_csv, name="timeline-export-csv"),
-    path("timeline/export.json", views.timeline_export_json, name="timeline-export-json"),
-    path("healthz", views.healthz, name="healthz"),
+    path("metrics", ops_views.metrics, name="metrics"),
+    path("timeline/", timeline_views.timeline, name="timeline"),
+    path("timeline/export.csv", timeline_views.timeline_export_csv, name="timeline-export-csv"),
+    path("timeline/export.json", timeline_views.timeline_export_json, name="timeline-export-json"),
+    path("healthz", ops_views.healthz, name="healthz"),
     path("login/", ThrottledLoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("api/v1/", include("console.api.urls")),

@@ -16,7 +16,7 @@ def history_prune(*, now: datetime | None = None, days: int | None = None) -> di
     """Delete stopped tasks, inactive deployments and mirrored events older than the
     retention. Live rows are never pruned. Returns counts by kind."""
     now = now or timezone.now()
-    days = days or int(getattr(settings, "FLEETDECK_RETENTION_DAYS", 30))
+    days = days or settings.FLEETDECK_RETENTION_DAYS
     cutoff = now - timedelta(days=days)
     tasks, _ = Task.objects.filter(
         Q(last_status="STOPPED", stopped_at__lt=cutoff)

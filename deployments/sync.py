@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from dataclasses import dataclass, field
 
 from clusters.aws.ecs import ClusterInfo, EcsReader
 from clusters.aws.errors import AwsError, AwsTransientError
@@ -32,12 +33,8 @@ from clusters.mirror.sync import (
     sync_runs_abandoned_close,
 )
 from clusters.models import AwsAccount, Cluster, SyncRun
-from deployments.workload_sync import (
-    STOPPED,
-    cluster_services_sync,
-    cluster_tasks_sync,
-    services_fetch,
-)
+from deployments.task_sync import cluster_tasks_sync
+from deployments.workload_sync import STOPPED, cluster_services_sync, services_fetch
 
 
 # --- orchestration ---------------------------------------------------------
@@ -180,58 +177,84 @@ def account_sync(
         account=account
     )
     started = time.monotonic()
-    stats = SyncStats()
-    calls: Counter[str] = Counter()
-    ok = True
-    transient: AwsTransientError | None = None
+    tally = _AccountTally()
     for region in regions or account.regions or ["us-east-1"]:
         reader = account_reader(account=account, region=region)
-        try:
-            if not account.account_id:
-                account.account_id = account_discover_id(account=account, region=region)
-                account.save(update_fields=["account_id"])
-                calls["GetCallerIdentity"] += 1
-            sync_run_progress(run=run, phase=f"{region}: clusters", stats=stats, calls=calls)
-            found = account_clusters_sync(
-                account=account, region=region, reader=reader, stats=stats
-            )
-        except AwsError as exc:
-            ok = False
-            stats.errors.append(f"{region}: {exc}")
-            calls.update(reader.calls)
-            if isinstance(exc, AwsTransientError):
-                transient = exc
-            continue
-        calls.update(reader.calls)
+        found = _account_region_discover(account, region, reader, run, tally)
         for cluster, info in found:
-            if cluster.gone_at is not None:
-                continue
-            sync_run_progress(run=run, phase=f"{region}: {cluster.name}", stats=stats, calls=calls)
-            before = Counter(reader.calls)
-            try:
-                child = cluster_sync(cluster_id=cluster.pk, reader=reader, described=info)
-            except SyncLockBusy:
-                continue
-            except AwsTransientError as exc:
-                ok = False
-                transient = exc
-                stats.errors.append(f"{region}/{cluster.name}: {exc}")
-                child = None
-            after = Counter(reader.calls)
-            after.subtract(before)
-            calls.update(+after)
-            if child is not None:
-                stats.created += child.created_count
-                stats.updated += child.updated_count
-                stats.gone += child.gone_count
-                if child.status != "succeeded":
-                    ok = False
-                    stats.errors.extend(f"{cluster.name}: {e}" for e in child.errors)
-    sync_run_finish(run=run, stats=stats, calls=calls, ok=ok, started=started)
-    account_mark_synced(account=account, ok=ok, error="; ".join(stats.errors)[:4000])
-    if transient is not None and not ok and not stats.created + stats.updated:
-        raise transient
+            if cluster.gone_at is None:
+                _account_cluster_sync(cluster, info, reader, run, tally)
+    stats = tally.stats
+    sync_run_finish(run=run, stats=stats, calls=tally.calls, ok=tally.ok, started=started)
+    account_mark_synced(account=account, ok=tally.ok, error="; ".join(stats.errors)[:4000])
+    if tally.transient is not None and not tally.ok and not stats.created + stats.updated:
+        raise tally.transient
     return run
+
+
+@dataclass
+class _AccountTally:
+    """What an account's run adds up over its regions and clusters."""
+
+    stats: SyncStats = field(default_factory=SyncStats)
+    calls: Counter[str] = field(default_factory=Counter)
+    ok: bool = True
+    transient: AwsTransientError | None = None
+
+
+def _account_region_discover(
+    account: AwsAccount, region: str, reader: EcsReader, run: SyncRun, tally: _AccountTally
+) -> list[tuple[Cluster, ClusterInfo]]:
+    """The clusters of one region (none when listing them failed: recorded)."""
+    try:
+        if not account.account_id:
+            account.account_id = account_discover_id(account=account, region=region)
+            account.save(update_fields=["account_id"])
+            tally.calls["GetCallerIdentity"] += 1
+        sync_run_progress(
+            run=run, phase=f"{region}: clusters", stats=tally.stats, calls=tally.calls
+        )
+        found = account_clusters_sync(
+            account=account, region=region, reader=reader, stats=tally.stats
+        )
+    except AwsError as exc:
+        tally.ok = False
+        tally.stats.errors.append(f"{region}: {exc}")
+        tally.calls.update(reader.calls)
+        if isinstance(exc, AwsTransientError):
+            tally.transient = exc
+        return []
+    tally.calls.update(reader.calls)
+    return list(found)
+
+
+def _account_cluster_sync(
+    cluster: Cluster, info: ClusterInfo, reader: EcsReader, run: SyncRun, tally: _AccountTally
+) -> None:
+    """Sync one cluster of the account with the region's reader; add up its run."""
+    stats = tally.stats
+    phase = f"{cluster.region}: {cluster.name}"
+    sync_run_progress(run=run, phase=phase, stats=stats, calls=tally.calls)
+    before = Counter(reader.calls)
+    try:
+        child = cluster_sync(cluster_id=cluster.pk, reader=reader, described=info)
+    except SyncLockBusy:
+        return
+    except AwsTransientError as exc:
+        tally.ok = False
+        tally.transient = exc
+        stats.errors.append(f"{cluster.region}/{cluster.name}: {exc}")
+        child = None
+    after = Counter(reader.calls)
+    after.subtract(before)
+    tally.calls.update(+after)
+    if child is not None:
+        stats.created += child.created_count
+        stats.updated += child.updated_count
+        stats.gone += child.gone_count
+        if child.status != "succeeded":
+            tally.ok = False
+            stats.errors.extend(f"{cluster.name}: {e}" for e in child.errors)
 
 
 def accounts_discover_clusters() -> list[int]:

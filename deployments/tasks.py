@@ -6,9 +6,9 @@ import random
 
 from celery import shared_task
 from celery.app.task import Task as CeleryTask
-from django.db import transaction
 
 from clusters.aws.errors import AwsTransientError
+from clusters.core.jobs import job_enqueue
 from clusters.mirror.sync import SyncLockBusy
 from deployments.history import history_prune
 from deployments.sync import account_sync, accounts_discover_clusters, cluster_sync, sync_run_fail
@@ -26,7 +26,7 @@ def sync_all_accounts() -> int:
     """Periodic fan-out: one ``sync_cluster`` per live cluster of every enabled account."""
     ids = accounts_discover_clusters()
     for cluster_id in ids:
-        transaction.on_commit(lambda cid=cluster_id: sync_cluster.delay(cid))  # type: ignore[misc]
+        job_enqueue("deployments.tasks.sync_cluster", cluster_id)
     return len(ids)
 
 

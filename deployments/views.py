@@ -3,31 +3,25 @@ tasks, and "Sync now" with its progress fragment."""
 
 from __future__ import annotations
 
-import json
-import logging
-from collections.abc import Callable
-
 from django.contrib import messages
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import HttpResponseStopPolling
 
 from clusters.core.audit import audit_record
+from clusters.core.htmx import HtmxHttpRequest, flash
 from clusters.core.inputs import db_id
+from clusters.core.jobs import QUEUED_WHILE_PAUSED, job_enqueue, job_refused
 from clusters.core.roles import OPERATOR, VIEWER, has_role, role_required
 from clusters.mirror.selectors import clusters_overview, instances_query, paginate
 from clusters.mirror.sync import sync_run_start
-from clusters.models import AwsAccount, Cluster, ContainerInstance, Event, SyncRun
+from clusters.models import AwsAccount, Cluster, ContainerInstance, Event, EventSource, SyncRun
 from deployments.models import Deployment, Service, Task
 from deployments.selectors import TASK_STATUSES, services_query, tasks_query
-from deployments.sync import sync_run_fail
-from deployments.tasks import sync_account, sync_cluster
-
-logger = logging.getLogger(__name__)
-
-# htmx stops polling when a response has this status.
-STOP_POLLING = 286
 
 TABS = ("services", "tasks", "instances")
 
@@ -98,9 +92,9 @@ def service_detail(request: HttpRequest, pk: int) -> HttpResponse:
     status = _task_status(request)
     page = paginate(tasks_query(service=service, status=status), request.GET.get("page"))
     events = list(
-        Event.objects.filter(service_arn=service.arn, source="ecs-service-event").order_by(
-            "-occurred_at", "-id"
-        )[:20]
+        Event.objects.filter(
+            service_arn=service.arn, source=EventSource.ECS_SERVICE_EVENT
+        ).order_by("-occurred_at", "-id")[:20]
     )
     return render(
         request,
@@ -173,79 +167,73 @@ def instance_detail(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-NOT_QUEUED = (
-    "Could not be queued: background work is paused (the broker is unreachable). "
-    "Nothing was synced; try again once the banner is gone."
-)
+SYNC_CLUSTER_TASK = "deployments.tasks.sync_cluster"
+SYNC_ACCOUNT_TASK = "deployments.tasks.sync_account"
 
 
-def _send(send: Callable[[], object], run: SyncRun) -> bool:
-    """Hand the sync to the broker now (these views run in autocommit, so the run
-    row is already committed). If the broker is down, close the run with a clear
-    reason instead of leaving it "running" or answering 500."""
-    try:
-        send()
-    except Exception:  # kombu/redis raise many types for "unreachable"
-        logger.warning("broker unreachable: sync run %s not queued", run.pk, exc_info=True)
-        sync_run_fail(run_id=run.pk, message=NOT_QUEUED)
-        run.refresh_from_db()
-        return False
-    return True
-
-
-def _sync_started(request: HttpRequest, run: SyncRun, back: str, queued: bool) -> HttpResponse:
-    if request.htmx:  # type: ignore[attr-defined]
+def _sync_queued(request: HtmxHttpRequest, run: SyncRun, back: str, task_name: str) -> HttpResponse:
+    """The one outage policy: the run is kept (phase "queued"); when the broker did
+    not take the job, the page says it runs once background work resumes, and the
+    outbox sweep sends it then."""
+    waiting = job_refused(task_name, *_sync_args(run))
+    text = f"Sync {QUEUED_WHILE_PAUSED}" if waiting else "Sync started."
+    if request.htmx:
         response = render(request, "clusters/_sync_run.html", {"run": run})
-        if not queued:
-            response["HX-Trigger"] = json.dumps(
-                {"flash": {"level": "error", "message": f"Sync not started. {NOT_QUEUED}"}}
-            )
+        if waiting:
+            flash(response, "warning", text)
         return response
-    if queued:
-        messages.info(request, "Sync started.")
+    if waiting:
+        messages.warning(request, text)
     else:
-        messages.error(request, f"Sync not started. {NOT_QUEUED}")
+        messages.info(request, text)
     return redirect(back)
 
 
+def _sync_args(run: SyncRun) -> tuple[int, int]:
+    return (run.cluster_id if run.cluster_id else run.account_id, run.pk)
+
+
 @require_POST
 @role_required(OPERATOR)
-def cluster_sync_now(request: HttpRequest, pk: int) -> HttpResponse:
+def cluster_sync_now(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     cluster = get_object_or_404(Cluster.objects.select_related("account"), pk=pk)
-    run = sync_run_start(account=cluster.account, cluster=cluster)
-    audit_record(
-        actor=request.user,
-        action="cluster.sync",
-        message=f"{request.user} started a sync of cluster {cluster.name}",
-        request=request,
-        object_type="cluster",
-        object_id=str(cluster.pk),
-        details={"syncRun": run.pk},
-        cluster_arn=cluster.arn,
-        account=cluster.account.name,
-        region=cluster.region,
-    )
-    queued = _send(lambda: sync_cluster.delay(cluster.pk, run.pk), run)
-    return _sync_started(request, run, reverse("deployments:cluster", args=[cluster.pk]), queued)
+    with transaction.atomic():  # the run, its audit entry and its job are kept together
+        run = sync_run_start(account=cluster.account, cluster=cluster)
+        audit_record(
+            actor=request.user,
+            action="cluster.sync",
+            message=f"{request.user} started a sync of cluster {cluster.name}",
+            request=request,
+            object_type="cluster",
+            object_id=str(cluster.pk),
+            details={"syncRun": run.pk},
+            cluster_arn=cluster.arn,
+            account=cluster.account.name,
+            region=cluster.region,
+        )
+        job_enqueue(SYNC_CLUSTER_TASK, cluster.pk, run.pk)
+    back = reverse("deployments:cluster", args=[cluster.pk])
+    return _sync_queued(request, run, back, SYNC_CLUSTER_TASK)
 
 
 @require_POST
 @role_required(OPERATOR)
-def account_sync_now(request: HttpRequest, pk: int) -> HttpResponse:
+def account_sync_now(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     account = get_object_or_404(AwsAccount, pk=pk)
-    run = sync_run_start(account=account)
-    audit_record(
-        actor=request.user,
-        action="account.sync",
-        message=f"{request.user} started a sync of AWS account {account.name}",
-        request=request,
-        object_type="aws-account",
-        object_id=str(account.pk),
-        details={"syncRun": run.pk},
-        account=account.name,
-    )
-    queued = _send(lambda: sync_account.delay(account.pk, run.pk), run)
-    return _sync_started(request, run, reverse("deployments:clusters"), queued)
+    with transaction.atomic():
+        run = sync_run_start(account=account)
+        audit_record(
+            actor=request.user,
+            action="account.sync",
+            message=f"{request.user} started a sync of AWS account {account.name}",
+            request=request,
+            object_type="aws-account",
+            object_id=str(account.pk),
+            details={"syncRun": run.pk},
+            account=account.name,
+        )
+        job_enqueue(SYNC_ACCOUNT_TASK, account.pk, run.pk)
+    return _sync_queued(request, run, reverse("deployments:clusters"), SYNC_ACCOUNT_TASK)
 
 
 @require_GET
@@ -282,13 +270,14 @@ def instance_list(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 @role_required(VIEWER)
-def sync_run_status(request: HttpRequest, pk: int) -> HttpResponse:
+def sync_run_status(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """The "Sync now" progress fragment; htmx polls it until the run is finished."""
     run = get_object_or_404(SyncRun.objects.select_related("cluster", "account"), pk=pk)
-    response = render(request, "clusters/_sync_run.html", {"run": run})
-    if run.is_finished and request.htmx:  # type: ignore[attr-defined]
-        response.status_code = STOP_POLLING
-        # Only a running run is polled, so this is the moment it finished: reload the
-        # page to show what the sync brought (the finished run renders without polling).
-        response["HX-Refresh"] = "true"
+    html = render_to_string("clusters/_sync_run.html", {"run": run}, request=request)
+    if not (run.is_finished and request.htmx):
+        return HttpResponse(html)
+    response = HttpResponseStopPolling(html)
+    # Only a running run is polled, so this is the moment it finished: reload the
+    # page to show what the sync brought (the finished run renders without polling).
+    response["HX-Refresh"] = "true"
     return response

@@ -53,7 +53,7 @@ def client_config(*, max_attempts: int = MAX_ATTEMPTS) -> Config:
 
 def _endpoint_url(account: AwsAccount) -> str | None:
     if account.auth_mode == "endpoint":
-        return account.endpoint_url or getattr(settings, "FLEETDECK_AWS_ENDPOINT_URL", "") or None
+        return account.endpoint_url or settings.FLEETDECK_AWS_ENDPOINT_URL or None
     return account.endpoint_url or None
 
 

@@ -39,7 +39,7 @@ def _multifernet(keys: tuple[str, ...]) -> MultiFernet:
 
 
 def _keys() -> tuple[str, ...]:
-    return tuple(k for k in getattr(settings, "FLEETDECK_ENCRYPTION_KEYS", []) if k)
+    return tuple(k for k in settings.FLEETDECK_ENCRYPTION_KEYS if k)
 
 
 def encrypt_secret(plaintext: str) -> str:

@@ -1,29 +1,118 @@
-"""The one way Fleetdeck queues background work.
+"""The one way Fleetdeck queues background work: a transactional outbox.
 
-Services and views name a task by its dotted path (``"clusters.mirror.tasks.sync_cluster"``)
-instead of importing it, so no service imports a tasks module, and the message is sent
-only once the current transaction commits (a worker never sees a row that is not there).
+Services and views name a task by its dotted path (``"deployments.tasks.sync_cluster"``)
+instead of importing it, so no service imports a tasks module. ``job_enqueue`` writes a
+``QueuedJob`` row in the caller's transaction; once that commits, the row is claimed by
+compare-and-set and handed to the broker. When the broker refuses (Redis down), the claim
+is released and the row stays pending; the change that asked for the work is kept, and
+the sweep (``clusters.core.tasks.jobs_resend``, every 15 s and when a worker starts) sends
+it once the broker is back. The claim means two sweeps never send the same row, and every
+task is idempotent, so after an outage each action happens exactly once.
 """
 
 from __future__ import annotations
 
 import logging
+from datetime import datetime, timedelta
+from functools import partial
+from typing import Literal
 
 from celery import current_app
 from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from clusters.models import QueuedJob
 
 logger = logging.getLogger(__name__)
 
 JobArg = int | str | None
+SendOutcome = Literal["sent", "taken", "refused"]
+
+# What every page says when its action could not be handed to the broker yet.
+QUEUED_WHILE_PAUSED = "queued; it will run when background work resumes."
+# A pending row younger than this may still be on its way (its commit hook is sending).
+RESEND_AFTER = timedelta(seconds=5)
+# Pages show the "queued" banner once a job has waited this long.
+WAITING_AFTER = timedelta(seconds=10)
+# Sent rows are kept a day for diagnosis, then pruned.
+KEEP_SENT = timedelta(days=1)
+RESEND_BATCH = 500
 
 
-def job_enqueue(task_name: str, *args: JobArg, countdown: float | None = None) -> None:
-    """Send ``task_name(*args)`` to the workers after the current transaction commits."""
+def job_enqueue(task_name: str, *args: JobArg, countdown: float | None = None) -> QueuedJob:
+    """Record ``task_name(*args)`` in the current transaction; send it after commit."""
+    job = QueuedJob.objects.create(task_name=task_name, args=list(args), countdown=countdown)
+    # robust: whatever goes wrong while sending, the caller's change is already kept.
+    transaction.on_commit(partial(job_send, job.pk), robust=True)
+    return job
 
-    def send() -> None:
-        try:
-            current_app.send_task(task_name, args=args, countdown=countdown)
-        except Exception:  # the broker is down; see the outage policy in docs/architecture.md
-            logger.exception("could not queue %s", task_name)
 
-    transaction.on_commit(send)
+def job_send(job_id: int) -> SendOutcome:
+    """Claim a pending job and hand it to the broker; release the claim if refused."""
+    won = QueuedJob.objects.filter(pk=job_id, sent_at__isnull=True).update(
+        sent_at=timezone.now(), attempts=F("attempts") + 1
+    )
+    job = QueuedJob.objects.filter(pk=job_id).first() if won else None
+    if job is None:
+        return "taken"  # sent already (by its commit hook or another sweep), or pruned
+    try:
+        _publish(job)
+    except Exception as exc:  # kombu/redis raise many types for "unreachable"
+        # Only the type: the message of a connection error can carry the broker URL.
+        error = type(exc).__name__
+        QueuedJob.objects.filter(pk=job_id).update(sent_at=None, last_error=error[:300])
+        logger.warning("broker refused %s (job %s: %s); the sweep resends it", job, job_id, error)
+        return "refused"
+    return "sent"
+
+
+def _publish(job: QueuedJob) -> None:
+    args = tuple(job.args)
+    if current_app.conf.task_always_eager:
+        # Eager mode (unit tests, FLEETDECK_CELERY_EAGER) runs the task here and now.
+        if job.task_name not in current_app.tasks:
+            current_app.loader.import_default_modules()  # the autodiscover list
+        current_app.tasks[job.task_name].apply(args=args)
+        return
+    countdown = None
+    if job.countdown is not None:  # a resent job keeps its original due time
+        waited = (timezone.now() - job.created_at).total_seconds()
+        countdown = max(0.0, job.countdown - waited)
+    current_app.send_task(job.task_name, args=args, countdown=countdown)
+
+
+def jobs_pending_send(*, now: datetime | None = None) -> int:
+    """Send pending jobs older than ``RESEND_AFTER``, oldest first; stop at the first
+    refusal (the broker is still down: the next sweep tries again). Returns how many
+    were sent."""
+    cutoff = (now or timezone.now()) - RESEND_AFTER
+    pending = QueuedJob.objects.filter(sent_at__isnull=True, created_at__lt=cutoff)
+    sent = 0
+    for job_id in list(pending.order_by("id").values_list("pk", flat=True)[:RESEND_BATCH]):
+        outcome = job_send(job_id)
+        if outcome == "refused":
+            break
+        sent += outcome == "sent"
+    return sent
+
+
+def jobs_prune(*, now: datetime | None = None) -> int:
+    """Forget jobs sent more than a day ago. Returns rows deleted."""
+    cutoff = (now or timezone.now()) - KEEP_SENT
+    deleted, _ = QueuedJob.objects.filter(sent_at__lt=cutoff).delete()
+    return deleted
+
+
+def jobs_waiting(*, now: datetime | None = None) -> int:
+    """How many jobs have waited for the broker longer than ``WAITING_AFTER``."""
+    cutoff = (now or timezone.now()) - WAITING_AFTER
+    return QueuedJob.objects.filter(sent_at__isnull=True, created_at__lt=cutoff).count()
+
+
+def job_refused(task_name: str, *args: JobArg) -> bool:
+    """Whether the broker refused ``task_name(*args)``: it is kept, unsent, for the
+    sweep. (A job not tried yet, its transaction still open, is not refused.)"""
+    return QueuedJob.objects.filter(
+        task_name=task_name, args=list(args), sent_at__isnull=True, attempts__gt=0
+    ).exists()

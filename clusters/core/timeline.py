@@ -112,7 +112,7 @@ def event_retention_days(source: str) -> int:
     """How many days events of ``source`` are kept (per-source override or default)."""
     from django.conf import settings
 
-    overrides: dict[str, int] = getattr(settings, "FLEETDECK_EVENT_RETENTION_OVERRIDES", {})
+    overrides: dict[str, int] = settings.FLEETDECK_EVENT_RETENTION_OVERRIDES
     return int(overrides.get(source, settings.FLEETDECK_EVENT_RETENTION_DAYS))
 
 

@@ -2,9 +2,10 @@
 containers. All Docker I/O goes through ``clusters.docker_hosts.engine``.
 
 One module per job: ``hosts`` (reaching a host, adding it, its TLS material, its
-link to a container instance), ``mirror`` (the container sync), ``events`` (engine
-events onto the timeline), ``actions`` (restart/stop), ``signals``. Import from
-here: these names are the package's interface.
+link to a container instance), ``tls`` (checking and setting TLS material),
+``mirror`` (the container sync; ``container_rows`` maps one container to its row),
+``events`` (engine events onto the timeline), ``actions`` (restart/stop),
+``signals``. Import from here: these names are the package's interface.
 """
 
 from __future__ import annotations
@@ -25,8 +26,6 @@ from clusters.docker_hosts.events import (
 from clusters.docker_hosts.hosts import (
     INSTANCE_LABEL_KEYS,
     RESERVED_NAMES,
-    TLS_LABELS,
-    TlsChange,
     docker_host_autolink,
     docker_host_create,
     docker_host_link,
@@ -44,6 +43,7 @@ from clusters.docker_hosts.mirror import (
     docker_hosts_sync_all,
 )
 from clusters.docker_hosts.signals import docker_host_page, docker_host_synced
+from clusters.docker_hosts.tls import TLS_LABELS, TlsChange
 
 __all__ = [
     "CONTAINER_ACTIONS",

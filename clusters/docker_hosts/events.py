@@ -9,9 +9,9 @@ from django.utils import timezone
 
 from clusters.core.timeline import NewEvent, dedupe_key, events_record
 from clusters.docker_hosts import engine as dockerhosts
+from clusters.docker_hosts.container_rows import _detail_apply, _listing_values
 from clusters.docker_hosts.engine import ContainerDetail, DockerEvent
 from clusters.docker_hosts.hosts import host_endpoint
-from clusters.docker_hosts.mirror import _detail_apply, _listing_values
 from clusters.models import Container, DockerHost, EventSeverity, EventSource
 
 # Actions that go on the timeline; exec_* (health probes) and attach/resize are noise.

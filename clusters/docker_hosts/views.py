@@ -14,7 +14,9 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import HttpResponseStopPolling
 
 from clusters.core.audit import audit_record
+from clusters.core.htmx import flash
 from clusters.core.inputs import db_id
+from clusters.core.jobs import QUEUED_WHILE_PAUSED, job_refused
 from clusters.core.roles import ADMIN, OPERATOR, VIEWER, has_role, role_required
 from clusters.docker_hosts import (
     ContainerActionError,
@@ -24,6 +26,7 @@ from clusters.docker_hosts import (
     docker_host_sync,
     docker_host_tls_update,
 )
+from clusters.docker_hosts.actions import ACTION_TASK
 from clusters.docker_hosts.forms import ContainerActionForm, DockerHostForm, DockerHostTlsForm
 from clusters.docker_hosts.selectors import (
     CONTAINER_STATES,
@@ -181,13 +184,15 @@ def _action_progress(request: HttpRequest, host: DockerHost, container: Containe
     ).first()
     if action is None:
         return HttpResponseStopPolling("")
-    flash = {"done": "success", "failed": "error"}.get(action.status)
+    level = {"done": "success", "failed": "error"}.get(action.status)
     html = render_to_string(
         "clusters/docker/container_detail.html#action-progress",
-        {"host": host, "container": container, "a": action, "flash": flash},
+        {"host": host, "container": container, "a": action, "flash": level},
         request,
     )
-    return HttpResponseStopPolling(html) if flash else HttpResponse(html)
+    if level is None:
+        return HttpResponse(html)
+    return flash(HttpResponseStopPolling(html), level, action.message)
 
 
 @require_GET
@@ -231,11 +236,12 @@ def container_action(request: HttpRequest, name: str, container_id: str) -> Http
     except ContainerActionError as exc:
         messages.error(request, str(exc))
     else:
-        messages.info(
-            request,
-            f"{action.get_action_display()} of {container.name} queued; "
-            "it runs as soon as a background worker picks it up.",
-        )
+        what = f"{action.get_action_display()} of {container.name}"
+        # The one outage policy: the action is kept; say so when the broker refused it.
+        if job_refused(ACTION_TASK, action.pk):
+            messages.warning(request, f"{what}: {QUEUED_WHILE_PAUSED}")
+        else:
+            messages.info(request, f"{what} queued for a background worker.")
     return redirect("clusters:docker-container", name=host.name, container_id=container_id)
 
 

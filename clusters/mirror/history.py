@@ -17,7 +17,7 @@ def infrastructure_history_prune(
     *, now: datetime | None = None, days: int | None = None
 ) -> dict[str, int]:
     now = now or timezone.now()
-    days = days or int(getattr(settings, "FLEETDECK_RETENTION_DAYS", 30))
+    days = days or settings.FLEETDECK_RETENTION_DAYS
     cutoff = now - timedelta(days=days)
     events, _ = Event.objects.filter(
         source__in=MIRROR_EVENT_SOURCES, occurred_at__lt=cutoff

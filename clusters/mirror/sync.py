@@ -5,29 +5,27 @@ The workload half (services, deployments, tasks) is ``deployments.workload_sync`
 
 - upsert by ARN and write only rows whose mirrored fields changed;
 - mark gone (never delete) only after a complete, successful listing;
-- a per-cluster lock (``cache.add``) keeps two syncs of one cluster apart.
+- a per-cluster lock (``clusters.core.locks``) keeps two syncs of one cluster apart.
 """
 
 from __future__ import annotations
 
-import threading
 import time
-import uuid
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from django.conf import settings
-from django.core.cache import cache
-from django.db import connection, models, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from clusters.aws.ecs import ClusterInfo, ContainerInstanceInfo, EcsReader
 from clusters.aws.session import aws_client
+from clusters.core.locks import Lock
 from clusters.core.timeline import NewEvent, dedupe_key, events_record
+from clusters.mirror.writes import SyncStats, changed_fields, mirror_write
 from clusters.models import AwsAccount, Cluster, ContainerInstance, SyncRun, SyncRunStatus
 
 
@@ -39,132 +37,17 @@ class SyncLockBusy(Exception):
     """Another sync of the same cluster holds the lock."""
 
 
-@dataclass
-class SyncStats:
-    created: int = 0
-    updated: int = 0
-    gone: int = 0
-    events: int = 0
-    errors: list[str] = field(default_factory=list)
-
-    def add(self, other: SyncStats) -> None:
-        self.created += other.created
-        self.updated += other.updated
-        self.gone += other.gone
-        self.events += other.events
-        self.errors.extend(other.errors)
-
-    @property
-    def writes(self) -> int:
-        return self.created + self.updated + self.gone
-
-
-def changed_fields(obj: models.Model, values: Mapping[str, Any]) -> list[str]:
-    """Names of the fields whose stored value differs from ``values``; sets them."""
-    changed = []
-    for name, value in values.items():
-        if getattr(obj, name) != value:
-            setattr(obj, name, value)
-            changed.append(name)
-    return changed
-
-
-def mirror_write(
-    model: type[models.Model],
-    *,
-    new: list[Any],
-    changed: list[tuple[Any, list[str]]],
-    stats: SyncStats,
-    now: datetime,
-) -> None:
-    """bulk_create ``new`` and bulk_update the ``changed`` rows (only their fields)."""
-    if new:
-        model.objects.bulk_create(new, batch_size=500)  # type: ignore[attr-defined]
-        stats.created += len(new)
-    if changed:
-        fields: set[str] = set()
-        objs = []
-        for obj, names in changed:
-            if hasattr(obj, "last_seen_at"):
-                obj.last_seen_at = now
-                names = [*names, "last_seen_at"]
-            fields.update(names)
-            objs.append(obj)
-        model.objects.bulk_update(objs, sorted(fields), batch_size=500)  # type: ignore[attr-defined]
-        stats.updated += len(objs)
-
-
-def rows_insert(model: type[models.Model], rows: list[dict[str, Any]], *, batch: int = 500) -> int:
-    """Insert plain dicts with ``executemany``: for the thousands of rows of a first
-    sync, building model instances and Django's per-value SQL compilation cost more
-    than the AWS calls. Columns left out get the field's default. No JSON fields."""
-    if not rows:
-        return 0
-    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
-    if any(isinstance(f, models.JSONField) for f in fields):
-        raise TypeError(f"rows_insert does not handle JSON fields ({model.__name__})")
-    ops = connection.ops
-    adapt: list[Any] = []
-    for f in fields:
-        if isinstance(f, models.DateTimeField):
-            adapt.append(ops.adapt_datetimefield_value)
-        else:
-            adapt.append(None)
-    names = [f.attname for f in fields]
-    defaults = {
-        f.attname: (f.get_default() if f.has_default() or not f.null else None) for f in fields
-    }
-    table = ops.quote_name(model._meta.db_table)
-    columns = ", ".join(ops.quote_name(f.column) for f in fields)
-    marks = ", ".join(["%s"] * len(fields))
-    sql = f"INSERT INTO {table} ({columns}) VALUES ({marks})"  # noqa: S608 - names from _meta
-    params = []
-    for row in rows:
-        values = []
-        for name, fn in zip(names, adapt, strict=True):
-            value = row[name] if name in row else defaults[name]
-            values.append(fn(value) if fn is not None and value is not None else value)
-        params.append(values)
-    with connection.cursor() as cursor:
-        for i in range(0, len(params), batch):
-            cursor.executemany(sql, params[i : i + batch])
-    return len(rows)
-
-
-def _lock_renew(key: str, token: str, timeout: int, stop: threading.Event) -> None:
-    """Keep a held lock alive while its sync runs; a killed process stops renewing."""
-    try:
-        while not stop.wait(max(1.0, timeout / 3)):
-            if cache.get(key) == token:
-                cache.touch(key, timeout)
-    finally:
-        connection.close()  # the DB cache backend may have opened one in this thread
-
-
 @contextmanager
 def cluster_lock(*, cluster_id: int, timeout: int | None = None) -> Iterator[None]:
-    """One sync per cluster at a time, across processes (Redis or the DB cache).
+    """One sync per cluster at a time, across processes (see ``clusters.core.locks``).
 
-    The lock expires ``timeout`` seconds after its holder stops renewing it, so a
-    worker killed in the middle of a sync (SIGKILL, OOM) blocks the next one for
-    at most that long."""
-    timeout = timeout or lock_timeout_seconds()
-    key = f"fleetdeck:lock:cluster-sync:{cluster_id}"
-    token = uuid.uuid4().hex
-    if not cache.add(key, token, timeout):
-        raise SyncLockBusy(f"cluster {cluster_id} is already being synced")
-    stop = threading.Event()
-    renew = threading.Thread(
-        target=_lock_renew, args=(key, token, timeout, stop), daemon=True, name="sync-lock"
-    )
-    renew.start()
-    try:
+    Renewed while the sync runs; a worker killed in the middle of a sync (SIGKILL,
+    OOM) blocks the next one for at most ``timeout`` seconds."""
+    lock = Lock(f"cluster-sync:{cluster_id}", ttl=timeout or lock_timeout_seconds())
+    with lock.held(keep_alive=True) as got:
+        if not got:
+            raise SyncLockBusy(f"cluster {cluster_id} is already being synced")
         yield
-    finally:
-        stop.set()
-        renew.join(timeout=5)
-        if cache.get(key) == token:
-            cache.delete(key)
 
 
 def sync_runs_abandoned_close(*, cluster: Cluster, keep_run_id: int | None) -> int:
@@ -362,6 +245,63 @@ def instances_fetch(*, reader: EcsReader, cluster_arn: str) -> list[ContainerIns
     return infos
 
 
+def _instance_new(
+    cluster: Cluster, info: ContainerInstanceInfo, now: datetime, events: list[NewEvent]
+) -> ContainerInstance:
+    """A row for an instance seen for the first time; a "registered" event unless
+    this is the cluster's first sync (then every instance is new, not news)."""
+    ci = ContainerInstance(
+        cluster=cluster, arn=info.arn, first_seen_at=now, agent_connected_changed_at=now
+    )
+    changed_fields(ci, _instance_values(info))
+    if cluster.last_sync_ok is not None:
+        message = f"Instance {ci} registered ({ci.status})"
+        at = info.registered_at or now
+        events.append(_instance_event(cluster, ci, "registered", message, "info", at))
+    return ci
+
+
+def _instance_update(
+    cluster: Cluster,
+    ci: ContainerInstance,
+    info: ContainerInstanceInfo,
+    now: datetime,
+    events: list[NewEvent],
+) -> list[str]:
+    """Apply a fresh description to a known row; the names of the changed fields.
+    The agent (dis)connecting and a status change are events."""
+    was_status = ci.status
+    names = changed_fields(ci, _instance_values(info))
+    if "agent_connected" in names:
+        ci.agent_connected_changed_at = now
+        names.append("agent_connected_changed_at")
+        if ci.agent_connected:
+            event = _instance_event(
+                cluster, ci, "agent-up", f"Agent on {ci} reconnected", "info", now
+            )
+        else:
+            message = f"Agent on {ci} disconnected"
+            event = _instance_event(cluster, ci, "agent-down", message, "warning", now)
+        events.append(event)
+    if "status" in names and ci.status != was_status:
+        severity = "warning" if ci.status in ("DRAINING", "INACTIVE") else "info"
+        message = f"Instance {ci} is {ci.status} (was {was_status or 'unknown'})"
+        events.append(_instance_event(cluster, ci, f"status-{ci.status}", message, severity, now))
+    return names
+
+
+def _instances_mark_gone(
+    cluster: Cluster, vanished: list[ContainerInstance], now: datetime, events: list[NewEvent]
+) -> int:
+    if not vanished:
+        return 0
+    gone = ContainerInstance.objects.filter(pk__in=[ci.pk for ci in vanished]).update(gone_at=now)
+    for ci in vanished:
+        message = f"Instance {ci} is no longer listed"
+        events.append(_instance_event(cluster, ci, "gone", message, "info", now))
+    return gone
+
+
 def cluster_instances_sync(
     *,
     cluster: Cluster,
@@ -378,76 +318,20 @@ def cluster_instances_sync(
         infos = instances_fetch(reader=reader, cluster_arn=cluster.arn)
     now = timezone.now()
     existing = {ci.arn: ci for ci in ContainerInstance.objects.filter(cluster=cluster)}
-    had_sync = cluster.last_sync_ok is not None
     new: list[ContainerInstance] = []
     changed: list[tuple[Any, list[str]]] = []
     events: list[NewEvent] = []
     for info in infos:
         ci = existing.get(info.arn)
         if ci is None:
-            ci = ContainerInstance(
-                cluster=cluster, arn=info.arn, first_seen_at=now, agent_connected_changed_at=now
-            )
-            changed_fields(ci, _instance_values(info))
-            new.append(ci)
-            if had_sync:
-                events.append(
-                    _instance_event(
-                        cluster,
-                        ci,
-                        "registered",
-                        f"Instance {ci} registered ({ci.status})",
-                        "info",
-                        info.registered_at or now,
-                    )
-                )
-            continue
-        was_status = ci.status
-        names = changed_fields(ci, _instance_values(info))
-        if not names:
-            continue
-        if "agent_connected" in names:
-            ci.agent_connected_changed_at = now
-            names.append("agent_connected_changed_at")
-            if ci.agent_connected:
-                events.append(
-                    _instance_event(
-                        cluster, ci, "agent-up", f"Agent on {ci} reconnected", "info", now
-                    )
-                )
-            else:
-                events.append(
-                    _instance_event(
-                        cluster, ci, "agent-down", f"Agent on {ci} disconnected", "warning", now
-                    )
-                )
-        if "status" in names and ci.status != was_status:
-            severity = "warning" if ci.status in ("DRAINING", "INACTIVE") else "info"
-            events.append(
-                _instance_event(
-                    cluster,
-                    ci,
-                    f"status-{ci.status}",
-                    f"Instance {ci} is {ci.status} (was {was_status or 'unknown'})",
-                    severity,
-                    now,
-                )
-            )
-        changed.append((ci, names))
+            new.append(_instance_new(cluster, info, now, events))
+        elif names := _instance_update(cluster, ci, info, now, events):
+            changed.append((ci, names))
     seen = {i.arn for i in infos}
     vanished = [ci for arn, ci in existing.items() if arn not in seen and ci.gone_at is None]
     with transaction.atomic():
         mirror_write(ContainerInstance, new=new, changed=changed, stats=stats, now=now)
-        if vanished:
-            stats.gone += ContainerInstance.objects.filter(
-                pk__in=[ci.pk for ci in vanished]
-            ).update(gone_at=now)
-            for ci in vanished:
-                events.append(
-                    _instance_event(
-                        cluster, ci, "gone", f"Instance {ci} is no longer listed", "info", now
-                    )
-                )
+        stats.gone += _instances_mark_gone(cluster, vanished, now, events)
         stats.events += events_record(events)
     return dict(ContainerInstance.objects.filter(cluster=cluster).values_list("arn", "pk"))
 

@@ -10,6 +10,7 @@ from clusters.models.aws import (
 )
 from clusters.models.base import MirroredModel
 from clusters.models.hosts import Container, ContainerAction, ContainerHealth, DockerHost
+from clusters.models.jobs import QueuedJob
 from clusters.models.registration import (
     Activation,
     DecommissionRequest,
@@ -37,6 +38,7 @@ __all__ = [
     "EventSource",
     "InstanceAdmission",
     "MirroredModel",
+    "QueuedJob",
     "RegistrationRequest",
     "SyncRun",
     "SyncRunStatus",

@@ -23,7 +23,7 @@ class AuditEntry(models.Model):
         ordering = ["-at", "-id"]
         verbose_name_plural = "audit entries"
         # The role model's permissions hang off this model; data migration
-        # console.0001 gives them to the viewer/operator/admin groups.
+        # clusters.0002_roles gives them to the viewer/operator/admin groups.
         permissions = [
             ("view_fleet", "Can view the fleet"),
             ("operate_fleet", "Can sync, redeploy, request registrations, act on containers"),

@@ -41,6 +41,7 @@ from clusters.registration.common import (
     REQUEST_TAG,
     ActivationNotUsable,
     RegistrationError,
+    activation_create_waiting,
     self_approval_allowed,
 )
 from clusters.registration.decommission import (
@@ -84,6 +85,7 @@ __all__ = [
     "RevealedActivation",
     "activation_create",
     "activation_create_failed",
+    "activation_create_waiting",
     "activation_reveal",
     "activation_revoke",
     "activation_scopes",

@@ -243,49 +243,52 @@ def activations_codeless_replace(*, now: Any = None) -> list[int]:
         # One that cannot be replaced now (AWS refuses, the request went away) is
         # logged and tried again next time; it never holds up the others.
         try:
-            with transaction.atomic():
-                reg = _locked_request(candidate.request_id)  # type: ignore[arg-type]
-                activation = Activation.objects.select_for_update().get(pk=candidate.pk)
-                if (
-                    reg.state != RegistrationRequest.State.APPROVED
-                    or activation.request_id != reg.pk
-                    or activation.encrypted_code
-                ):
-                    continue  # its create call came back after all
-                existed = ssm.delete_activation(
-                    account=candidate.account,
-                    region=candidate.region,
-                    activation_id=activation.activation_id,
-                )
-                activation.state = Activation.State.REVOKED
-                activation.revoked_at = now
-                activation.request = None  # the request's next activation takes the link
-                activation.save(update_fields=["state", "revoked_at", "request"])
-                _system_event(
-                    action="activation.replaced",
-                    message=(
-                        f"Activation {activation.activation_id} of registration request #{reg.pk} "
-                        "lost its code (the worker creating it stopped before storing it); "
-                        + ("deleted it in AWS" if existed else "AWS no longer knew it")
-                        + " and creating a new one"
-                    ),
-                    key=f"replaced|{activation.activation_id}",
-                    actor=reg.decided_by,
-                    severity=EventSeverity.WARNING,
-                    cluster_arn=reg.cluster.arn,
-                    region=reg.cluster.region,
-                    details={
-                        "registration_request": reg.pk,
-                        "activation_id": activation.activation_id,
-                    },
-                )
-                _enqueue_activation_create(reg.pk)
-                replaced.append(reg.pk)
+            if _codeless_replace_one(candidate, now=now):
+                replaced.append(candidate.request_id)  # type: ignore[arg-type]
         except (AwsError, RegistrationRequest.DoesNotExist) as exc:
             log.warning(
                 "replacing code-less activation %s failed: %s", candidate.activation_id, exc
             )
     return replaced
+
+
+def _codeless_replace_one(candidate: Activation, *, now: Any) -> bool:
+    """Revoke one code-less activation and queue a new one for its request."""
+    with transaction.atomic():
+        reg = _locked_request(candidate.request_id)  # type: ignore[arg-type]
+        activation = Activation.objects.select_for_update().get(pk=candidate.pk)
+        if (
+            reg.state != RegistrationRequest.State.APPROVED
+            or activation.request_id != reg.pk
+            or activation.encrypted_code
+        ):
+            return False  # its create call came back after all
+        existed = ssm.delete_activation(
+            account=candidate.account,
+            region=candidate.region,
+            activation_id=activation.activation_id,
+        )
+        activation.state = Activation.State.REVOKED
+        activation.revoked_at = now
+        activation.request = None  # the request's next activation takes the link
+        activation.save(update_fields=["state", "revoked_at", "request"])
+        _system_event(
+            action="activation.replaced",
+            message=(
+                f"Activation {activation.activation_id} of registration request #{reg.pk} "
+                "lost its code (the worker creating it stopped before storing it); "
+                + ("deleted it in AWS" if existed else "AWS no longer knew it")
+                + " and creating a new one"
+            ),
+            key=f"replaced|{activation.activation_id}",
+            actor=reg.decided_by,
+            severity=EventSeverity.WARNING,
+            cluster_arn=reg.cluster.arn,
+            region=reg.cluster.region,
+            details={"registration_request": reg.pk, "activation_id": activation.activation_id},
+        )
+        _enqueue_activation_create(reg.pk)
+    return True
 
 
 def activation_scopes() -> list[tuple[AwsAccount, str]]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
@@ -56,6 +57,38 @@ def activation_create(*, registration_request_id: int) -> Activation | None:
     is left alone. Raises AwsTransientError for the task to retry; a permanent
     AWS error marks the request failed (retryable by a person).
     """
+    reg = _request_to_activate(registration_request_id)
+    if reg is None:
+        return None
+    RegistrationRequest.objects.filter(pk=reg.pk).update(attempts=F("attempts") + 1)
+    cluster = reg.cluster
+    expires_at = timezone.now() + reg.expiry
+    try:
+        created = ssm.create_activation(
+            account=cluster.account,
+            region=cluster.region,
+            iam_role=reg.iam_role,
+            registration_limit=reg.registration_limit,
+            expires_at=expires_at,
+            default_instance_name=reg.default_instance_name,
+            description=_description(reg),
+            tags={**reg.tags, REQUEST_TAG: str(reg.pk)},
+        )
+    except AwsPermanentError as exc:
+        activation_create_failed(registration_request_id=reg.pk, code=exc.code, message=exc.message)
+        return None
+    activation = _activation_store(reg, created, expires_at)
+    if activation is not None:
+        log.info("activation %s created for request %s", created.activation_id, reg.pk)
+    return activation
+
+
+def _description(reg: RegistrationRequest) -> str:
+    return f"Fleetdeck registration request #{reg.pk} for {reg.cluster.name}"
+
+
+def _request_to_activate(registration_request_id: int) -> RegistrationRequest | None:
+    """The approved request still without an activation (None: nothing to do)."""
     reg = (
         RegistrationRequest.objects.select_related("cluster", "cluster__account")
         .filter(pk=registration_request_id)
@@ -75,23 +108,15 @@ def activation_create(*, registration_request_id: int) -> Activation | None:
             message="FLEETDECK_ENCRYPTION_KEYS holds no usable key; no activation was created.",
         )
         return None
-    RegistrationRequest.objects.filter(pk=reg.pk).update(attempts=F("attempts") + 1)
+    return reg
+
+
+@sensitive_variables("created")
+def _activation_store(
+    reg: RegistrationRequest, created: ssm.CreatedActivation, expires_at: datetime
+) -> Activation | None:
+    """Keep what CreateActivation answered, unless another run got there first."""
     cluster = reg.cluster
-    expires_at = timezone.now() + reg.expiry
-    try:
-        created = ssm.create_activation(
-            account=cluster.account,
-            region=cluster.region,
-            iam_role=reg.iam_role,
-            registration_limit=reg.registration_limit,
-            expires_at=expires_at,
-            default_instance_name=reg.default_instance_name,
-            description=f"Fleetdeck registration request #{reg.pk} for {cluster.name}",
-            tags={**reg.tags, REQUEST_TAG: str(reg.pk)},
-        )
-    except AwsPermanentError as exc:
-        activation_create_failed(registration_request_id=reg.pk, code=exc.code, message=exc.message)
-        return None
     with transaction.atomic():
         locked = _locked_request(reg.pk)
         linked = Activation.objects.filter(request=locked).first()
@@ -117,13 +142,12 @@ def activation_create(*, registration_request_id: int) -> Activation | None:
             encrypted_code=encrypt_secret(created.code),
             iam_role=reg.iam_role,
             default_instance_name=reg.default_instance_name,
-            description=f"Fleetdeck registration request #{reg.pk} for {cluster.name}",
+            description=_description(reg),
             registration_limit=reg.registration_limit,
             expires_at=expires_at,
             last_refreshed_at=timezone.now(),
         )
         _request_activated(request=locked, activation_id=created.activation_id)
-    log.info("activation %s created for request %s", created.activation_id, reg.pk)
     return activation
 
 

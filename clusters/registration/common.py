@@ -10,11 +10,11 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
 from django.http import HttpRequest
 
 from clusters.aws import ecs_instances, ssm
 from clusters.core.audit import audit_record
+from clusters.core.jobs import job_enqueue, job_refused
 from clusters.core.roles import has_role
 from clusters.core.timeline import dedupe_key, event_record
 from clusters.models import (
@@ -26,6 +26,7 @@ from clusters.models import (
 )
 
 REQUEST_TAG = "fleetdeck:request"
+ACTIVATION_CREATE_TASK = "clusters.registration.tasks.activation_create"
 
 
 class RegistrationError(Exception):
@@ -125,9 +126,14 @@ def _locked_request(pk: int) -> RegistrationRequest:
 
 
 def _enqueue_activation_create(pk: int) -> None:
-    from clusters.registration.tasks import activation_create_task
+    """Queue the SSM call by task name, in the caller's transaction (the outbox keeps
+    it if the broker is down, and its sweep sends it once the broker is back)."""
+    job_enqueue(ACTIVATION_CREATE_TASK, pk)
 
-    transaction.on_commit(lambda: activation_create_task.delay(pk))
+
+def activation_create_waiting(registration_request_id: int) -> bool:
+    """The activation's creation is recorded but the broker has not taken it yet."""
+    return job_refused(ACTIVATION_CREATE_TASK, registration_request_id)
 
 
 # Rejecting a waiting instance and decommissioning an admitted one end the same way.

@@ -5,33 +5,19 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 from celery import shared_task
-from django.core.cache import cache
 from django.db.models import Q
 
 from clusters import registration
 from clusters.aws.errors import AwsError, AwsTransientError
+from clusters.core.locks import Lock
 from clusters.models import Cluster
 
 log = logging.getLogger(__name__)
 
+# Two scans of the same thing never overlap across processes.
 LOCK_SECONDS = 120
-
-
-@contextmanager
-def _lock(name: str) -> Iterator[bool]:
-    """A per-object lock in the shared cache (Redis or the database cache) so two
-    scans of the same thing never overlap across processes."""
-    key = f"fleetdeck:lock:{name}"
-    got = cache.add(key, "1", timeout=LOCK_SECONDS)
-    try:
-        yield bool(got)
-    finally:
-        if got:
-            cache.delete(key)
 
 
 @shared_task(
@@ -58,7 +44,7 @@ def activation_create_task(self, registration_request_id: int) -> None:  # type:
 @shared_task(name="clusters.registration.tasks.activations_refresh_all", ignore_result=True)
 def activations_refresh_all() -> None:
     for account, region in registration.activation_scopes():
-        with _lock(f"activations:{account.pk}:{region}") as got:
+        with Lock(f"activations:{account.pk}:{region}", ttl=LOCK_SECONDS).held() as got:
             if not got:
                 continue
             try:
@@ -89,7 +75,7 @@ def waiting_room_scan_all() -> None:
 
 
 def waiting_room_scan_one(cluster: Cluster) -> None:
-    with _lock(f"waiting-room:{cluster.pk}") as got:
+    with Lock(f"waiting-room:{cluster.pk}", ttl=LOCK_SECONDS).held() as got:
         if not got:
             return
         try:

@@ -15,11 +15,13 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_variables
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseStopPolling
-from django_htmx.middleware import HtmxDetails
 
 from clusters import registration as svc
 from clusters.aws.errors import AwsError
+from clusters.core.htmx import HtmxHttpRequest, flash
 from clusters.core.inputs import db_id
+from clusters.core.jobs import QUEUED_WHILE_PAUSED as QUEUED
+from clusters.core.jobs import job_refused
 from clusters.core.roles import ADMIN, OPERATOR, VIEWER, has_role, role_required
 from clusters.models import (
     Activation,
@@ -29,13 +31,11 @@ from clusters.models import (
     InstanceAdmission,
 )
 from clusters.registration import selectors as sel
+from clusters.registration.admissions import ADMIT_TASK, REJECT_TASK
+from clusters.registration.decommission import DECOMMISSION_TASK
 from clusters.registration.forms import ReasonForm, RegistrationRequestForm
 
 SECTION = "registrations"
-
-
-class HtmxHttpRequest(HttpRequest):
-    htmx: HtmxDetails
 
 
 def _ctx(request: HttpRequest, tab: str, **extra: Any) -> dict[str, Any]:
@@ -50,15 +50,13 @@ def _ctx(request: HttpRequest, tab: str, **extra: Any) -> dict[str, Any]:
 
 
 def _progress(request: HtmxHttpRequest, row: Any, outcome: Any, template: str) -> HttpResponse:
-    """An in-flight row's progress fragment, polled by htmx. Once ``outcome(row)``
-    gives (level, message), the last fragment carries it (and the flash, swapped in
-    out of band) with the status that stops the polling."""
+    """An in-flight row's progress, polled; its outcome (and flash) stops the polling."""
     if row is None:
         return HttpResponseStopPolling("")
-    flash = outcome(row)
-    context = {"row": row, "flash": flash}
+    done = outcome(row)
+    context = {"row": row, "flash": done}
     html = render_to_string(f"clusters/registrations/{template}", context, request)
-    return HttpResponseStopPolling(html) if flash else HttpResponse(html)
+    return flash(HttpResponseStopPolling(html), *done) if done else HttpResponse(html)
 
 
 def _fail(request: HttpRequest, exc: Exception) -> None:
@@ -136,12 +134,21 @@ def registration_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     return render(request, "clusters/registrations/detail.html", context)
 
 
+def _activation_queued(request: HttpRequest, text: str, pk: int) -> None:
+    """The one outage policy: the step is kept, and the page says the SSM call waits
+    for background work when the broker did not take it."""
+    if svc.activation_create_waiting(pk):
+        messages.warning(request, f"Request #{pk} is approved. Creating its activation: {QUEUED}")
+    else:
+        messages.success(request, text)
+
+
 @require_POST
 @role_required(ADMIN)
 def registration_approve(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         svc.registration_approve(actor=request.user, registration_request_id=pk, request=request)
-        messages.success(request, f"Request #{pk} approved; creating the activation.")
+        _activation_queued(request, f"Request #{pk} approved; creating the activation.", pk)
     except svc.RegistrationError as exc:
         _fail(request, exc)
     return redirect("clusters:registration-detail", pk=pk)
@@ -172,7 +179,7 @@ def registration_reject(request: HttpRequest, pk: int) -> HttpResponse:
 def registration_retry(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         svc.registration_retry(actor=request.user, registration_request_id=pk, request=request)
-        messages.success(request, "Trying again to create the activation.")
+        _activation_queued(request, "Trying again to create the activation.", pk)
     except svc.RegistrationError as exc:
         _fail(request, exc)
     return redirect("clusters:registration-detail", pk=pk)
@@ -181,17 +188,9 @@ def registration_retry(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 @role_required(ADMIN)
 def approval_queue(request: HttpRequest) -> HttpResponse:
-    return render(
-        request,
-        "clusters/registrations/queue.html",
-        _ctx(
-            request,
-            "queue",
-            queue=sel.approval_queue(),
-            self_approval=svc.self_approval_allowed(),
-            title="Approval queue",
-        ),
-    )
+    context = _ctx(request, "queue", queue=sel.approval_queue(), title="Approval queue")
+    context["self_approval"] = svc.self_approval_allowed()
+    return render(request, "clusters/registrations/queue.html", context)
 
 
 @require_GET
@@ -254,13 +253,8 @@ def waiting_room(request: HtmxHttpRequest) -> HttpResponse:
     if request.htmx and request.GET.get("part") == "admission":
         w = sel.admission_progress(db_id(request.GET.get("pk")) or 0)
         return _progress(request, w, sel.admission_outcome, "waiting_room.html#admission-progress")
-    context = _ctx(
-        request,
-        "waiting-room",
-        title="Waiting room",
-        clusters=sel.hold_policies(),
-        **sel.waiting_room(),
-    )
+    context = _ctx(request, "waiting-room", title="Waiting room", clusters=sel.hold_policies())
+    context.update(sel.waiting_room())
     if request.htmx and request.GET.get("part") == "pending":
         return render(request, "clusters/registrations/waiting_room.html#pending", context)
     return render(request, "clusters/registrations/waiting_room.html", context)
@@ -281,7 +275,12 @@ def cluster_hold_policy(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("clusters:waiting-room")
 
 
-QUEUED = "queued; it runs as soon as a background worker picks it up"
+def _queued(request: HttpRequest, what: str, task: str, pk: int) -> None:
+    """One outage policy: the step is kept; say so when the broker did not take it."""
+    if job_refused(task, pk):
+        messages.warning(request, f"{what}: {QUEUED}")
+    else:
+        messages.info(request, f"{what}: queued for a background worker.")
 
 
 @require_POST
@@ -289,7 +288,7 @@ QUEUED = "queued; it runs as soon as a background worker picks it up"
 def admission_admit(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         admission = svc.instance_admit(actor=request.user, admission_pk=pk, request=request)
-        messages.info(request, f"Admitting {admission.managed_instance_id}: {QUEUED}.")
+        _queued(request, f"Admitting {admission.managed_instance_id}", ADMIT_TASK, pk)
     except InstanceAdmission.DoesNotExist:
         raise Http404 from None
     except svc.RegistrationError as exc:
@@ -308,7 +307,7 @@ def admission_reject(request: HttpRequest, pk: int) -> HttpResponse:
         admission = svc.instance_reject(
             actor=request.user, admission_pk=pk, reason=form.cleaned_data["reason"], request=request
         )
-        messages.info(request, f"Rejecting {admission.managed_instance_id}: {QUEUED}.")
+        _queued(request, f"Rejecting {admission.managed_instance_id}", REJECT_TASK, pk)
     except InstanceAdmission.DoesNotExist:
         raise Http404 from None
     except svc.RegistrationError as exc:
@@ -322,17 +321,11 @@ def decommissions(request: HtmxHttpRequest) -> HttpResponse:
     if request.htmx and request.GET.get("part") == "decommission":
         d = sel.decommission_progress(db_id(request.GET.get("pk")) or 0)
         return _progress(request, d, sel.decommission_outcome, "decommissions.html#progress")
-    return render(
-        request,
-        "clusters/registrations/decommissions.html",
-        _ctx(
-            request,
-            "decommissions",
-            decommissions=sel.decommissions(),
-            instances=sel.decommission_candidates(),
-            title="Decommission",
-        ),
+    context = _ctx(
+        request, "decommissions", decommissions=sel.decommissions(), title="Decommission"
     )
+    context["instances"] = sel.decommission_candidates()
+    return render(request, "clusters/registrations/decommissions.html", context)
 
 
 @require_http_methods(["GET", "POST"])
@@ -380,7 +373,7 @@ def decommission_confirm(request: HttpRequest, pk: int) -> HttpResponse:
         return render(request, "clusters/registrations/decommission_confirm.html", context)
     try:
         decom = svc.decommission_confirm(actor=request.user, decommission_pk=pk, request=request)
-        messages.info(request, f"Draining and deregistering {decom.container_instance}: {QUEUED}.")
+        _queued(request, f"Draining {decom.container_instance}", DECOMMISSION_TASK, pk)
     except DecommissionRequest.DoesNotExist:
         raise Http404 from None
     except svc.RegistrationError as exc:

@@ -8,6 +8,7 @@ from celery import shared_task
 
 from console.alerts.notifications import (
     MAX_ATTEMPTS,
+    DeliveryClaimBusy,
     DeliveryTransientError,
     alerts_evaluate,
     alerts_prune,
@@ -30,10 +31,18 @@ def evaluate_alerts() -> int:
     max_retries=MAX_ATTEMPTS - 1,
 )
 def deliver(self, delivery_id: int) -> None:  # type: ignore[no-untyped-def]
-    """Send one delivery; retry 5xx and connection errors with backoff and jitter."""
+    """Send one delivery; retry 5xx and connection errors with backoff and jitter.
+
+    A message delivered twice (acks_late) sends once: the delivery is claimed
+    first. While another worker holds the claim, look again once that claim would
+    be stale, so a worker killed mid-send does not leave the delivery unsent."""
     final = self.request.retries >= self.max_retries
     try:
         delivery_attempt(delivery_id=delivery_id, final=final)
+    except DeliveryClaimBusy as exc:
+        if final:
+            return
+        raise self.retry(exc=exc, countdown=exc.retry_in + random.uniform(1, 5)) from exc
     except DeliveryTransientError as exc:
         if final:
             return

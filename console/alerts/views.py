@@ -11,8 +11,9 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from clusters.core.audit import audit_record
+from clusters.core.jobs import QUEUED_WHILE_PAUSED
 from clusters.core.roles import ADMIN, role_required
-from console.alerts.notifications import channel_test_send
+from console.alerts.notifications import channel_test_send, delivery_waiting
 from console.models import NotificationChannel
 
 SOURCES = [
@@ -133,5 +134,8 @@ def channel_test(request: HttpRequest, pk: int) -> HttpResponse:
         object_id=str(channel.pk),
         details={"delivery": delivery.pk},
     )
-    messages.info(request, "Test notification queued; its attempts appear below.")
+    if delivery_waiting(delivery.pk):
+        messages.warning(request, f"Test notification recorded and {QUEUED_WHILE_PAUSED}")
+    else:
+        messages.info(request, "Test notification queued; its attempts appear below.")
     return redirect("alert-channel", pk=channel.pk)

@@ -43,7 +43,7 @@ def acknowledgements_attach(items: list[AttentionItem]) -> None:
 
 
 def _ack_window() -> timedelta:
-    return timedelta(days=int(getattr(settings, "FLEETDECK_RETENTION_DAYS", 30)))
+    return timedelta(days=settings.FLEETDECK_RETENTION_DAYS)
 
 
 def acknowledgement_fire_seq(fingerprint: str) -> int:

@@ -32,7 +32,7 @@ DISCONNECTED_LIMIT = 500
 
 
 def stuck_rollout_after() -> timedelta:
-    return timedelta(minutes=int(getattr(settings, "FLEETDECK_STUCK_ROLLOUT_MINUTES", 30)))
+    return timedelta(minutes=settings.FLEETDECK_STUCK_ROLLOUT_MINUTES)
 
 
 class Links(TypedDict):

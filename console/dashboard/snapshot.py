@@ -13,11 +13,14 @@ from django.db.models import Count, Max, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from clusters.models import AwsAccount, Cluster, ContainerInstance, SyncRun
+from clusters.models import AwsAccount, Cluster, ContainerInstance, EventSeverity, SyncRun
 from console.models import SEVERITY_RANK, Acknowledgement
 from deployments.models import Deployment, Service, TaskContainer
 
-ERROR, WARNING, INFO = "error", "warning", "info"
+# The timeline's severities, as plain strings (they are compared and used as keys).
+ERROR: str = EventSeverity.ERROR.value
+WARNING: str = EventSeverity.WARNING.value
+INFO: str = EventSeverity.INFO.value
 
 FAILED_TASKS_WINDOW = timedelta(hours=1)
 
@@ -141,6 +144,18 @@ def fleet_snapshot(*, now: datetime | None = None) -> FleetSnapshot:
             "name"
         )
     )
+    return FleetSnapshot(
+        now=now,
+        clusters=clusters,
+        accounts=accounts,
+        services=_services(),
+        instances=_instances(),
+        failed_stops=_failed_stops(now),
+    )
+
+
+def _services() -> list[Any]:
+    """Live services with their newest deployment (two queries)."""
     services = list(
         Service.objects.filter(gone_at__isnull=True, cluster__gone_at__isnull=True).values(
             "id",
@@ -154,7 +169,11 @@ def fleet_snapshot(*, now: datetime | None = None) -> FleetSnapshot:
         )
     )
     _attach_newest_deployments(services)
-    instances = list(
+    return services
+
+
+def _instances() -> list[Any]:
+    return list(
         ContainerInstance.objects.filter(gone_at__isnull=True, cluster__gone_at__isnull=True)
         # One timestamp per row (parsing 600 datetimes shows in the profile).
         .annotate(since=Coalesce("agent_connected_changed_at", "first_seen_at"))
@@ -170,8 +189,12 @@ def fleet_snapshot(*, now: datetime | None = None) -> FleetSnapshot:
         )
         .order_by()
     )
+
+
+def _failed_stops(now: datetime) -> list[Any]:
+    """Per service (and cluster), tasks stopped with a failure within the window."""
     failure = Q(exit_code__isnull=False) & ~Q(exit_code=0) | Q(reason__icontains="OutOfMemory")
-    failed_stops = list(
+    return list(
         TaskContainer.objects.filter(
             failure,
             task__stopped_at__gte=now - FAILED_TASKS_WINDOW,
@@ -184,14 +207,6 @@ def fleet_snapshot(*, now: datetime | None = None) -> FleetSnapshot:
             last_stopped=Max("task__stopped_at"),
         )
         .order_by()
-    )
-    return FleetSnapshot(
-        now=now,
-        clusters=clusters,
-        accounts=accounts,
-        services=services,
-        instances=instances,
-        failed_stops=failed_stops,
     )
 
 

@@ -23,7 +23,7 @@ from console.dashboard.snapshot import (
 # --- service and sync classification ---------------------------------------
 def stale_sync_after() -> timedelta:
     """Data older than a few missed sync intervals is shown as stale."""
-    interval = int(getattr(settings, "FLEETDECK_SYNC_INTERVAL_SECONDS", 30))
+    interval = settings.FLEETDECK_SYNC_INTERVAL_SECONDS
     return timedelta(seconds=max(5 * interval, 300))
 
 
@@ -62,6 +62,22 @@ def _waiting_instance_ids(snapshot: FleetSnapshot) -> set[int]:
 def dashboard_summary(*, snapshot: FleetSnapshot | None = None) -> FleetSummary:
     snap = snapshot or fleet_snapshot()
     ensure_extensions_loaded(snap)  # the waiting room comes from an extension
+    rows = _cluster_rows(snap)
+    _services_count(rows, snap)
+    _instances_count(rows, snap)
+    groups: dict[tuple[str, str], list[ClusterSummary]] = defaultdict(list)
+    for row in rows.values():
+        groups[(row.account_name, row.region)].append(row)
+    return FleetSummary(
+        groups=[SummaryGroup(a, r, cl) for (a, r), cl in groups.items()],
+        totals=_totals(list(rows.values())),
+        accounts_failing=[a.name for a in snap.accounts if a.last_sync_status == "failed"],
+        generated_at=snap.now,
+    )
+
+
+def _cluster_rows(snap: FleetSnapshot) -> dict[int, ClusterSummary]:
+    """One summary per cluster, by id, with its sync freshness (no counts yet)."""
     now = snap.now
     account_ok = {a.pk: getattr(a, "last_ok_run", None) for a in snap.accounts}
     rows: dict[int, ClusterSummary] = {}
@@ -80,17 +96,24 @@ def dashboard_summary(*, snapshot: FleetSnapshot | None = None) -> FleetSummary:
             stale=last_ok is None or (now - last_ok) > stale_sync_after(),
             sync_error="" if c.last_sync_ok is not False else (c.last_sync_error or "failed"),
         )
+    return rows
+
+
+def _services_count(rows: dict[int, ClusterSummary], snap: FleetSnapshot) -> None:
     for svc in snap.services:
         row = rows.get(svc["cluster_id"])
         if row is None:
             continue
-        state = service_state(svc, now)
+        state = service_state(svc, snap.now)
         if state == "healthy":
             row.services_healthy += 1
         elif state == "degraded":
             row.services_degraded += 1
         elif state == "failing":
             row.services_failing += 1
+
+
+def _instances_count(rows: dict[int, ClusterSummary], snap: FleetSnapshot) -> None:
     waiting = _waiting_instance_ids(snap)
     for inst in snap.instances:
         row = rows.get(inst["cluster_id"])
@@ -104,28 +127,26 @@ def dashboard_summary(*, snapshot: FleetSnapshot | None = None) -> FleetSummary:
             row.instances_draining += 1
         elif inst["status"] == "ACTIVE":
             row.instances_active += 1
-    groups: dict[tuple[str, str], list[ClusterSummary]] = defaultdict(list)
-    for row in rows.values():
-        groups[(row.account_name, row.region)].append(row)
+
+
+_SUMMED = (
+    "services_healthy",
+    "services_degraded",
+    "services_failing",
+    "instances_active",
+    "instances_draining",
+    "instances_disconnected",
+    "instances_waiting",
+    "tasks_running",
+)
+
+
+def _totals(rows: list[ClusterSummary]) -> ClusterSummary:
     totals = ClusterSummary(id=0, arn="", name="All clusters", region="", account_name="")
-    for row in rows.values():
-        for attr in (
-            "services_healthy",
-            "services_degraded",
-            "services_failing",
-            "instances_active",
-            "instances_draining",
-            "instances_disconnected",
-            "instances_waiting",
-            "tasks_running",
-        ):
+    for row in rows:
+        for attr in _SUMMED:
             setattr(totals, attr, getattr(totals, attr) + getattr(row, attr))
-    ages = [r.sync_age_seconds for r in rows.values() if r.sync_age_seconds is not None]
+    ages = [r.sync_age_seconds for r in rows if r.sync_age_seconds is not None]
     totals.sync_age_seconds = max(ages) if ages else None
-    totals.stale = any(r.stale for r in rows.values())
-    return FleetSummary(
-        groups=[SummaryGroup(a, r, cl) for (a, r), cl in groups.items()],
-        totals=totals,
-        accounts_failing=[a.name for a in snap.accounts if a.last_sync_status == "failed"],
-        generated_at=now,
-    )
+    totals.stale = any(r.stale for r in rows)
+    return totals

@@ -3,27 +3,24 @@
 from __future__ import annotations
 
 import hashlib
-import hmac
 import threading
 import time
 from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.decorators import login_not_required
 from django.db.models import F
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.utils import timezone
-from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from clusters.core.audit import audit_record
+from clusters.core.htmx import HtmxHttpRequest, flash
 from clusters.core.roles import OPERATOR, VIEWER, has_role, role_required
 from console.dashboard import Dashboard, acknowledgement_fire_seq, dashboard_data
 from console.models import Acknowledgement
-from console.ops.metrics import metrics_text
 from console.svg import bar_chart, sparkline
 from deployments.models import Service
 from deployments.samples.sampling import service_series, task_stops_per_hour
@@ -122,7 +119,7 @@ _memo_lock = threading.Lock()
 def dashboard_shared() -> Dashboard:
     """``dashboard_data()``, reused for FLEETDECK_DASHBOARD_CACHE_SECONDS within
     this process. Acknowledging clears it (see ``acknowledge``)."""
-    ttl = float(getattr(settings, "FLEETDECK_DASHBOARD_CACHE_SECONDS", 0))
+    ttl = float(settings.FLEETDECK_DASHBOARD_CACHE_SECONDS)
     if ttl <= 0:
         return dashboard_data()
     hit = _memo.get("dashboard")
@@ -224,7 +221,7 @@ def trends_context(*, now: Any = None) -> dict[str, Any]:
 
 @require_POST
 @role_required(OPERATOR)
-def acknowledge(request: HttpRequest) -> HttpResponse:
+def acknowledge(request: HtmxHttpRequest) -> HttpResponse:
     fingerprint = request.POST.get("fingerprint", "").strip()
     state = request.POST.get("state", "").strip()
     note = request.POST.get("note", "").strip()[:2000]
@@ -248,25 +245,9 @@ def acknowledge(request: HttpRequest) -> HttpResponse:
         details={"fingerprint": fingerprint, "state": state, "note": note, "ack_id": ack.pk},
     )
     _memo.clear()
-    if not getattr(request, "htmx", False):
+    if not request.htmx:
         return redirect("dashboard")
     context = _context(request, dashboard_shared(), tv=False)
     versions = _versions(context, LIVE_PARTS)
     response = _fragments_response(request, TEMPLATE, list(LIVE_PARTS), context, versions)
-    response.headers["HX-Trigger"] = '{"flash": {"level": "success", "message": "Acknowledged."}}'
-    return response
-
-
-@login_not_required
-@never_cache
-@require_GET
-def metrics(request: HttpRequest) -> HttpResponse:
-    """Prometheus text exposition, behind a bearer token (no session, no CSRF)."""
-    token = settings.FLEETDECK_METRICS_TOKEN or ""
-    header = request.headers.get("Authorization", "")
-    given = header[7:].strip() if header.lower().startswith("bearer ") else ""
-    if not token or not given or not hmac.compare_digest(given.encode(), token.encode()):
-        response = HttpResponse("unauthorized\n", status=401, content_type="text/plain")
-        response.headers["WWW-Authenticate"] = 'Bearer realm="fleetdeck-metrics"'
-        return response
-    return HttpResponse(metrics_text(), content_type="text/plain; version=0.0.4; charset=utf-8")
+    return flash(response, "success", "Acknowledged.")

@@ -12,9 +12,10 @@ from django.db import connection
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from console.ops.tasks import HEARTBEAT_KEY
-
 log = logging.getLogger(__name__)
+
+# Written by the heartbeat task (console.ops.tasks), read here: health never imports tasks.
+HEARTBEAT_KEY = "fleetdeck:worker-heartbeat"
 
 # Beat sends a heartbeat every 30 s; three missed beats means work is paused.
 HEARTBEAT_STALE_AFTER = timedelta(seconds=95)
@@ -25,6 +26,13 @@ class BackgroundStatus:
     ok: bool
     last_heartbeat: datetime | None
     message: str
+    unreachable: bool = False  # the cache (the broker's Redis) did not answer
+
+    @property
+    def paused(self) -> bool:
+        """Work stopped (broker unreachable, or the worker's heartbeat went stale),
+        as opposed to a worker that has not reported in yet."""
+        return not self.ok and (self.unreachable or self.last_heartbeat is not None)
 
 
 def database_ok() -> tuple[bool, str]:
@@ -60,7 +68,9 @@ def background_work_status() -> BackgroundStatus:
         raw = cache.get(HEARTBEAT_KEY)
     except Exception:  # cache down (Redis stopped): pages still render
         log.warning("cache unreachable while reading the worker heartbeat")
-        return BackgroundStatus(False, None, "Background work paused: the broker is unreachable.")
+        return BackgroundStatus(
+            False, None, "Background work paused: the broker is unreachable.", unreachable=True
+        )
     beat = parse_datetime(raw) if isinstance(raw, str) else None
     if beat is None:
         return BackgroundStatus(False, None, "Background work has not reported in yet.")

@@ -15,8 +15,11 @@ from django.conf import settings
 from django.db.models import Count
 from django.utils import timezone
 
-from clusters.models import SyncRun
+from clusters.models import EventSeverity, SyncRun
 from console.dashboard import (
+    AttentionItem,
+    FleetSnapshot,
+    FleetSummary,
     _drift_model,
     dashboard_summary,
     fleet_snapshot,
@@ -56,7 +59,7 @@ class Exposition:
 
 def celery_queue_depth(queue: str = "celery") -> int | None:
     """Messages waiting in the broker: LLEN on Redis, files in the filesystem broker."""
-    broker = str(getattr(settings, "CELERY_BROKER_URL", ""))
+    broker = str(settings.CELERY_BROKER_URL)
     try:
         if broker.startswith("redis"):
             import redis
@@ -77,8 +80,19 @@ def metrics_text() -> str:
     summary = dashboard_summary(snapshot=snap)
     items = needs_attention(snapshot=snap)
     out = Exposition()
-    clusters = {c.pk: c for c in snap.clusters}
+    _services_write(out, summary, snap)
+    _instances_write(out, summary)
+    _sync_write(out, summary, snap)
+    _attention_write(out, items)
+    _drift_write(out)
+    depth = celery_queue_depth()
+    out.family("fleetdeck_celery_queue_depth", "gauge", "Messages waiting in the Celery queue.")
+    if depth is not None:
+        out.sample("fleetdeck_celery_queue_depth", depth, queue="celery")
+    return out.text()
 
+
+def _services_write(out: Exposition, summary: FleetSummary, snap: FleetSnapshot) -> None:
     out.family("fleetdeck_services", "gauge", "Services by state per cluster.")
     for row in summary.clusters:
         for state in ("healthy", "degraded", "failing"):
@@ -92,6 +106,7 @@ def metrics_text() -> str:
             )
     out.family("fleetdeck_service_desired_tasks", "gauge", "Desired task count per service.")
     out.family("fleetdeck_service_running_tasks", "gauge", "Running task count per service.")
+    clusters = snap.cluster_by_id
     for svc in snap.services:
         c = clusters.get(svc["cluster_id"])
         if c is None:
@@ -100,10 +115,13 @@ def metrics_text() -> str:
             "region": c.region,
             "cluster": c.name,
             "service": svc["name"],
-            "state": service_state(svc, now),
+            "state": service_state(svc, snap.now),
         }
         out.sample("fleetdeck_service_desired_tasks", svc["desired_count"], **labels)
         out.sample("fleetdeck_service_running_tasks", svc["running_count"], **labels)
+
+
+def _instances_write(out: Exposition, summary: FleetSummary) -> None:
     out.family("fleetdeck_instances", "gauge", "Container instances by state per cluster.")
     for row in summary.clusters:
         for state in ("active", "draining", "disconnected", "waiting"):
@@ -119,6 +137,9 @@ def metrics_text() -> str:
         out.sample(
             "fleetdeck_tasks_running", row.tasks_running, region=row.region, cluster=row.name
         )
+
+
+def _sync_write(out: Exposition, summary: FleetSummary, snap: FleetSnapshot) -> None:
     out.family("fleetdeck_sync_age_seconds", "gauge", "Seconds since the last successful sync.")
     for row in summary.clusters:
         if row.sync_age_seconds is not None:
@@ -130,12 +151,8 @@ def metrics_text() -> str:
             )
     out.family("fleetdeck_sync_failing", "gauge", "1 when the last sync failed.")
     for row in summary.clusters:
-        out.sample(
-            "fleetdeck_sync_failing",
-            1 if row.sync_error else 0,
-            region=row.region,
-            cluster=row.name,
-        )
+        failing = 1 if row.sync_error else 0
+        out.sample("fleetdeck_sync_failing", failing, region=row.region, cluster=row.name)
     out.family("fleetdeck_account_sync_failing", "gauge", "1 when the account's last sync failed.")
     for account in snap.accounts:
         out.sample(
@@ -145,32 +162,35 @@ def metrics_text() -> str:
         )
     out.family("fleetdeck_sync_errors_24h", "gauge", "Failed sync runs in the last 24 hours.")
     failed = dict(
-        SyncRun.objects.filter(status="failed", started_at__gte=now - timedelta(hours=24))
+        SyncRun.objects.filter(status="failed", started_at__gte=snap.now - timedelta(hours=24))
         .values_list("account__name")
         .annotate(n=Count("id"))
         .order_by()
     )
     for account in snap.accounts:
         out.sample("fleetdeck_sync_errors_24h", failed.get(account.name, 0), account=account.name)
+
+
+def _attention_write(out: Exposition, items: list[AttentionItem]) -> None:
     out.family("fleetdeck_attention_items", "gauge", "Open needs-attention items by severity.")
-    counts = {"error": 0, "warning": 0, "info": 0}
+    severities = (EventSeverity.ERROR, EventSeverity.WARNING, EventSeverity.INFO)
+    counts: dict[str, int] = {s.value: 0 for s in severities}
     for item in items:
         if not item.acknowledged:
             counts[item.severity] = counts.get(item.severity, 0) + 1
     for severity, n in counts.items():
         out.sample("fleetdeck_attention_items", n, severity=severity)
+
+
+def _drift_write(out: Exposition) -> None:
     model = _drift_model()
-    if model is not None:
-        out.family("fleetdeck_drift_findings", "gauge", "Open drift findings by kind and severity.")
-        for kind, severity, n in (
-            model.objects.filter(resolved_at__isnull=True)
-            .values_list("kind", "severity")
-            .annotate(n=Count("id"))
-            .order_by()
-        ):
-            out.sample("fleetdeck_drift_findings", n, kind=kind, severity=severity)
-    depth = celery_queue_depth()
-    out.family("fleetdeck_celery_queue_depth", "gauge", "Messages waiting in the Celery queue.")
-    if depth is not None:
-        out.sample("fleetdeck_celery_queue_depth", depth, queue="celery")
-    return out.text()
+    if model is None:
+        return
+    out.family("fleetdeck_drift_findings", "gauge", "Open drift findings by kind and severity.")
+    for kind, severity, n in (
+        model.objects.filter(resolved_at__isnull=True)
+        .values_list("kind", "severity")
+        .annotate(n=Count("id"))
+        .order_by()
+    ):
+        out.sample("fleetdeck_drift_findings", n, kind=kind, severity=severity)

@@ -7,7 +7,7 @@ from celery.signals import worker_ready
 from django.core.cache import cache
 from django.utils import timezone
 
-HEARTBEAT_KEY = "fleetdeck:worker-heartbeat"
+from console.ops.health import HEARTBEAT_KEY
 
 
 @shared_task(name="console.ops.tasks.heartbeat", ignore_result=True)

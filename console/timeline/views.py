@@ -8,26 +8,19 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django.conf import settings
-from django.contrib.auth.decorators import login_not_required
 from django.core.serializers.json import DjangoJSONEncoder
-from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
-from django_htmx.middleware import HtmxDetails
 
+from clusters.core.htmx import HtmxHttpRequest
 from clusters.core.inputs import db_id
 from clusters.core.roles import VIEWER, role_required
 from clusters.models import Event
-from console.ops.health import background_work_status, broker_ok, database_ok
 from console.timeline.forms import TIMELINE_FILTER_FIELDS, TimelineFilterForm
 from console.timeline.selectors import MAX_PAGE_SIZE, timeline_events, timeline_export_iter
-
-
-class HtmxHttpRequest(HttpRequest):
-    htmx: HtmxDetails
 
 
 @require_GET
@@ -190,27 +183,3 @@ def timeline_export_json(request: HttpRequest) -> StreamingHttpResponse:
 
     response = StreamingHttpResponse(chunks(), content_type="application/json")
     return _attachment(response, "json")
-
-
-@login_not_required
-@never_cache
-@require_GET
-def healthz(request: HttpRequest) -> JsonResponse:
-    """Liveness for load balancers and `make run`: no login, no secrets."""
-    db_ok, db_detail = database_ok()
-    broker_up, broker_detail = broker_ok()
-    background = background_work_status() if db_ok else None
-    body = {
-        "status": "ok" if db_ok and broker_up else "degraded",
-        "database": {"ok": db_ok, "detail": db_detail},
-        "broker": {"ok": broker_up, "detail": broker_detail},
-        "worker": {
-            "ok": bool(background and background.ok),
-            "last_heartbeat": (
-                background.last_heartbeat.isoformat()
-                if background and background.last_heartbeat
-                else None
-            ),
-        },
-    }
-    return JsonResponse(body, status=200 if db_ok else 503)

@@ -2,7 +2,8 @@
 
 ``drift_evaluate`` computes the findings that hold now from the two mirrors
 (no API calls), opens the new ones and resolves the ones that stopped holding;
-every open and resolve is a timeline event. Rules (issue 5):
+every open and resolve is a timeline event. Rules (issue 5; one function per
+kind in ``deployments.drift.rules``):
 
 1. an ECS task RUNNING on an instance whose host's listing, taken after the
    mirror first saw the task, has no running container for it;
@@ -17,38 +18,21 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import datetime
 
-from django.conf import settings
-from django.core.cache import cache
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from clusters.core.locks import Lock
 from clusters.core.timeline import NewEvent, events_record
-from clusters.models import Cluster, Container, ContainerInstance, DockerHost, EventSource
-from deployments.models import DriftFinding, DriftKind, DriftSeverity, Task
+from clusters.models import Container, ContainerInstance, DockerHost, EventSeverity, EventSource
+from deployments.drift.rules import DRIFT_RULES, Spec, drift_snapshot
+from deployments.models import DriftFinding, Task
 
 log = logging.getLogger(__name__)
 
-AGENT_DISCONNECT_GRACE = timedelta(minutes=5)
-UNREACHABLE_SYNCS = 2
-LOCK_KEY = "fleetdeck:lock:drift-evaluate"
-
-
-@dataclass
-class Spec:
-    kind: str
-    key: str
-    severity: str
-    message: str
-    host: DockerHost | None = None
-    container: Container | None = None
-    task: Task | None = None
-    instance: ContainerInstance | None = None
-    cluster_arn: str = ""
-    details: dict[str, Any] = field(default_factory=dict)
+LOCK_NAME = "drift-evaluate"
 
 
 @dataclass
@@ -59,175 +43,10 @@ class DriftResult:
     skipped: bool = False
 
 
-def _unreachable_after() -> timedelta:
-    return timedelta(seconds=UNREACHABLE_SYNCS * settings.FLEETDECK_DOCKER_SYNC_INTERVAL_SECONDS)
-
-
 def drift_current(*, now: datetime) -> dict[str, Spec]:
     """Every finding that holds now, by key. A fixed number of queries."""
-    specs: dict[str, Spec] = {}
-
-    def add(spec: Spec) -> None:
-        specs[spec.key] = spec
-
-    hosts = list(
-        DockerHost.objects.filter(enabled=True).select_related(
-            "container_instance", "container_instance__cluster"
-        )
-    )
-    # 4. unreachable for more than two sync intervals
-    for h in hosts:
-        if (
-            not h.reachable
-            and h.unreachable_since
-            and now - h.unreachable_since > _unreachable_after()
-        ):
-            add(
-                Spec(
-                    DriftKind.HOST_UNREACHABLE,
-                    f"host-unreachable|{h.pk}",
-                    DriftSeverity.ERROR,
-                    f"Docker host {h.name} has been unreachable since "
-                    f"{h.unreachable_since:%Y-%m-%d %H:%M:%S} UTC: {h.last_error[:200]}",
-                    host=h,
-                    instance=h.container_instance,
-                )
-            )
-    # Only a host whose listing is current can speak for its containers.
-    reachable = [h for h in hosts if h.reachable and h.last_ok_at is not None]
-    containers = list(
-        Container.objects.filter(host__in=reachable, gone_at__isnull=True)
-        .filter(~Q(ecs_task_arn="") | Q(name="ecs-agent"))
-        .select_related("host")
-    )
-    running_for_task = {
-        (c.host_id, c.ecs_task_arn) for c in containers if c.state == "running" and c.ecs_task_arn
-    }
-
-    # 1. RUNNING task, no running container on the linked host
-    by_instance = {h.container_instance_id: h for h in reachable if h.container_instance_id}
-    tasks = Task.objects.filter(
-        container_instance_id__in=list(by_instance),
-        last_status="RUNNING",
-        gone_at__isnull=True,
-    ).select_related("cluster", "container_instance")
-    for t in tasks:
-        host = by_instance.get(t.container_instance_id or 0)
-        if host is None:
-            continue
-        # Our own clock, not AWS's startedAt: the two clocks may disagree, and what
-        # matters is that the host was listed after the mirror learnt of the task.
-        started = t.first_seen_at
-        assert host.last_ok_at is not None
-        if host.last_ok_at <= started or (host.pk, t.arn) in running_for_task:
-            continue
-        add(
-            Spec(
-                DriftKind.TASK_WITHOUT_CONTAINER,
-                f"task-without-container|{t.arn}",
-                DriftSeverity.ERROR,
-                f"ECS says task {t.short_id} is RUNNING on {t.container_instance}, but Docker "
-                f"host {host.name} has no running container for it",
-                host=host,
-                task=t,
-                instance=t.container_instance,
-                cluster_arn=t.cluster.arn,
-            )
-        )
-
-    # 2. orphan containers
-    running_ecs = [c for c in containers if c.state == "running" and c.ecs_task_arn]
-    known = {
-        t.arn: t
-        for t in Task.objects.filter(arn__in={c.ecs_task_arn for c in running_ecs}).select_related(
-            "cluster"
-        )
-    }
-    synced_clusters: dict[str, Cluster] = {}
-    for cl in Cluster.objects.filter(last_sync_ok=True, last_sync_at__isnull=False):
-        synced_clusters[cl.name] = cl
-        synced_clusters[cl.arn] = cl
-    for c in running_ecs:
-        task = known.get(c.ecs_task_arn)
-        if task is not None and not task.is_gone:
-            if task.last_status != "STOPPED":
-                continue
-            why = "is STOPPED in ECS"
-            cluster_arn = task.cluster.arn
-        else:
-            cluster = synced_clusters.get(c.ecs_cluster)
-            seen = c.started_at or c.created or c.first_seen_at
-            if cluster is None or cluster.last_sync_at is None or cluster.last_sync_at <= seen:
-                continue  # ECS has not been asked since this container appeared
-            why = "is unknown to ECS"
-            cluster_arn = cluster.arn
-        add(
-            Spec(
-                DriftKind.ORPHAN_CONTAINER,
-                f"orphan-container|{c.host_id}|{c.container_id}",
-                DriftSeverity.WARNING,
-                f"Container {c.name} on {c.host.name} is running, but its task "
-                f"{c.ecs_task_arn.rsplit('/', 1)[-1]} {why}",
-                host=c.host,
-                container=c,
-                task=task,
-                cluster_arn=cluster_arn,
-            )
-        )
-
-    # 3a. the agent container on hosts of external instances
-    agents: dict[int, Container] = {}
-    for c in containers:
-        if c.name == "ecs-agent":
-            agents[c.host_id] = c
-    for h in reachable:
-        inst = h.container_instance
-        if inst is None or not inst.is_external or inst.is_gone:
-            continue
-        agent = agents.get(h.pk)
-        if agent is None:
-            problem, severity = "missing", DriftSeverity.ERROR
-        elif agent.state != "running":
-            problem, severity = f"not running ({agent.state})", DriftSeverity.ERROR
-        elif agent.health == "unhealthy":
-            problem, severity = "unhealthy", DriftSeverity.WARNING
-        else:
-            continue
-        add(
-            Spec(
-                DriftKind.AGENT_CONTAINER,
-                f"agent-container|{h.pk}|{problem.split(' ')[0]}",
-                severity,
-                f"The ECS agent container on {h.name} ({inst}) is {problem}",
-                host=h,
-                container=agent,
-                instance=inst,
-                cluster_arn=inst.cluster.arn,
-            )
-        )
-
-    # 3b. agentConnected false for more than 5 minutes (brief disconnects are normal)
-    host_of = {h.container_instance_id: h for h in hosts if h.container_instance_id}
-    disconnected = ContainerInstance.objects.filter(
-        is_external=True, gone_at__isnull=True, agent_connected=False
-    ).select_related("cluster")
-    for inst in disconnected:
-        since = inst.agent_connected_changed_at or inst.first_seen_at
-        if now - since <= AGENT_DISCONNECT_GRACE:
-            continue
-        add(
-            Spec(
-                DriftKind.AGENT_DISCONNECTED,
-                f"agent-disconnected|{inst.arn}",
-                DriftSeverity.ERROR,
-                f"The ECS agent of {inst} has been disconnected since "
-                f"{since:%Y-%m-%d %H:%M:%S} UTC",
-                host=host_of.get(inst.pk),
-                instance=inst,
-                cluster_arn=inst.cluster.arn,
-            )
-        )
-    return specs
+    snap = drift_snapshot(now=now)
+    return {spec.key: spec for rule in DRIFT_RULES for spec in rule(snap)}
 
 
 def _autolink_by_tasks(hosts_containers: list[Container]) -> None:
@@ -258,7 +77,8 @@ def drift_evaluate(*, now: datetime | None = None) -> DriftResult:
     Idempotent; one evaluation at a time (a second caller returns ``skipped``).
     """
     now = now or timezone.now()
-    if not cache.add(LOCK_KEY, "1", timeout=120):
+    lock = Lock(LOCK_NAME, ttl=120)
+    if not lock.acquire():
         return DriftResult(skipped=True)
     try:
         _autolink_by_tasks(
@@ -273,7 +93,7 @@ def drift_evaluate(*, now: datetime | None = None) -> DriftResult:
         with transaction.atomic():
             return _apply(drift_current(now=now), now)
     finally:
-        cache.delete(LOCK_KEY)
+        lock.release()
 
 
 def _apply(current: dict[str, Spec], now: datetime) -> DriftResult:
@@ -321,7 +141,7 @@ def _apply(current: dict[str, Spec], now: datetime) -> DriftResult:
 def _event(f: DriftFinding, what: str, now: datetime) -> NewEvent:
     return NewEvent(
         source=EventSource.DRIFT,
-        severity=f.severity if what == "opened" else "info",
+        severity=f.severity if what == "opened" else EventSeverity.INFO,
         message=f"Drift {what}: {f.message}",
         dedupe_key=f"drift|{what}|{f.pk}",
         occurred_at=now,

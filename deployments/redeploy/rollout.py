@@ -25,7 +25,7 @@ from deployments.sync import cluster_sync
 
 
 def _tracking_timeout() -> timedelta:
-    return timedelta(seconds=int(getattr(settings, "FLEETDECK_REDEPLOY_TIMEOUT_SECONDS", 3600)))
+    return timedelta(seconds=settings.FLEETDECK_REDEPLOY_TIMEOUT_SECONDS)
 
 
 def redeploy_execute(*, redeploy_id: int) -> Redeploy | None:
@@ -130,7 +130,7 @@ def redeploy_refresh(*, redeploy_id: int, sync: bool = True) -> Redeploy | None:
 def _sync_due(last_sync_at: Any) -> bool:
     """Several redeploys in one cluster (a batch) share a sync: skip it when the
     cluster was synced within the last FLEETDECK_REDEPLOY_SYNC_MIN_SECONDS."""
-    gap = timedelta(seconds=float(getattr(settings, "FLEETDECK_REDEPLOY_SYNC_MIN_SECONDS", 2)))
+    gap = timedelta(seconds=settings.FLEETDECK_REDEPLOY_SYNC_MIN_SECONDS)
     return last_sync_at is None or timezone.now() - last_sync_at >= gap
 
 

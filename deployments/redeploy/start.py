@@ -6,7 +6,6 @@ once. Nothing here calls AWS; that is ``rollout``'s job, in a Celery task.
 
 from __future__ import annotations
 
-import logging
 import math
 import uuid
 from dataclasses import dataclass, field
@@ -19,6 +18,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from clusters.core.audit import audit_record
+from clusters.core.jobs import job_enqueue, job_refused
 from clusters.models import ContainerInstance
 from deployments.models import (
     ACTIVE_STATUSES,
@@ -30,8 +30,6 @@ from deployments.models import (
     Task,
 )
 
-logger = logging.getLogger(__name__)
-
 # A second request for the same service inside this window returns the first one
 # (double clicks, two operators reacting to the same alert).
 IDEMPOTENCY_WINDOW = timedelta(seconds=60)
@@ -39,6 +37,7 @@ IDEMPOTENCY_WINDOW = timedelta(seconds=60)
 # A queued redeploy whose message has not run this long after it was handed to the
 # broker counts as lost: the sweep (``sweep.redeploys_sweep``) sends it again.
 STALE_DISPATCH = timedelta(minutes=2)
+EXECUTE_TASK = "deployments.redeploy.tasks.execute"
 
 
 class RedeployRefused(Exception):
@@ -160,9 +159,7 @@ def service_force_redeploy(
     is mid-rollout unless ``confirm_mid_rollout``. Audited; the AWS call happens in
     a Celery task after the transaction commits.
     """
-    reason = reason.strip()
-    if not reason:
-        raise RedeployRefused("reason", "Say why you are redeploying (it goes in the audit log).")
+    reason = _reason_required(reason)
     service = (
         Service.objects.select_related("cluster__account")
         .filter(pk=service_id, gone_at__isnull=True)
@@ -182,75 +179,78 @@ def service_force_redeploy(
             "Confirm to redeploy anyway.",
         )
     user = actor if actor is not None and actor.is_authenticated else None
+    fields = {"requested_by": user, "reason": reason, "batch": batch, "retry_of": retry_of}
+    result = _redeploy_create(service, key, fields)
+    if not result.created:
+        return result
+    _redeploy_audit(result.redeploy, actor=actor, request=request, mid_rollout=plan.mid_rollout)
+    if dispatch:
+        redeploy_dispatch(redeploy_id=result.redeploy.pk)
+    return result
+
+
+def _reason_required(reason: str) -> str:
+    reason = reason.strip()
+    if not reason:
+        raise RedeployRefused("reason", "Say why you are redeploying (it goes in the audit log).")
+    return reason
+
+
+def _redeploy_create(service: Service, key: str, fields: dict[str, Any]) -> RedeployResult:
     try:
         with transaction.atomic():
-            redeploy = Redeploy.objects.create(
-                service=service,
-                requested_by=user,
-                reason=reason,
-                idempotency_key=key,
-                batch=batch,
-                retry_of=retry_of,
-            )
+            redeploy = Redeploy.objects.create(service=service, idempotency_key=key, **fields)
     except IntegrityError:
         # Another request won the race; the database kept exactly one.
         existing = _existing(service, key)
         if existing is None:
             raise
         return RedeployResult(redeploy=existing, created=False)
-    verb = "retried a forced redeploy of" if retry_of else "forced a new deployment of"
+    return RedeployResult(redeploy=redeploy, created=True)
+
+
+def _redeploy_audit(
+    redeploy: Redeploy, *, actor: Any, request: HttpRequest | None, mid_rollout: bool
+) -> None:
+    service, user = redeploy.service, redeploy.requested_by
+    batch_id, retry_of_id = redeploy.batch_id, redeploy.retry_of_id
+    verb = "retried a forced redeploy of" if retry_of_id else "forced a new deployment of"
     audit_record(
         actor=actor,
         action="service.force_redeploy",
-        message=f"{user.get_username() if user else 'system'} {verb} {service.name}: {reason}",
+        message=f"{_username(user)} {verb} {service.name}: {redeploy.reason}",
         request=request,
         object_type="service",
         object_id=str(service.pk),
         details={
             "redeploy_id": redeploy.pk,
-            "reason": reason,
-            "mid_rollout": plan.mid_rollout,
-            "batch_id": batch.pk if batch else None,
-            "retry_of": retry_of.pk if retry_of else None,
+            "reason": redeploy.reason,
+            "mid_rollout": mid_rollout,
+            "batch_id": batch_id,
+            "retry_of": retry_of_id,
         },
         **_subjects(service),
     )
-    if dispatch:
-        redeploy_dispatch(redeploy_id=redeploy.pk)
-    return RedeployResult(redeploy=redeploy, created=True)
+
+
+def _username(user: Any) -> str:
+    return user.get_username() if user is not None else "system"
 
 
 def redeploy_dispatch(*, redeploy_id: int) -> bool:
-    """Hand a queued redeploy to a worker once (after the transaction commits)."""
+    """Hand a queued redeploy to a worker once (through the outbox: after commit, and
+    resent by its sweep if the broker refuses it)."""
     won = Redeploy.objects.filter(
         pk=redeploy_id, status=RedeployStatus.QUEUED, dispatched_at__isnull=True
     ).update(dispatched_at=timezone.now())
     if won:
-        transaction.on_commit(lambda: _enqueue_execute(redeploy_id))
+        job_enqueue(EXECUTE_TASK, redeploy_id)
     return bool(won)
 
 
-def _enqueue_execute(redeploy_id: int) -> None:
-    from deployments.redeploy.tasks import redeploy_execute_task
-
-    try:
-        redeploy_execute_task.delay(redeploy_id)
-    except Exception:  # the broker is down: the periodic sweep dispatches it again
-        logger.exception("could not enqueue redeploy %s; the sweep will retry", redeploy_id)
-        # Mark it as not sent: stale at once, so the first sweep after the broker
-        # returns sends it (no manual step), and the page can say it is waiting.
-        Redeploy.objects.filter(pk=redeploy_id, status=RedeployStatus.QUEUED).update(
-            dispatched_at=timezone.now() - STALE_DISPATCH - timedelta(seconds=1)
-        )
-
-
 def redeploy_not_sent(redeploy: Redeploy) -> bool:
-    """Queued but its message could not be handed to the broker (yet)."""
-    return (
-        redeploy.status == RedeployStatus.QUEUED
-        and redeploy.dispatched_at is not None
-        and redeploy.dispatched_at < timezone.now() - STALE_DISPATCH
-    )
+    """Queued, but its message is still waiting for the broker."""
+    return redeploy.status == RedeployStatus.QUEUED and job_refused(EXECUTE_TASK, redeploy.pk)
 
 
 def redeploy_retry(
@@ -291,9 +291,7 @@ def redeploy_batch_start(
 ) -> BatchResult:
     """Redeploy several services, at most ``concurrency`` at a time; each one is a
     Redeploy of its own (audited, tracked, retryable)."""
-    reason = reason.strip()
-    if not reason:
-        raise RedeployRefused("reason", "Say why you are redeploying (it goes in the audit log).")
+    reason = _reason_required(reason)
     if not service_ids:
         raise RedeployRefused("empty", "Select at least one service.")
     concurrency = max(1, min(int(concurrency), 20))
@@ -301,12 +299,11 @@ def redeploy_batch_start(
     batch = RedeployBatch.objects.create(
         cluster_id=cluster_id, requested_by=user, reason=reason, concurrency=concurrency
     )
-    started: list[Redeploy] = []
-    skipped: list[tuple[Service, str]] = []
+    result = BatchResult(batch=batch, started=[], skipped=[])
     services = Service.objects.filter(pk__in=service_ids).select_related("cluster__account")
     for service in services.order_by("name", "id"):
         try:
-            result = service_force_redeploy(
+            one = service_force_redeploy(
                 service_id=service.pk,
                 actor=actor,
                 reason=reason,
@@ -317,29 +314,36 @@ def redeploy_batch_start(
                 dispatch=False,
             )
         except RedeployRefused as exc:
-            skipped.append((service, exc.message))
+            result.skipped.append((service, exc.message))
             continue
-        if result.created:
-            started.append(result.redeploy)
+        if one.created:
+            result.started.append(one.redeploy)
         else:
-            skipped.append((service, "a redeploy of it is already running or just completed"))
+            result.skipped.append(
+                (service, "a redeploy of it is already running or just completed")
+            )
+    _batch_audit(result, actor=actor, request=request)
+    redeploy_batch_advance(batch_id=batch.pk)
+    return result
+
+
+def _batch_audit(result: BatchResult, *, actor: Any, request: HttpRequest | None) -> None:
+    batch = result.batch
     audit_record(
         actor=actor,
         action="redeploy.batch",
-        message=f"{user.get_username() if user else 'system'} started a batch redeploy of "
-        f"{len(started)} service(s), {concurrency} at a time: {reason}",
+        message=f"{_username(batch.requested_by)} started a batch redeploy of "
+        f"{len(result.started)} service(s), {batch.concurrency} at a time: {batch.reason}",
         request=request,
         object_type="redeploy_batch",
         object_id=str(batch.pk),
         details={
             "batch_id": batch.pk,
-            "services": [r.service_id for r in started],
-            "skipped": [s.pk for s, _ in skipped],
+            "services": [r.service_id for r in result.started],
+            "skipped": [s.pk for s, _ in result.skipped],
         },
         timeline=False,  # each service's redeploy is on the timeline already
     )
-    redeploy_batch_advance(batch_id=batch.pk)
-    return BatchResult(batch=batch, started=started, skipped=skipped)
 
 
 def redeploy_batch_advance(*, batch_id: int) -> int:

@@ -14,6 +14,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from clusters.core.inputs import db_id, small_int
+from clusters.core.jobs import QUEUED_WHILE_PAUSED
 from clusters.core.roles import OPERATOR, VIEWER, has_role, role_required
 from clusters.models import Cluster, ContainerInstance
 from deployments.models import Redeploy, RedeployBatch, RedeployStatus, Service, Task
@@ -102,9 +103,8 @@ def redeploy_start(request: HttpRequest, pk: int) -> HttpResponse:
     )
     if not_sent:
         text = (
-            f"The redeploy of {service.name} is recorded but could not be queued: background "
-            "work is paused (the broker is unreachable). It starts by itself once background "
-            "work is back; nothing was sent to AWS yet."
+            f"The redeploy of {service.name} is recorded and {QUEUED_WHILE_PAUSED} "
+            "(The broker is unreachable; nothing was sent to AWS yet.)"
         )
     if _is_htmx(request):
         progress = redeploy_progress(redeploy_id=redeploy.pk)

@@ -248,3 +248,95 @@ def test_evaluate_task_prunes_old_resolved_states_and_deliveries(settings) -> No
     evaluate_alerts()
     assert set(AlertState.objects.values_list("fingerprint", flat=True)) == {"still-firing"}
     assert not NotificationDelivery.objects.exists()
+
+
+def _recorded_not_sent() -> int:
+    [pk] = alerts_evaluate(enqueue=lambda pk: None).deliveries
+    return pk
+
+
+@pytest.mark.django_db
+def test_a_redelivered_task_message_sends_once(receiver, broken) -> None:  # type: ignore[no-untyped-def]
+    """acks_late: the broker can hand the same message to a worker twice."""
+    from console.alerts.tasks import deliver
+
+    NotificationChannel.objects.create(name="ops", kind="webhook", target=receiver.url)
+    pk = _recorded_not_sent()
+    deliver.apply(args=(pk,))
+    deliver.apply(args=(pk,))
+    assert len(receiver.bodies("fire")) == 1
+    delivery = NotificationDelivery.objects.get()
+    assert (delivery.status, delivery.attempts) == ("sent", 1)
+    assert delivery.claim_token and delivery.claimed_at is not None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_concurrent_attempts_send_once(receiver, broken) -> None:  # type: ignore[no-untyped-def]
+    from django.db import connection
+
+    from console.alerts.notifications import DeliveryClaimBusy, delivery_attempt
+
+    NotificationChannel.objects.create(name="ops", kind="webhook", target=receiver.url)
+    pk = _recorded_not_sent()
+    start = threading.Barrier(3)
+    outcomes: list[str] = []
+
+    def attempt() -> None:
+        start.wait()
+        try:
+            delivery = delivery_attempt(delivery_id=pk)
+            outcomes.append(delivery.status if delivery else "missing")
+        except DeliveryClaimBusy:
+            outcomes.append("busy")  # the other worker is sending it right now
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=attempt) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert len(outcomes) == 3 and outcomes.count("sent") >= 1
+    assert len(receiver.received) == 1
+    delivery = NotificationDelivery.objects.get()
+    assert (delivery.status, delivery.attempts) == ("sent", 1)
+
+
+@pytest.mark.django_db
+def test_a_claim_of_a_dead_worker_is_taken_over_once_stale(receiver, broken) -> None:  # type: ignore[no-untyped-def]
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from console.alerts.notifications import (
+        DeliveryClaimBusy,
+        claim_stale_after,
+        delivery_attempt,
+    )
+    from console.alerts.tasks import deliver
+
+    NotificationChannel.objects.create(name="ops", kind="webhook", target=receiver.url)
+    pk = _recorded_not_sent()
+    claimed_at = timezone.now()
+    # Another worker claimed it and may be sending it now.
+    NotificationDelivery.objects.filter(pk=pk).update(
+        status="sending", claim_token="another-worker", claimed_at=claimed_at, attempts=1
+    )
+    with pytest.raises(DeliveryClaimBusy) as busy:
+        delivery_attempt(delivery_id=pk)
+    stale_in = claim_stale_after().total_seconds()
+    assert stale_in - 5 < busy.value.retry_in <= stale_in
+    deliver.apply(args=(pk,))  # the task retries (eager here: at once) and gives up
+    assert receiver.received == []
+    assert NotificationDelivery.objects.get().claim_token == "another-worker"
+
+    # That worker was killed mid-send: once past the task time limit its claim is stale.
+    NotificationDelivery.objects.filter(pk=pk).update(
+        claimed_at=claimed_at - claim_stale_after() - timedelta(seconds=1)
+    )
+    deliver.apply(args=(pk,))
+    deliver.apply(args=(pk,))
+    assert len(receiver.bodies("fire")) == 1
+    delivery = NotificationDelivery.objects.get()
+    assert (delivery.status, delivery.attempts) == ("sent", 2)
+    assert delivery.claim_token != "another-worker"

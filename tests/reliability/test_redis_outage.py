@@ -1,30 +1,41 @@
 """Redis (cache + broker) stopped while people browse, then started again.
 
 Real peers: a private redis-server on a free port (not the session one), a
-gunicorn serving the console against it, and a Celery worker using it. Pages keep
-serving from the database with the "Background work paused" banner; actions say
-they could not be queued (no 500); when Redis is back, work resumes with no
-manual step (the worker reconnects by itself; the periodic tasks beat would send
-are sent through the broker the same way)."""
+gunicorn serving the console against it, a Celery worker using it, the sandbox
+(AWS) and an HTTP receiver for alerts. Pages keep serving from the database with
+the "Background work paused" banner; every action is kept and says it is queued
+(no 500, no stuck row: the job waits in the outbox); when Redis is back, work
+resumes with no manual step (the worker reconnects by itself; the periodic tasks
+beat would send, the outbox sweep among them, are sent through the broker the same
+way) and each action happens exactly once."""
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
+import boto3
 import pytest
 import requests
 from django.conf import settings
 from django.urls import reverse
 
-from clusters.models import SyncRun
+from clusters.core.jobs import QUEUED_WHILE_PAUSED
+from clusters.models import Activation, QueuedJob, RegistrationRequest, SyncRun
+from clusters.registration import REQUEST_TAG
+from console.models import NotificationChannel, NotificationDelivery
 from deployments.models import Redeploy, RedeployStatus
-from deployments.views import NOT_QUEUED
+from tests.clusters.registration.conftest import requested
 from tests.deployments.redeploy_fleet import fleet_create
 from tests.factories import PASSWORD
 from tests.peers import REPO, celery_worker_process, database_url_for_subprocess, wait_until
@@ -179,13 +190,158 @@ def _post(s: requests.Session, url: str, data: dict[str, str] | None = None) -> 
     return s.post(url, data=data or {}, headers={"X-CSRFToken": s.cookies["csrftoken"]}, timeout=20)
 
 
-def test_redis_outage_keeps_pages_up_refuses_actions_clearly_and_recovers(
-    sandbox, operator, redis, web, tmp_path
+@dataclass
+class Receiver:
+    """A real HTTP endpoint for the alert channel (the worker posts to it)."""
+
+    url: str = ""
+    received: list[dict[str, Any]] = field(default_factory=list)
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    state = Receiver()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            state.received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    state.url = f"http://127.0.0.1:{server.server_address[1]}/hook"
+    yield state
+    server.shutdown()
+    server.server_close()
+
+
+@dataclass
+class Kept:
+    """What the actions taken while Redis was down left behind."""
+
+    cluster_run: SyncRun
+    account_run: SyncRun
+    redeploy: Redeploy
+    registration: RegistrationRequest
+    delivery: NotificationDelivery
+
+
+def _act_while_down(
+    web: str,
+    operator: requests.Session,
+    admin: requests.Session,
+    sandbox: Any,
+    fleet: Any,
+    reg: Any,
+    channel: Any,
+) -> Kept:
+    """Every action answers (no 500), says it is queued, and keeps its change."""
+    service = fleet.services["web"]
+    cluster = service.cluster
+    r = _post(operator, f"{web}{reverse('deployments:cluster-sync', args=[cluster.pk])}")
+    assert r.status_code == 200 and f"Sync {QUEUED_WHILE_PAUSED}" in r.text, r.text[:500]
+    r = _post(operator, f"{web}{reverse('deployments:account-sync', args=[cluster.account_id])}")
+    assert r.status_code == 200 and f"Sync {QUEUED_WHILE_PAUSED}" in r.text, r.text[:500]
+    runs = SyncRun.objects.filter(account=cluster.account).order_by("-pk")
+    cluster_run = runs.filter(cluster=cluster).first()
+    account_run = runs.filter(cluster=None).first()
+    assert cluster_run is not None and account_run is not None
+    for run in (cluster_run, account_run):
+        assert (run.status, run.phase) == ("running", "queued")  # kept, waiting
+    r = _post(
+        operator,
+        f"{web}{reverse('deployments:redeploy-start', args=[service.pk])}",
+        {"reason": "outage test", "idempotency_key": "outage-1"},
+    )
+    assert r.status_code == 200 and QUEUED_WHILE_PAUSED in r.text, r.text[:500]
+    redeploy = Redeploy.objects.get(service=service)
+    assert redeploy.status == RedeployStatus.QUEUED
+    assert sandbox_calls(sandbox, "ecs:UpdateService") == 0
+    r = _post(admin, f"{web}{reverse('clusters:registration-approve', args=[reg.pk])}")
+    assert r.status_code == 200 and QUEUED_WHILE_PAUSED in r.text, r.text[:500]
+    reg.refresh_from_db()
+    assert reg.state == RegistrationRequest.State.APPROVED  # not stuck: its job is kept
+    r = _post(admin, f"{web}{reverse('alert-channel-test', args=[channel.pk])}")
+    assert r.status_code == 200 and QUEUED_WHILE_PAUSED in r.text, r.text[:500]
+    delivery = NotificationDelivery.objects.get(channel=channel)
+    assert delivery.status == "pending"
+    # Five jobs kept, each refused once by the broker, none sent.
+    jobs = QueuedJob.objects.filter(task_name__in=OUTAGE_TASKS)
+    assert sorted(jobs.values_list("task_name", "attempts", "sent_at")) == sorted(
+        (name, 1, None) for name in OUTAGE_TASKS
+    )
+    return Kept(cluster_run, account_run, redeploy, reg, delivery)
+
+
+OUTAGE_TASKS = (
+    "deployments.tasks.sync_cluster",
+    "deployments.tasks.sync_account",
+    "deployments.redeploy.tasks.execute",
+    "clusters.registration.tasks.activation_create",
+    "console.alerts.tasks.deliver",
+)
+
+
+def sandbox_calls(sandbox: Any, call: str) -> int:
+    return int(sandbox.client.request_counts().get(call, 0))
+
+
+def _request_activations(sandbox: Any, reg: Any) -> list[str]:
+    """The SSM activations the sandbox holds for this registration request."""
+    ssm = boto3.client(
+        "ssm",
+        region_name="us-east-1",
+        endpoint_url=sandbox.url,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    return [
+        a["ActivationId"]
+        for a in ssm.describe_activations()["ActivationList"]
+        if {"Key": REQUEST_TAG, "Value": str(reg.pk)} in a.get("Tags", [])
+    ]
+
+
+def _done_once(kept: Kept) -> bool:
+    for run in (kept.cluster_run, kept.account_run):
+        run.refresh_from_db()
+    return (
+        kept.cluster_run.status == "succeeded"
+        and kept.account_run.status == "succeeded"
+        and Redeploy.objects.get(pk=kept.redeploy.pk).status != RedeployStatus.QUEUED
+        and Activation.objects.filter(request=kept.registration).exists()
+        and NotificationDelivery.objects.get(pk=kept.delivery.pk).status == "sent"
+    )
+
+
+def _assert_each_happened_once(kept: Kept, sandbox: Any, receiver: Receiver) -> None:
+    assert sandbox_calls(sandbox, "ecs:UpdateService") == 1
+    assert len(_request_activations(sandbox, kept.registration)) == 1
+    assert Activation.objects.filter(request=kept.registration).count() == 1
+    assert len([b for b in receiver.received if b.get("kind") == "test"]) == 1
+    assert NotificationDelivery.objects.get(pk=kept.delivery.pk).attempts == 1
+    assert not QueuedJob.objects.filter(sent_at__isnull=True).exists()
+
+
+def test_redis_outage_keeps_pages_up_keeps_every_action_and_runs_each_once_after(
+    sandbox, operator, admin_user, redis, web, tmp_path, receiver
 ) -> None:
+    """One outage shared by every action that queues work: sync now (cluster and
+    account), a forced redeploy, approving a registration (its activation), an alert
+    delivery. Each is kept and said to be queued; once Redis is back, the outbox
+    sweep sends each exactly once."""
     outage_seconds = 30.0  # the issue's outage: Redis stopped for 30 s while users browse
     fleet = fleet_create(sandbox, desired=1, instances=1)
     service = fleet.services["web"]
     cluster = service.cluster
+    reg = requested(operator, cluster)
+    channel = NotificationChannel.objects.create(name="ops", kind="webhook", target=receiver.url)
     pages = [
         "/",
         "/timeline/",
@@ -196,10 +352,12 @@ def test_redis_outage_keeps_pages_up_refuses_actions_clearly_and_recovers(
     log = tmp_path / "worker.log"
     with celery_worker_process({"REDIS_URL": redis.url}, log_path=log):
         s = _login(web, operator.username)
+        admin = _login(web, admin_user.username)
         # The worker reports in on start: no banner.
         wait_until(lambda: BANNER not in s.get(f"{web}/", timeout=10).text, timeout=30)
 
         redis.stop()
+        kept = _act_while_down(web, s, admin, sandbox, fleet, reg, channel)
         deadline = time.monotonic() + outage_seconds
         served = 0
         while time.monotonic() < deadline or served < len(pages):
@@ -208,23 +366,12 @@ def test_redis_outage_keeps_pages_up_refuses_actions_clearly_and_recovers(
             assert r.status_code == 200, (page, r.status_code, r.text[:300])
             assert BANNER in r.text, page
             served += 1
+        # The actions have waited long enough for every page to say so.
+        assert "5 actions are queued; they will run when background work resumes" in (
+            s.get(f"{web}/", timeout=10).text
+        )
         # Logging in still works (the login throttle's cache is down, the login is not).
         assert BANNER in _login(web, operator.username).get(f"{web}/", timeout=10).text
-        # Actions say plainly they could not be queued.
-        r = _post(s, f"{web}{reverse('deployments:cluster-sync', args=[cluster.pk])}")
-        assert r.status_code == 200 and "Sync not started" in r.text
-        refused = SyncRun.objects.filter(cluster=cluster).first()
-        assert refused is not None and refused.status == "failed"
-        assert NOT_QUEUED in refused.errors
-        r = _post(
-            s,
-            f"{web}{reverse('deployments:redeploy-start', args=[service.pk])}",
-            {"reason": "outage test", "idempotency_key": "outage-1"},
-        )
-        assert r.status_code == 200 and "could not be queued" in r.text, r.text[:500]
-        redeploy = Redeploy.objects.get(service=service)
-        assert redeploy.status == RedeployStatus.QUEUED
-        assert sandbox.client.request_counts().get("ecs:UpdateService", 0) == 0
 
         redis.start()  # same port, empty (no persistence): the worst case
         # Work resumes with no manual step: a new "Sync now" runs on the worker ...
@@ -234,19 +381,24 @@ def test_redis_outage_keeps_pages_up_refuses_actions_clearly_and_recovers(
             wait_until(
                 lambda: (
                     SyncRun.objects.filter(cluster=cluster, status="succeeded")
-                    .exclude(pk=refused.pk)
+                    .exclude(pk=kept.cluster_run.pk)
                     .exists()
                 ),
                 timeout=60,
             )
         except AssertionError:
             raise AssertionError(log.read_text()[-3000:]) from None
-        # ... and the periodic tasks (heartbeat, redeploy sweep) pick up the rest.
+        # ... and the periodic tasks beat sends (heartbeat, the outbox sweep) do the rest.
         _celery_call(redis.url, "console.ops.tasks.heartbeat")
         wait_until(lambda: BANNER not in s.get(f"{web}/", timeout=10).text, timeout=30)
+        _celery_call(redis.url, "clusters.core.tasks.jobs_resend")
+        try:
+            wait_until(lambda: _done_once(kept), timeout=90, interval=0.5)
+        except AssertionError:
+            raise AssertionError(log.read_text()[-3000:]) from None
+        assert "will run when background work resumes" not in s.get(f"{web}/", timeout=10).text
+        # A second sweep (another beat, a second worker) finds nothing left to send.
+        _celery_call(redis.url, "clusters.core.tasks.jobs_resend")
         _celery_call(redis.url, "deployments.redeploy.tasks.sweep")
-        wait_until(
-            lambda: Redeploy.objects.get(pk=redeploy.pk).status != RedeployStatus.QUEUED,
-            timeout=60,
-        )
-    assert sandbox.client.request_counts().get("ecs:UpdateService") == 1
+        time.sleep(3)
+    _assert_each_happened_once(kept, sandbox, receiver)
