@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 from datetime import timedelta
 
+from billiard.process import current_process
 from celery import Celery
-from celery.signals import worker_ready
+from celery.signals import worker_process_init, worker_ready
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "console.settings")
 logger = logging.getLogger(__name__)
@@ -116,3 +118,16 @@ def resend_jobs_on_start(sender: object = None, **_: object) -> None:
         app.send_task("clusters.core.tasks.jobs_resend")
     except Exception:  # the broker went away again; beat's schedule catches up
         logger.warning("could not queue the outbox sweep at start")
+
+
+@worker_process_init.connect
+def _pool_children_leave_sigterm_to_the_worker(**_: object) -> None:
+    """A supervisor that stops a process by signalling its whole process group
+    (honcho under `make run`, systemd's default KillMode) also hits the prefork
+    children; they died mid-shutdown and the worker then waited for them forever
+    (Celery 5.7, measured), so honcho had to SIGKILL it. The worker alone decides:
+    its warm shutdown closes the pool and each child exits after its task; a hard
+    time limit still ends a child (billiard follows SIGTERM with SIGKILL)."""
+    if current_process().name == "MainProcess":
+        return  # the solo pool sends this signal from the worker itself
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)

@@ -3,7 +3,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from django.conf import settings
 from django.contrib.auth.middleware import LoginRequiredMiddleware
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 
@@ -25,26 +24,14 @@ class FleetdeckLoginRequiredMiddleware(LoginRequiredMiddleware):
         return super().process_view(request, view_func, view_args, view_kwargs)
 
 
-class SecurityHeadersMiddleware:
-    """Headers Django does not set itself: a self-only CSP and a permissions policy.
-
-    The console loads nothing from elsewhere (it must work on an air-gapped ops
-    network), so 'self' is all it needs; no inline scripts or styles anywhere.
-    """
-
-    CSP = (
-        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-        "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'self'; "
-        "form-action 'self'; frame-ancestors 'none'"
-    )
+class PermissionsPolicyMiddleware:
+    """The one security header neither Django nor django-csp sets."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
-        if not request.path.startswith(f"/{settings.STATIC_URL.strip('/')}/"):
-            response.headers.setdefault("Content-Security-Policy", self.CSP)
         response.headers.setdefault(
             "Permissions-Policy", "camera=(), microphone=(), geolocation=()"
         )

@@ -11,6 +11,7 @@ import importlib.util
 from pathlib import Path
 
 import dj_database_url
+from csp import constants as csp_constants
 
 from console.env import ConfigError, env_bool, env_int, env_list, env_secret, env_str
 
@@ -46,6 +47,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "csp",
     "clusters",
     "deployments",
     "console",
@@ -69,7 +71,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
-    "console.middleware.SecurityHeadersMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "console.middleware.PermissionsPolicyMiddleware",
     "console.middleware.MissingObjectIs404Middleware",
 ]
 
@@ -171,6 +174,26 @@ TIME_ZONE = env_str("FLEETDECK_TIME_ZONE", "UTC")
 USE_I18N = False
 USE_TZ = True
 STATIC_URL = "static/"
+
+# --- Content-Security-Policy (django-csp) -----------------------------------
+# The console loads nothing from elsewhere (it must work on an air-gapped ops
+# network), so 'self' is all it needs; no inline scripts or styles anywhere (htmx
+# is told not to inject its own styles: see the htmx-config meta in base.html).
+CONTENT_SECURITY_POLICY = {
+    "EXCLUDE_URL_PREFIXES": [f"/{STATIC_URL.strip('/')}/"],
+    "DIRECTIVES": {
+        "default-src": [csp_constants.SELF],
+        "script-src": [csp_constants.SELF],
+        "style-src": [csp_constants.SELF],
+        "img-src": [csp_constants.SELF, "data:"],
+        "connect-src": [csp_constants.SELF],
+        "font-src": [csp_constants.SELF],
+        "object-src": [csp_constants.NONE],
+        "base-uri": [csp_constants.SELF],
+        "form-action": [csp_constants.SELF],
+        "frame-ancestors": [csp_constants.NONE],
+    },
+}
 STATICFILES_DIRS = [BASE_DIR / "static"]
 # Set for a deployment that runs collectstatic (the Dockerfile does); without it
 # WhiteNoise serves straight from static/ through the finders.

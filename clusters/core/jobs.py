@@ -19,7 +19,7 @@ from typing import Literal
 
 from celery import current_app
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from clusters.models import QueuedJob
@@ -35,6 +35,8 @@ QUEUED_WHILE_PAUSED = "queued; it will run when background work resumes."
 RESEND_AFTER = timedelta(seconds=5)
 # Pages show the "queued" banner once a job has waited this long.
 WAITING_AFTER = timedelta(seconds=10)
+# A claim this old belongs to a sender that died between claiming and recording.
+CLAIM_STALE = timedelta(seconds=60)
 # Sent rows are kept a day for diagnosis, then pruned.
 KEEP_SENT = timedelta(days=1)
 RESEND_BATCH = 500
@@ -50,21 +52,29 @@ def job_enqueue(task_name: str, *args: JobArg, countdown: float | None = None) -
 
 def job_send(job_id: int) -> SendOutcome:
     """Claim a pending job and hand it to the broker; release the claim if refused."""
-    won = QueuedJob.objects.filter(pk=job_id, sent_at__isnull=True).update(
-        sent_at=timezone.now(), attempts=F("attempts") + 1
-    )
-    job = QueuedJob.objects.filter(pk=job_id).first() if won else None
+    job = _job_claim(job_id)
     if job is None:
-        return "taken"  # sent already (by its commit hook or another sweep), or pruned
+        return "taken"  # sent already, being sent by another sender, or pruned
     try:
         _publish(job)
     except Exception as exc:  # kombu/redis raise many types for "unreachable"
         # Only the type: the message of a connection error can carry the broker URL.
         error = type(exc).__name__
-        QueuedJob.objects.filter(pk=job_id).update(sent_at=None, last_error=error[:300])
+        QueuedJob.objects.filter(pk=job_id).update(claimed_at=None, last_error=error[:300])
         logger.warning("broker refused %s (job %s: %s); the sweep resends it", job, job_id, error)
         return "refused"
+    QueuedJob.objects.filter(pk=job_id).update(sent_at=timezone.now())
     return "sent"
+
+
+def _job_claim(job_id: int) -> QueuedJob | None:
+    """Compare-and-set: only one sender wins an unsent row whose claim is free or stale."""
+    now = timezone.now()
+    free = Q(claimed_at__isnull=True) | Q(claimed_at__lt=now - CLAIM_STALE)
+    won = QueuedJob.objects.filter(free, pk=job_id, sent_at__isnull=True).update(
+        claimed_at=now, attempts=F("attempts") + 1
+    )
+    return QueuedJob.objects.filter(pk=job_id).first() if won else None
 
 
 def _publish(job: QueuedJob) -> None:
@@ -114,5 +124,9 @@ def job_refused(task_name: str, *args: JobArg) -> bool:
     """Whether the broker refused ``task_name(*args)``: it is kept, unsent, for the
     sweep. (A job not tried yet, its transaction still open, is not refused.)"""
     return QueuedJob.objects.filter(
-        task_name=task_name, args=list(args), sent_at__isnull=True, attempts__gt=0
+        task_name=task_name,
+        args=list(args),
+        sent_at__isnull=True,
+        claimed_at__isnull=True,
+        attempts__gt=0,
     ).exists()

@@ -59,9 +59,13 @@ def _listing_values(facts: ContainerFacts) -> dict[str, Any]:
 
 
 def _detail_apply(row: Container, detail: ContainerDetail) -> None:
+    # The engine's OOMKilled can stay false when it handles the exit before the
+    # OOM notice (the watcher then marks the row from the "oom" event): an inspect
+    # of the same run must not clear that; a new run (new start time) does.
+    same_run = row.started_at is not None and row.started_at == detail.started_at
+    row.oom_killed = detail.oom_killed or (row.oom_killed and same_run)
     row.started_at = detail.started_at
     row.finished_at = detail.finished_at
-    row.oom_killed = detail.oom_killed
     row.restart_count = detail.restart_count
     row.health_log = detail.health_log
     row.error = detail.error

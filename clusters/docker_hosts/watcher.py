@@ -23,7 +23,7 @@ from clusters.docker_hosts import (
     host_endpoint,
 )
 from clusters.docker_hosts import engine as dockerhosts
-from clusters.models import DockerHost
+from clusters.models import Container, DockerHost
 
 log = logging.getLogger("fleetdeck.watcher")
 
@@ -37,11 +37,12 @@ class HostWatcher(threading.Thread):
     def __init__(self, host_id: int) -> None:
         super().__init__(name=f"docker-watch-{host_id}", daemon=True)
         self.host_id = host_id
-        self._stop = threading.Event()
+        # Not `_stop`: that name is Thread._stop(), which join() calls.
+        self._halt = threading.Event()
         self._stream: dockerhosts.EventStream | None = None
 
     def stop(self) -> None:
-        self._stop.set()
+        self._halt.set()
         stream = self._stream
         if stream is not None:
             stream.close()
@@ -49,7 +50,7 @@ class HostWatcher(threading.Thread):
     def run(self) -> None:
         backoff = BACKOFF_START
         try:
-            while not self._stop.is_set():
+            while not self._halt.is_set():
                 try:
                     self._follow()
                     backoff = BACKOFF_START
@@ -58,10 +59,10 @@ class HostWatcher(threading.Thread):
                 except Exception as exc:  # a bug must not kill the thread for good
                     log.exception("watcher for host %s failed", self.host_id)
                     self._note_error(f"{type(exc).__name__}: {exc}")
-                if self._stop.is_set():
+                if self._halt.is_set():
                     break
                 delay = backoff * (0.8 + random.random() * 0.4)
-                self._stop.wait(delay)
+                self._halt.wait(delay)
                 backoff = min(backoff * 2, BACKOFF_MAX)
         finally:
             connection.close()
@@ -77,11 +78,11 @@ class HostWatcher(threading.Thread):
         close_old_connections()
         host = DockerHost.objects.filter(pk=self.host_id, enabled=True).first()
         if host is None:
-            self._stop.set()
+            self._halt.set()
             return
         stream = dockerhosts.EventStream(host_endpoint(host), since_nanos=host.events_cursor_nanos)
         self._stream = stream
-        if self._stop.is_set():
+        if self._halt.is_set():
             stream.close()
             return
         DockerHost.objects.filter(pk=host.pk).update(
@@ -97,26 +98,38 @@ class HostWatcher(threading.Thread):
             log.exception("host %s: sync after connect failed", host.name)
         try:
             for event in stream:
-                if self._stop.is_set():
+                if self._halt.is_set():
                     break
                 self._handle(host, event)
         finally:
             stream.close()
             self._stream = None
-        if not self._stop.is_set():
+        if not self._halt.is_set():
             raise dockerhosts.DockerUnreachable("event stream ended")
 
     def _handle(self, host: DockerHost, event: dockerhosts.DockerEvent) -> None:
         close_old_connections()
-        docker_events_record(host=host, events=[event])
-        base = event.action.split(":", 1)[0]
+        # Refresh first: recording advances the host's cursor, so a watcher killed
+        # between the two would never replay the event, and the row would keep
+        # what it was before (the flaky oom_killed of issue 13).
         try:
-            if base == "destroy":
-                container_refresh(host=host, container_id=event.container_id, removed=True)
-            elif base in REFRESH_ACTIONS or base == "health_status":
-                container_refresh(host=host, container_id=event.container_id)
+            self._refresh(host, event)
         except dockerhosts.DockerHostError as exc:
             log.warning("host %s: refresh of %s failed: %s", host.name, event.container_id, exc)
+        docker_events_record(host=host, events=[event])
+
+    def _refresh(self, host: DockerHost, event: dockerhosts.DockerEvent) -> None:
+        base = event.action.split(":", 1)[0]
+        if base == "destroy":
+            container_refresh(host=host, container_id=event.container_id, removed=True)
+        elif base in REFRESH_ACTIONS or base == "health_status":
+            container_refresh(host=host, container_id=event.container_id)
+        if base == "oom":
+            # The event is the truth: the engine's State.OOMKilled lags it, and stays
+            # false for good when the engine handles the exit before the OOM notice.
+            Container.objects.filter(host=host, container_id=event.container_id).update(
+                oom_killed=True
+            )
 
 
 def watch_forever(*, stop: threading.Event, rescan_seconds: float = 5.0) -> None:

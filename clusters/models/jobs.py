@@ -9,13 +9,16 @@ class QueuedJob(models.Model):
 
     ``sent_at`` stays empty until the broker accepted the message, so a message the
     broker refused (Redis down) is still here for the sweep to send again. Sending
-    claims the row by compare-and-set on ``sent_at``, so two senders never both send.
+    claims the row by compare-and-set on ``claimed_at``, so two senders never both
+    send; a claim whose sender died before recording the outcome goes stale and the
+    sweep sends the row again (tasks are idempotent, so a second copy changes nothing).
     """
 
     task_name = models.CharField(max_length=200)
     args = models.JSONField(default=list)
     countdown = models.FloatField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
+    claimed_at = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveIntegerField(default=0)
     last_error = models.CharField(max_length=300, blank=True)

@@ -17,7 +17,7 @@ from clusters.models import Container, DockerHost, Event
 from deployments.drift.evaluation import drift_evaluate
 from deployments.models import DriftFinding, DriftKind
 from tests.clusters.docker_helpers import watcher_kill, watcher_start
-from tests.clusters.test_watcher import EngineLog, _timeline
+from tests.clusters.docker_hosts.test_watcher import EngineLog, _timeline
 from tests.peers import wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]

@@ -139,3 +139,20 @@ def test_the_sweep_is_registered_and_scheduled_every_15_seconds() -> None:
     entry = app.conf.beat_schedule["jobs-resend"]
     assert entry["task"] == "clusters.core.tasks.jobs_resend"
     assert entry["schedule"] == timedelta(seconds=15)
+
+
+@pytest.mark.django_db
+def test_a_claim_whose_sender_died_goes_stale_and_the_sweep_sends_the_job_once(eager) -> None:
+    """A sender killed between claiming and recording leaves a claimed, unsent row: a
+    fresh claim is left alone (its sender may still be publishing), a stale one is
+    taken over and sent exactly once."""
+    now = timezone.now()
+    job = _refused("tests.reliability.test_outbox.record", 5)
+    QueuedJob.objects.filter(pk=job.pk).update(claimed_at=now - timedelta(seconds=5))
+    assert not job_refused("tests.reliability.test_outbox.record", 5)  # in flight, not refused
+    assert jobs_pending_send() == 0 and eager == []
+    QueuedJob.objects.filter(pk=job.pk).update(claimed_at=now - timedelta(minutes=5))
+    assert jobs_pending_send() == 1 and eager == [5]
+    assert jobs_pending_send() == 0 and eager == [5]
+    job.refresh_from_db()
+    assert job.sent_at is not None and job.attempts == 2

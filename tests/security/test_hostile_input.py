@@ -3,10 +3,14 @@ rendered unescaped, and a clear message where the input is refused."""
 
 from __future__ import annotations
 
+import re
 import uuid
+from collections.abc import Callable, Iterator
+from urllib.parse import quote
 
 import pytest
 from django.test import Client
+from django.urls import URLResolver, get_resolver
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -260,3 +264,115 @@ def test_every_payload_in_every_filter_at_once(admin_plain, a_cluster, page) -> 
         response = admin_plain.get(page, dict.fromkeys(PARAMS, payload))
         assert response.status_code < 500, (page, payload, response.status_code)
         no_raw_script(body_of(response))
+
+
+# Every query-string name a view reads (grep request.GET / query_params), plus the
+# names a page might plausibly grow: a view must shrug off ones it does not use.
+EVERY_PARAM = sorted(
+    {
+        *PARAMS,
+        *("limit", "offset", "format", "ordering", "search", "next"),
+        *("ecs", "health", "gone"),  # a Docker host's container filters
+        *("v_summary", "v_attention", "v_tv-summary", "v_tv-attention"),  # dashboard polls
+    }
+)
+# Values that once got past a check and into int()/a query: superscript and Arabic
+# digits pass str.isdigit(); huge numbers overflow a database integer.
+HOSTILE_VALUES = [
+    "\u00b9",
+    "\u0663",
+    "99999999999999999999",
+    str(2**63),
+    "-1",
+    "0",
+    "1e309",
+    "NaN",
+    "%00",
+    "../../../../etc/passwd",
+    "2026-13-45T99:99",
+    "x" * 5000,
+    "\u202e\U0001d571\ufffd",
+    SCRIPT,
+]
+# Path segments: the same, each percent-quoted so it stays one segment.
+HOSTILE_SEGMENTS = [*HOSTILE_VALUES, "..", "%2e%2e", "a\x00b"]
+_PARAM_IN_ROUTE = re.compile(r"<(?:(\w+):)?(\w+)>|\(\?P<(\w+)>[^)]*\)")
+
+
+def _routes(patterns=None, prefix: str = "") -> Iterator[str]:
+    """Every URL pattern in the resolver, includes flattened, as one route string."""
+    for p in get_resolver().url_patterns if patterns is None else patterns:
+        route = prefix + str(p.pattern).lstrip("^").rstrip("$").replace("\\", "")
+        if isinstance(p, URLResolver):
+            yield from _routes(p.url_patterns, route)
+        else:
+            yield route
+
+
+def _fill(route: str, value: Callable[[str], str]) -> str:
+    return "/" + _PARAM_IN_ROUTE.sub(lambda m: value(m.group(2) or m.group(3)), route)
+
+
+@pytest.fixture
+def fleet_values(a_cluster) -> dict[str, list[str]]:
+    """A real row behind every kind of path parameter."""
+    from clusters.models import Container, DockerHost
+    from tests.console import fleet
+
+    svc = fleet.service(a_cluster)
+    task = fleet.stopped_task(svc)
+    inst = fleet.instance(a_cluster)
+    host = DockerHost.objects.create(name="hostile-host", endpoint="tcp://127.0.0.1:9")
+    box = Container.objects.create(host=host, container_id="c0ffee" * 4, name="box", state="exited")
+    pks = sorted({str(o.pk) for o in (a_cluster, a_cluster.account, svc, task, inst)})
+    return {
+        "pk": pks,
+        "instance_pk": [str(inst.pk)],
+        "name": [host.name],
+        "container_id": [box.container_id],
+        "app_label": ["clusters"],
+        "model_name": ["cluster"],
+        "object_id": [str(a_cluster.pk)],
+        "content_type_id": ["1"],
+        "url": ["clusters/"],
+    }
+
+
+def _real_urls(route: str, values: dict[str, list[str]]) -> list[str]:
+    """The route filled with each real row's value in turn."""
+
+    def nth(i: int) -> Callable[[str], str]:
+        return lambda name: (choices := values.get(name, ["1"]))[min(i, len(choices) - 1)]
+
+    widest = max(len(v) for v in values.values())
+    return sorted({_fill(route, nth(i)) for i in range(widest)})
+
+
+def test_every_get_route_survives_hostile_paths_and_query_strings(
+    admin_plain, fleet_values
+) -> None:
+    """Walks the resolver, so a new route is covered the day it is added: each
+    route with real values, with hostile path values, and with each hostile
+    value in every query parameter at once. A 404/400/405 is fine; a 500 is not.
+    Django's own admin gets the path sweep only."""
+    failures: list[tuple[str, dict[str, str], int]] = []
+
+    def get(url: str, params: dict[str, str] | None = None) -> None:
+        status = admin_plain.get(url, params or {}).status_code
+        if status >= 500:
+            shown = {k: v[:40] for k, v in (params or {}).items()}
+            failures.append((url[:120], dict(list(shown.items())[:3]), status))
+
+    routes = sorted(set(_routes()))
+    assert "instances/" in routes and "docker-hosts/<slug:name>/" in routes
+    for route in routes:
+        urls = _real_urls(route, fleet_values)
+        for url in urls:
+            get(url)
+        if not route.startswith("admin/"):
+            for value in HOSTILE_VALUES:
+                get(urls[0], dict.fromkeys(EVERY_PARAM, value))
+        if _PARAM_IN_ROUTE.search(route):
+            for segment in HOSTILE_SEGMENTS:
+                get(_fill(route, lambda n: quote(segment, safe="")))
+    assert not failures, failures
