@@ -38,8 +38,8 @@ def _fresh_cache() -> Iterator[None]:
 # honest; remove an entry when its path is fixed.
 KNOWN_CALLS_IN_ATOMIC = {
     ("clusters.registration.activation_mirror", "_duplicate_activation_delete"),
-    ("clusters.registration.activation_mirror", "activations_codeless_replace"),
-    ("clusters.registration.activations", "activation_create"),
+    ("clusters.registration.activation_mirror", "_codeless_replace_one"),
+    ("clusters.registration.activations", "_activation_store"),
 }
 
 
