@@ -15,6 +15,7 @@ from clusters.docker_hosts.actions import (
     ActionResult,
     ContainerActionError,
     container_act,
+    container_action_run,
 )
 from clusters.docker_hosts.events import (
     TIMELINE_ACTIONS,
@@ -59,6 +60,7 @@ __all__ = [
     "HostSyncResult",
     "TlsChange",
     "container_act",
+    "container_action_run",
     "container_refresh",
     "docker_event_key",
     "docker_events_record",

@@ -10,7 +10,7 @@ from functools import partial
 from celery import shared_task
 from django.db import transaction
 
-from clusters.docker_hosts import docker_host_sync
+from clusters.docker_hosts import container_action_run, docker_host_sync
 from clusters.models import DockerHost
 
 
@@ -30,3 +30,11 @@ def sync_docker_host(host_id: int) -> bool:
     host is recorded by the service (not retried: the next schedule is the retry)."""
     result = docker_host_sync(host_id=host_id)
     return bool(result and result.ok)
+
+
+@shared_task(name="clusters.docker_hosts.tasks.container_action", ignore_result=True)
+def container_action(action_id: int) -> None:
+    """Run one queued restart/stop. Claimed by compare-and-set, so a redelivered
+    message does nothing; not retried (restarting twice is not harmless): a failed
+    call is recorded FAILED and the operator decides."""
+    container_action_run(action_pk=action_id)

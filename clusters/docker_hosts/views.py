@@ -8,10 +8,15 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import HttpResponseStopPolling
 
 from clusters.core.audit import audit_record
+from clusters.core.htmx import flash
+from clusters.core.inputs import db_id
+from clusters.core.jobs import QUEUED_WHILE_PAUSED, job_refused
 from clusters.core.roles import ADMIN, OPERATOR, VIEWER, has_role, role_required
 from clusters.docker_hosts import (
     ContainerActionError,
@@ -21,6 +26,7 @@ from clusters.docker_hosts import (
     docker_host_sync,
     docker_host_tls_update,
 )
+from clusters.docker_hosts.actions import ACTION_TASK
 from clusters.docker_hosts.forms import ContainerActionForm, DockerHostForm, DockerHostTlsForm
 from clusters.docker_hosts.selectors import (
     CONTAINER_STATES,
@@ -31,7 +37,7 @@ from clusters.docker_hosts.selectors import (
     docker_hosts_list,
     link_candidates,
 )
-from clusters.models import Container, ContainerInstance, DockerHost
+from clusters.models import Container, ContainerAction, ContainerInstance, DockerHost
 from clusters.models.hosts import TLS_ITEMS
 
 SECTION = "docker-hosts"
@@ -155,11 +161,47 @@ def host_panels(request: HttpRequest, host: DockerHost) -> list[str]:
     return out
 
 
+def _container_page(
+    request: HttpRequest, host: DockerHost, container: Container, form: forms.Form
+) -> dict[str, object]:
+    return {
+        "section": SECTION,
+        "host": host,
+        "container": container,
+        "events": container_events(container=container),
+        "can_act": has_role(request.user, OPERATOR),
+        "form": form,
+        "labels": sorted(container.labels.items()),
+        "actions": list(container.actions.select_related("requested_by")[:5]),  # type: ignore[attr-defined]
+    }
+
+
+def _action_progress(request: HttpRequest, host: DockerHost, container: Container) -> HttpResponse:
+    """One queued restart/stop, polled until it finished; then its outcome (and
+    the flash, swapped in out of band) with the status that stops the polling."""
+    action = ContainerAction.objects.filter(
+        pk=db_id(request.GET.get("pk")) or 0, container=container
+    ).first()
+    if action is None:
+        return HttpResponseStopPolling("")
+    level = {"done": "success", "failed": "error"}.get(action.status)
+    html = render_to_string(
+        "clusters/docker/container_detail.html#action-progress",
+        {"host": host, "container": container, "a": action, "flash": level},
+        request,
+    )
+    if level is None:
+        return HttpResponse(html)
+    return flash(HttpResponseStopPolling(html), level, action.message)
+
+
 @require_GET
 @role_required(VIEWER)
 def container_detail(request: HttpRequest, name: str, container_id: str) -> HttpResponse:
     host = get_object_or_404(DockerHost, name=name)
     container = get_object_or_404(Container, host=host, container_id=container_id)
+    if request.headers.get("HX-Request") == "true" and request.GET.get("part") == "action":
+        return _action_progress(request, host, container)
     if request.headers.get("HX-Request") == "true":
         # The live state cards; 286 tells htmx to stop polling a removed container.
         return render(
@@ -168,44 +210,23 @@ def container_detail(request: HttpRequest, name: str, container_id: str) -> Http
             {"host": host, "container": container},
             status=286 if container.is_gone else 200,
         )
-    return render(
-        request,
-        "clusters/docker/container_detail.html",
-        {
-            "section": SECTION,
-            "host": host,
-            "container": container,
-            "events": container_events(container=container),
-            "can_act": has_role(request.user, OPERATOR),
-            "form": ContainerActionForm(),
-            "labels": sorted(container.labels.items()),
-        },
-    )
+    context = _container_page(request, host, container, ContainerActionForm())
+    return render(request, "clusters/docker/container_detail.html", context)
 
 
 @require_POST
 @role_required(OPERATOR)
 def container_action(request: HttpRequest, name: str, container_id: str) -> HttpResponse:
+    """Queue a restart or stop; a worker makes the Docker call and the container
+    page follows it."""
     host = get_object_or_404(DockerHost, name=name)
     container = get_object_or_404(Container, host=host, container_id=container_id)
     form = ContainerActionForm(request.POST)
     if not form.is_valid():
-        return render(
-            request,
-            "clusters/docker/container_detail.html",
-            {
-                "section": SECTION,
-                "host": host,
-                "container": container,
-                "events": container_events(container=container),
-                "can_act": True,
-                "form": form,
-                "labels": sorted(container.labels.items()),
-            },
-            status=400,
-        )
+        context = _container_page(request, host, container, form)
+        return render(request, "clusters/docker/container_detail.html", context, status=400)
     try:
-        result = container_act(
+        action = container_act(
             container=container,
             action=form.cleaned_data["action"],
             reason=form.cleaned_data["reason"],
@@ -215,7 +236,12 @@ def container_action(request: HttpRequest, name: str, container_id: str) -> Http
     except ContainerActionError as exc:
         messages.error(request, str(exc))
     else:
-        (messages.success if result.ok else messages.error)(request, result.message)
+        what = f"{action.get_action_display()} of {container.name}"
+        # The one outage policy: the action is kept; say so when the broker refused it.
+        if job_refused(ACTION_TASK, action.pk):
+            messages.warning(request, f"{what}: {QUEUED_WHILE_PAUSED}")
+        else:
+            messages.info(request, f"{what} queued for a background worker.")
     return redirect("clusters:docker-container", name=host.name, container_id=container_id)
 
 

@@ -9,7 +9,7 @@ from clusters.models.aws import (
     SyncStatus,
 )
 from clusters.models.base import MirroredModel
-from clusters.models.hosts import Container, ContainerHealth, DockerHost
+from clusters.models.hosts import Container, ContainerAction, ContainerHealth, DockerHost
 from clusters.models.jobs import QueuedJob
 from clusters.models.registration import (
     Activation,
@@ -27,6 +27,7 @@ __all__ = [
     "AwsAccount",
     "Cluster",
     "Container",
+    "ContainerAction",
     "ContainerHealth",
     "ContainerInstance",
     "DecommissionRequest",

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
@@ -154,3 +155,41 @@ class Container(MirroredModel):
     @property
     def has_ecs_labels(self) -> bool:
         return bool(self.ecs_task_arn)
+
+
+class ContainerAction(models.Model):
+    """An operator's restart or stop of a container: the web request records it
+    QUEUED, a worker claims it (RUNNING) and makes the Docker call, then DONE or
+    FAILED with the outcome. The Docker call never runs in the web request."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    class Kind(models.TextChoices):
+        RESTART = "restart", "Restart"
+        STOP = "stop", "Stop"
+
+    container = models.ForeignKey(Container, on_delete=models.CASCADE, related_name="actions")
+    action = models.CharField(max_length=16, choices=Kind.choices)
+    reason = models.TextField()
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    requested_at = models.DateTimeField(default=timezone.now)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    # what happened, for people: "Stopped web on edge-1." or the failed call's error
+    message = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-requested_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.container_id} ({self.status})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in (self.Status.DONE, self.Status.FAILED)

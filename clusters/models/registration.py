@@ -7,8 +7,13 @@ State machines (transitions are enforced by the services in
 RegistrationRequest: pending -> approved -> active
                      pending -> rejected
                      approved -> failed -> approved (retry)
-InstanceAdmission:   pending -> admitted | rejected
-DecommissionRequest: requested -> done | failed | cancelled; failed -> done (retry)
+InstanceAdmission:   pending -> admitting -> admitted; pending -> rejecting -> rejected
+                     (a failed AWS call goes back to pending with the error)
+DecommissionRequest: requested -> decommissioning -> done | failed; requested -> cancelled;
+                     failed -> decommissioning (confirm again)
+
+The -ing states mean "accepted, a worker is making the AWS calls": the web request
+only moves the row there by compare-and-set and queues the task.
 """
 
 from __future__ import annotations
@@ -178,8 +183,12 @@ class InstanceAdmission(models.Model):
 
     class State(models.TextChoices):
         PENDING = "pending", "Waiting for approval"
+        ADMITTING = "admitting", "Admitting"
         ADMITTED = "admitted", "Admitted"
+        REJECTING = "rejecting", "Rejecting"
         REJECTED = "rejected", "Rejected"
+
+    IN_FLIGHT = (State.ADMITTING, State.REJECTING)
 
     cluster = models.ForeignKey(
         "clusters.Cluster", on_delete=models.CASCADE, related_name="admissions"
@@ -229,10 +238,15 @@ class InstanceAdmission(models.Model):
     def __str__(self) -> str:
         return f"{self.managed_instance_id} ({self.state})"
 
+    @property
+    def is_in_flight(self) -> bool:
+        return self.state in self.IN_FLIGHT
+
 
 class DecommissionRequest(models.Model):
     class State(models.TextChoices):
         REQUESTED = "requested", "Waiting for confirmation"
+        DECOMMISSIONING = "decommissioning", "Draining and deregistering"
         DONE = "done", "Decommissioned"
         FAILED = "failed", "Failed"
         CANCELLED = "cancelled", "Cancelled"
@@ -259,13 +273,17 @@ class DecommissionRequest(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         constraints = [
-            # At most one open request per instance.
+            # At most one open (waiting or running) request per instance.
             models.UniqueConstraint(
                 fields=["container_instance"],
-                condition=models.Q(state="requested"),
+                condition=models.Q(state__in=["requested", "decommissioning"]),
                 name="decommission_one_open",
             )
         ]
 
     def __str__(self) -> str:
         return f"Decommission #{self.pk} ({self.state})"
+
+    @property
+    def is_in_flight(self) -> bool:
+        return self.state == self.State.DECOMMISSIONING

@@ -7,7 +7,8 @@ decrypted only in ``activation_reveal`` and never passed to a logger, an event, 
 audit entry or an exception message.
 
 One module per job (``requests``, ``activations``, ``activation_mirror``,
-``waiting_room``, ``decommission``), sharing ``common``. Callers use this package's names
+``waiting_room``, ``admissions``, ``decommission``), sharing ``common``. Callers use
+this package's names
 (``from clusters import registration``; ``registration.activation_create(...)``),
 so where a function lives inside it is not part of its interface.
 """
@@ -29,6 +30,13 @@ from clusters.registration.activations import (
     can_reveal,
     install_command,
 )
+from clusters.registration.admissions import (
+    instance_admit,
+    instance_admit_run,
+    instance_decision_failed,
+    instance_reject,
+    instance_reject_run,
+)
 from clusters.registration.common import (
     REQUEST_TAG,
     ActivationNotUsable,
@@ -39,7 +47,9 @@ from clusters.registration.common import (
 from clusters.registration.decommission import (
     decommission_cancel,
     decommission_confirm,
+    decommission_failed,
     decommission_request,
+    decommission_run,
 )
 from clusters.registration.requests import (
     EXPIRY_MAX_HOURS,
@@ -57,8 +67,6 @@ from clusters.registration.requests import (
 from clusters.registration.waiting_room import (
     SSM_LAG,
     cluster_hold_policy_set,
-    instance_admit,
-    instance_reject,
     waiting_room_scan,
 )
 
@@ -88,12 +96,17 @@ __all__ = [
     "codeless_grace",
     "decommission_cancel",
     "decommission_confirm",
+    "decommission_failed",
     "decommission_request",
+    "decommission_run",
     "default_expiry",
     "expiry_choices",
     "install_command",
     "instance_admit",
+    "instance_admit_run",
+    "instance_decision_failed",
     "instance_reject",
+    "instance_reject_run",
     "registration_approve",
     "registration_reject",
     "registration_request_create",

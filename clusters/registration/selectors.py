@@ -5,14 +5,20 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import Count, Q, QuerySet
+from django.utils import timezone
 
+from clusters.core.roles import ADMIN, has_role
 from clusters.models import (
     Activation,
     Cluster,
+    ContainerInstance,
     DecommissionRequest,
     InstanceAdmission,
     RegistrationRequest,
 )
+from clusters.registration.activation_mirror import codeless_grace
+from clusters.registration.activations import can_reveal
+from clusters.registration.common import self_approval_allowed
 
 
 def registration_requests(*, user: Any = None, limit: int = 100) -> list[RegistrationRequest]:
@@ -32,10 +38,39 @@ def approval_queue() -> list[RegistrationRequest]:
     )
 
 
-def registration_detail(pk: int) -> RegistrationRequest:
-    return RegistrationRequest.objects.select_related(
-        "cluster", "requested_by", "decided_by", "activation"
-    ).get(pk=pk)
+def registration_detail(pk: int) -> RegistrationRequest | None:
+    return (
+        RegistrationRequest.objects.select_related(
+            "cluster", "requested_by", "decided_by", "activation"
+        )
+        .filter(pk=pk)
+        .first()
+    )
+
+
+def registration_page(reg: RegistrationRequest, user: Any) -> dict[str, Any]:
+    """What the request page shows ``user`` about ``reg`` and what they may do."""
+    activation = getattr(reg, "activation", None)
+    is_admin = has_role(user, ADMIN)
+    return {
+        "reg": reg,
+        "activation": activation,
+        "can_reveal": activation is not None and can_reveal(user, activation),
+        "admissions": list(activation.admissions.all()) if activation is not None else [],
+        "can_decide": is_admin and (reg.requested_by_id != user.pk or self_approval_allowed()),
+        "can_retry": reg.is_retryable and (is_admin or reg.requested_by_id == user.pk),
+        "self_approval": self_approval_allowed(),
+        "timeline_q": activation.activation_id if activation else f"request #{reg.pk}",
+        "now": timezone.now(),
+        # An activation AWS created whose code is not stored (yet): when it is replaced
+        # if its create call never answers.
+        "code_lost_replace_at": (
+            activation.created_at + codeless_grace()
+            if activation is not None and not activation.encrypted_code
+            else None
+        ),
+        "title": f"Registration request #{reg.pk}",
+    }
 
 
 def activations() -> QuerySet[Activation]:
@@ -55,10 +90,75 @@ def waiting_room() -> dict[str, list[InstanceAdmission]]:
             "container_instance",
         )[:200]
     )
+    # In-flight rows (admitting, rejecting) stay in the waiting list, showing progress.
+    waiting = (InstanceAdmission.State.PENDING, *InstanceAdmission.IN_FLIGHT)
     return {
-        "pending": [r for r in rows if r.state == InstanceAdmission.State.PENDING],
-        "decided": [r for r in rows if r.state != InstanceAdmission.State.PENDING][:50],
+        "pending": [r for r in rows if r.state in waiting],
+        "decided": [r for r in rows if r.state not in waiting][:50],
     }
+
+
+def admission_progress(pk: int) -> InstanceAdmission | None:
+    return InstanceAdmission.objects.select_related("cluster").filter(pk=pk).first()
+
+
+def decommission_progress(pk: int) -> DecommissionRequest | None:
+    return (
+        DecommissionRequest.objects.select_related("container_instance__cluster")
+        .filter(pk=pk)
+        .first()
+    )
+
+
+def admission_outcome(w: InstanceAdmission) -> tuple[str, str] | None:
+    """(flash level, message) once an admit/reject has finished; None while in flight."""
+    if w.is_in_flight:
+        return None
+    outcomes: dict[str, tuple[str, str]] = {
+        InstanceAdmission.State.ADMITTED: ("success", f"{w.managed_instance_id} admitted: ACTIVE."),
+        InstanceAdmission.State.REJECTED: (
+            "success",
+            f"{w.managed_instance_id} rejected and deregistered.",
+        ),
+    }
+    failed = ("error", w.error_message or f"{w.managed_instance_id} is {w.state}.")
+    return outcomes.get(w.state, failed)
+
+
+def decommission_outcome(d: DecommissionRequest) -> tuple[str, str] | None:
+    if d.is_in_flight:
+        return None
+    if d.state == DecommissionRequest.State.FAILED:
+        return ("error", f"Decommission failed: {d.error_message}")
+    return ("success", f"{d.container_instance} drained and deregistered.")
+
+
+def decommission_review(pk: int) -> DecommissionRequest | None:
+    return (
+        DecommissionRequest.objects.select_related("container_instance__cluster", "requested_by")
+        .filter(pk=pk)
+        .first()
+    )
+
+
+def decommission_candidates() -> list[ContainerInstance]:
+    """External instances that can still be decommissioned."""
+    return list(
+        ContainerInstance.objects.filter(is_external=True)
+        .exclude(Q(status="INACTIVE") | Q(gone_at__isnull=False))
+        .select_related("cluster")[:200]
+    )
+
+
+def instance_tasks(instance: ContainerInstance) -> list[Any]:
+    """The live tasks on an instance (what a decommission stops)."""
+    # Tasks live in deployments (which clusters may not import): reach them through
+    # the reverse relation Task.container_instance (related_name="tasks").
+    return list(
+        instance.tasks.filter(gone_at__isnull=True)  # type: ignore[attr-defined]
+        .exclude(last_status="STOPPED")
+        .order_by("group", "arn")[:100]
+    )
 
 
 def decommissions() -> list[DecommissionRequest]:

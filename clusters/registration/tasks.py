@@ -89,3 +89,64 @@ def waiting_room_scan_task(cluster_id: int) -> None:
     cluster = Cluster.objects.select_related("account").filter(pk=cluster_id).first()
     if cluster is not None:
         waiting_room_scan_one(cluster)
+
+
+def _retry_or_give_up(task, exc: AwsTransientError, give_up) -> None:  # type: ignore[no-untyped-def]
+    """Retry a throttled or unreachable AWS call with backoff and jitter; after the
+    last attempt, record the failure through ``give_up(error)``."""
+    if task.request.retries >= task.max_retries:
+        give_up(f"{exc.code}: {exc.message} (gave up after {task.request.retries + 1} attempts)")
+        return
+    countdown = min(60, 2 ** (task.request.retries + 1)) + random.uniform(0, 1)
+    raise task.retry(exc=exc, countdown=countdown) from None
+
+
+@shared_task(
+    bind=True, name="clusters.registration.tasks.instance_admit", max_retries=4, ignore_result=True
+)
+def instance_admit_task(self, admission_id: int) -> None:  # type: ignore[no-untyped-def]
+    """ADMITTING -> ADMITTED (ACTIVE in ECS). A missing or finished row: nothing."""
+    try:
+        registration.instance_admit_run(admission_pk=admission_id)
+    except AwsTransientError as exc:
+        _retry_or_give_up(
+            self,
+            exc,
+            lambda error: registration.instance_decision_failed(
+                admission_pk=admission_id, error=error
+            ),
+        )
+
+
+@shared_task(
+    bind=True, name="clusters.registration.tasks.instance_reject", max_retries=4, ignore_result=True
+)
+def instance_reject_task(self, admission_id: int) -> None:  # type: ignore[no-untyped-def]
+    """REJECTING -> REJECTED (deregistered from ECS and SSM)."""
+    try:
+        registration.instance_reject_run(admission_pk=admission_id)
+    except AwsTransientError as exc:
+        _retry_or_give_up(
+            self,
+            exc,
+            lambda error: registration.instance_decision_failed(
+                admission_pk=admission_id, error=error
+            ),
+        )
+
+
+@shared_task(
+    bind=True, name="clusters.registration.tasks.decommission", max_retries=4, ignore_result=True
+)
+def decommission_task(self, decommission_id: int) -> None:  # type: ignore[no-untyped-def]
+    """DECOMMISSIONING -> DONE (drained, deregistered) or FAILED."""
+    try:
+        registration.decommission_run(decommission_pk=decommission_id)
+    except AwsTransientError as exc:
+        _retry_or_give_up(
+            self,
+            exc,
+            lambda error: registration.decommission_failed(
+                decommission_pk=decommission_id, error=error
+            ),
+        )

@@ -8,26 +8,31 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils import timezone
+from django.template.loader import render_to_string
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_variables
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import HttpResponseStopPolling
 
 from clusters import registration as svc
 from clusters.aws.errors import AwsError
+from clusters.core.htmx import HtmxHttpRequest, flash
+from clusters.core.inputs import db_id
 from clusters.core.jobs import QUEUED_WHILE_PAUSED as QUEUED
+from clusters.core.jobs import job_refused
 from clusters.core.roles import ADMIN, OPERATOR, VIEWER, has_role, role_required
 from clusters.models import (
     Activation,
     Cluster,
     ContainerInstance,
     DecommissionRequest,
-    RegistrationRequest,
+    InstanceAdmission,
 )
 from clusters.registration import selectors as sel
+from clusters.registration.admissions import ADMIT_TASK, REJECT_TASK
+from clusters.registration.decommission import DECOMMISSION_TASK
 from clusters.registration.forms import ReasonForm, RegistrationRequestForm
 
 SECTION = "registrations"
@@ -44,8 +49,14 @@ def _ctx(request: HttpRequest, tab: str, **extra: Any) -> dict[str, Any]:
     }
 
 
-def _is_htmx(request: HttpRequest) -> bool:
-    return request.headers.get("HX-Request") == "true"
+def _progress(request: HtmxHttpRequest, row: Any, outcome: Any, template: str) -> HttpResponse:
+    """An in-flight row's progress, polled; its outcome (and flash) stops the polling."""
+    if row is None:
+        return HttpResponseStopPolling("")
+    done = outcome(row)
+    context = {"row": row, "flash": done}
+    html = render_to_string(f"clusters/registrations/{template}", context, request)
+    return flash(HttpResponseStopPolling(html), *done) if done else HttpResponse(html)
 
 
 def _fail(request: HttpRequest, exc: Exception) -> None:
@@ -111,40 +122,15 @@ def registration_validate(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 @role_required(VIEWER)
-def registration_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    try:
-        reg = sel.registration_detail(pk)
-    except RegistrationRequest.DoesNotExist:
-        raise Http404 from None
-    activation = getattr(reg, "activation", None)
-    context = _ctx(
-        request,
-        "requests",
-        reg=reg,
-        activation=activation,
-        can_reveal=activation is not None and svc.can_reveal(request.user, activation),
-        admissions=list(activation.admissions.all()) if activation is not None else [],
-        can_decide=has_role(request.user, ADMIN)
-        and (reg.requested_by_id != request.user.pk or svc.self_approval_allowed()),
-        can_retry=reg.is_retryable
-        and (has_role(request.user, ADMIN) or reg.requested_by_id == request.user.pk),
-        self_approval=svc.self_approval_allowed(),
-        timeline_q=activation.activation_id if activation else f"request #{reg.pk}",
-        now=timezone.now(),
-        # An activation AWS created whose code is not stored (yet): when it is replaced
-        # if its create call never answers.
-        code_lost_replace_at=(
-            activation.created_at + svc.codeless_grace()
-            if activation is not None and not activation.encrypted_code
-            else None
-        ),
-        title=f"Registration request #{reg.pk}",
-    )
-    if _is_htmx(request) and request.GET.get("part") == "progress":
-        response = render(request, "clusters/registrations/detail.html#progress", context)
-        if not reg.is_in_progress:
-            response.status_code = 286  # htmx: stop polling, the outcome is known
-        return response
+def registration_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    reg = sel.registration_detail(pk)
+    if reg is None:
+        raise Http404
+    context = _ctx(request, "requests", **sel.registration_page(reg, request.user))
+    if request.htmx and request.GET.get("part") == "progress":
+        html = render_to_string("clusters/registrations/detail.html#progress", context, request)
+        # htmx stops polling once the outcome is known
+        return HttpResponse(html) if reg.is_in_progress else HttpResponseStopPolling(html)
     return render(request, "clusters/registrations/detail.html", context)
 
 
@@ -202,17 +188,9 @@ def registration_retry(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 @role_required(ADMIN)
 def approval_queue(request: HttpRequest) -> HttpResponse:
-    return render(
-        request,
-        "clusters/registrations/queue.html",
-        _ctx(
-            request,
-            "queue",
-            queue=sel.approval_queue(),
-            self_approval=svc.self_approval_allowed(),
-            title="Approval queue",
-        ),
-    )
+    context = _ctx(request, "queue", queue=sel.approval_queue(), title="Approval queue")
+    context["self_approval"] = svc.self_approval_allowed()
+    return render(request, "clusters/registrations/queue.html", context)
 
 
 @require_GET
@@ -233,7 +211,7 @@ def activations(request: HttpRequest) -> HttpResponse:
 @never_cache
 @require_POST
 @role_required(VIEWER)  # the service decides (requester or admin) and audits refusals
-def activation_reveal(request: HttpRequest, pk: int) -> HttpResponse:
+def activation_reveal(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     get_object_or_404(Activation, pk=pk)
     try:
         shown = svc.activation_reveal(actor=request.user, activation_pk=pk, request=request)
@@ -242,16 +220,16 @@ def activation_reveal(request: HttpRequest, pk: int) -> HttpResponse:
         response = render(
             request,
             "clusters/registrations/reveal.html#refused"
-            if _is_htmx(request)
+            if request.htmx
             else "clusters/registrations/reveal_page.html",
             _ctx(request, "activations", message=str(exc), title="Activation code"),
-            status=200 if _is_htmx(request) else 409,
+            status=200 if request.htmx else 409,
         )
     else:
         response = render(
             request,
             "clusters/registrations/reveal.html#revealed"
-            if _is_htmx(request)
+            if request.htmx
             else "clusters/registrations/reveal_page.html",
             _ctx(request, "activations", shown=shown, title="Activation code"),
         )
@@ -271,15 +249,13 @@ def activation_revoke(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_GET
 @role_required(VIEWER)
-def waiting_room(request: HttpRequest) -> HttpResponse:
-    context = _ctx(
-        request,
-        "waiting-room",
-        title="Waiting room",
-        clusters=sel.hold_policies(),
-        **sel.waiting_room(),
-    )
-    if _is_htmx(request) and request.GET.get("part") == "pending":
+def waiting_room(request: HtmxHttpRequest) -> HttpResponse:
+    if request.htmx and request.GET.get("part") == "admission":
+        w = sel.admission_progress(db_id(request.GET.get("pk")) or 0)
+        return _progress(request, w, sel.admission_outcome, "waiting_room.html#admission-progress")
+    context = _ctx(request, "waiting-room", title="Waiting room", clusters=sel.hold_policies())
+    context.update(sel.waiting_room())
+    if request.htmx and request.GET.get("part") == "pending":
         return render(request, "clusters/registrations/waiting_room.html#pending", context)
     return render(request, "clusters/registrations/waiting_room.html", context)
 
@@ -294,11 +270,17 @@ def cluster_hold_policy(request: HttpRequest, pk: int) -> HttpResponse:
         )
     except Cluster.DoesNotExist:
         raise Http404 from None
-    messages.success(
-        request,
-        f"{cluster.name}: new instances are {'held for approval' if hold else 'no longer held'}.",
-    )
+    held = "held for approval" if hold else "no longer held"
+    messages.success(request, f"{cluster.name}: new instances are {held}.")
     return redirect("clusters:waiting-room")
+
+
+def _queued(request: HttpRequest, what: str, task: str, pk: int) -> None:
+    """One outage policy: the step is kept; say so when the broker did not take it."""
+    if job_refused(task, pk):
+        messages.warning(request, f"{what}: {QUEUED}")
+    else:
+        messages.info(request, f"{what}: queued for a background worker.")
 
 
 @require_POST
@@ -306,8 +288,10 @@ def cluster_hold_policy(request: HttpRequest, pk: int) -> HttpResponse:
 def admission_admit(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         admission = svc.instance_admit(actor=request.user, admission_pk=pk, request=request)
-        messages.success(request, f"{admission.managed_instance_id} admitted: ACTIVE.")
-    except (svc.RegistrationError, AwsError) as exc:
+        _queued(request, f"Admitting {admission.managed_instance_id}", ADMIT_TASK, pk)
+    except InstanceAdmission.DoesNotExist:
+        raise Http404 from None
+    except svc.RegistrationError as exc:
         _fail(request, exc)
     return redirect("clusters:waiting-room")
 
@@ -323,31 +307,25 @@ def admission_reject(request: HttpRequest, pk: int) -> HttpResponse:
         admission = svc.instance_reject(
             actor=request.user, admission_pk=pk, reason=form.cleaned_data["reason"], request=request
         )
-        messages.success(request, f"{admission.managed_instance_id} rejected and deregistered.")
-    except (svc.RegistrationError, AwsError) as exc:
+        _queued(request, f"Rejecting {admission.managed_instance_id}", REJECT_TASK, pk)
+    except InstanceAdmission.DoesNotExist:
+        raise Http404 from None
+    except svc.RegistrationError as exc:
         _fail(request, exc)
     return redirect("clusters:waiting-room")
 
 
 @require_GET
 @role_required(VIEWER)
-def decommissions(request: HttpRequest) -> HttpResponse:
-    instances = (
-        ContainerInstance.objects.filter(is_external=True)
-        .exclude(Q(status="INACTIVE") | Q(gone_at__isnull=False))
-        .select_related("cluster")[:200]
+def decommissions(request: HtmxHttpRequest) -> HttpResponse:
+    if request.htmx and request.GET.get("part") == "decommission":
+        d = sel.decommission_progress(db_id(request.GET.get("pk")) or 0)
+        return _progress(request, d, sel.decommission_outcome, "decommissions.html#progress")
+    context = _ctx(
+        request, "decommissions", decommissions=sel.decommissions(), title="Decommission"
     )
-    return render(
-        request,
-        "clusters/registrations/decommissions.html",
-        _ctx(
-            request,
-            "decommissions",
-            decommissions=sel.decommissions(),
-            instances=instances,
-            title="Decommission",
-        ),
-    )
+    context["instances"] = sel.decommission_candidates()
+    return render(request, "clusters/registrations/decommissions.html", context)
 
 
 @require_http_methods(["GET", "POST"])
@@ -369,61 +347,35 @@ def decommission_new(request: HttpRequest, instance_pk: int) -> HttpResponse:
             return redirect("clusters:decommissions")
         except svc.RegistrationError as exc:
             form.add_error(None, str(exc))
-    tasks = _instance_tasks(instance)
-    return render(
-        request,
-        "clusters/registrations/decommission_new.html",
-        _ctx(
-            request,
-            "decommissions",
-            instance=instance,
-            form=form,
-            tasks=tasks,
-            title="Decommission",
-        ),
-    )
-
-
-def _instance_tasks(instance: ContainerInstance) -> list[Any]:
-    # Tasks live in deployments (which clusters may not import): reach them through
-    # the reverse relation Task.container_instance (related_name="tasks").
-    return list(
-        instance.tasks.filter(gone_at__isnull=True)  # type: ignore[attr-defined]
-        .exclude(last_status="STOPPED")
-        .order_by("group", "arn")[:100]
-    )
+    context = _ctx(request, "decommissions", instance=instance, form=form, title="Decommission")
+    context["tasks"] = sel.instance_tasks(instance)
+    return render(request, "clusters/registrations/decommission_new.html", context)
 
 
 @require_http_methods(["GET", "POST"])
 @role_required(ADMIN)
 def decommission_confirm(request: HttpRequest, pk: int) -> HttpResponse:
-    """GET: the instance and the tasks that will stop; POST: drain and deregister."""
+    """GET: the instance and the tasks that will stop; POST: queue the drain and
+    deregistration (a worker makes the AWS calls; the list page follows it)."""
     if request.method == "GET":
-        decom = get_object_or_404(
-            DecommissionRequest.objects.select_related(
-                "container_instance__cluster", "requested_by"
-            ),
-            pk=pk,
-        )
-        return render(
+        decom = sel.decommission_review(pk)
+        if decom is None:
+            raise Http404
+        context = _ctx(
             request,
-            "clusters/registrations/decommission_confirm.html",
-            _ctx(
-                request,
-                "decommissions",
-                decom=decom,
-                instance=decom.container_instance,
-                tasks=_instance_tasks(decom.container_instance),
-                own=decom.requested_by_id == request.user.pk and not svc.self_approval_allowed(),
-                title="Confirm decommission",
-            ),
+            "decommissions",
+            decom=decom,
+            instance=decom.container_instance,
+            tasks=sel.instance_tasks(decom.container_instance),
+            own=decom.requested_by_id == request.user.pk and not svc.self_approval_allowed(),
+            title="Confirm decommission",
         )
+        return render(request, "clusters/registrations/decommission_confirm.html", context)
     try:
         decom = svc.decommission_confirm(actor=request.user, decommission_pk=pk, request=request)
-        if decom.state == decom.State.DONE:
-            messages.success(request, f"{decom.container_instance} drained and deregistered.")
-        else:
-            messages.error(request, f"Decommission failed: {decom.error_message}")
+        _queued(request, f"Draining {decom.container_instance}", DECOMMISSION_TASK, pk)
+    except DecommissionRequest.DoesNotExist:
+        raise Http404 from None
     except svc.RegistrationError as exc:
         _fail(request, exc)
     return redirect("clusters:decommissions")

@@ -1,7 +1,8 @@
 """End to end, in Chromium: operator requests -> admin approves -> a real Celery
 worker creates the activation -> operator reveals and copies the install command
 -> the sandbox registers a machine with it -> the waiting room holds it DRAINING
--> admin admits it -> ACTIVE, and a service's task is placed on it."""
+-> admin admits it -> a worker sets it ACTIVE while the page polls, and a service's
+task is placed on it."""
 
 from __future__ import annotations
 
@@ -114,9 +115,12 @@ def test_request_approve_reveal_register_admit(
     assert "UNKNOWN ACTIVATION" not in card.inner_text()
     admin.screenshot(path=str(shots / "05-waiting-room-draining.png"), full_page=True)
 
-    # 6. Admit: ACTIVE, and the service's task is placed on it.
-    card.locator("button.primary").click()
-    admin.wait_for_load_state("networkidle")
+    # 6. Admit: the request only decides (ADMITTING); a real worker calls ECS and the
+    # card follows it by polling until ACTIVE; then the service's task is placed on it.
+    with celery_worker_process({}, log_path=tmp_path / "worker-admit.log"):
+        card.locator("button.primary").click()
+        admin.wait_for_load_state("networkidle")
+        admin.locator("#flashes", has_text="admitted: ACTIVE").wait_for(timeout=60_000)
     assert "admitted: ACTIVE" in admin.inner_text("#flashes")
     described = ecs.describe_container_instances(cluster="edge", containerInstances=[arn])
     instance = described["containerInstances"][0]

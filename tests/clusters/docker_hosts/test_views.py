@@ -6,7 +6,8 @@ import pytest
 from django.urls import reverse
 
 from clusters.docker_hosts import docker_host_create, docker_host_sync
-from clusters.models import AuditEntry, Container, DockerHost, Event
+from clusters.docker_hosts.tasks import container_action
+from clusters.models import AuditEntry, Container, ContainerAction, DockerHost, Event
 from tests.clusters.docker_helpers import DOCKER_URL, ecs_labels
 
 pytestmark = pytest.mark.django_db
@@ -63,6 +64,12 @@ def test_pages_render_for_viewers_with_filters(viewer_client, synced):
     assert "<html" not in live.content.decode() and "Exited (2)" in live.content.decode()
 
 
+def _run_queued_actions() -> None:
+    """What the worker does with each queued restart/stop (task called directly)."""
+    for pk in ContainerAction.objects.filter(status="queued").values_list("pk", flat=True):
+        container_action(pk)
+
+
 def test_viewer_cannot_act_operator_can_with_reason_and_audit(
     viewer_client, operator_client, synced
 ):
@@ -88,6 +95,10 @@ def test_viewer_cannot_act_operator_can_with_reason_and_audit(
         follow=True,
     )
     assert r.status_code == 200
+    assert f"Stop of {plain.name} queued" in r.content.decode()
+    assert plain.client.api.inspect_container(plain.id)["State"]["Running"]  # not yet
+    _run_queued_actions()  # the worker task, called directly
+    r = operator_client.get(page)
     assert f"Stopped {plain.name} on local." in r.content.decode()  # the result, in the page
     assert not plain.client.api.inspect_container(plain.id)["State"]["Running"]
     assert Container.objects.get(container_id=plain.id).state == "exited"
@@ -101,6 +112,8 @@ def test_viewer_cannot_act_operator_can_with_reason_and_audit(
         HTTP_X_CSRFTOKEN=token,
         follow=True,
     )
+    _run_queued_actions()
+    r = operator_client.get(reverse("clusters:docker-container", args=["local", web.id]))
     assert f"Restarted {web.name} on local." in r.content.decode()
     assert Container.objects.get(container_id=web.id).restart_count >= 0
     assert AuditEntry.objects.filter(action="container.restart").count() == 1
@@ -160,3 +173,36 @@ def test_sync_now_is_for_operators_and_audited(viewer_client, operator_client, e
     r = operator_client.post(url, HTTP_X_CSRFTOKEN=token, follow=True)
     assert "Synced local:" in r.content.decode() and c.name in r.content.decode()
     assert AuditEntry.objects.filter(action="docker_host.sync").count() == 1
+
+
+def test_container_action_is_queued_claimed_once_and_followed_by_polling(
+    operator_client, viewer_client, synced
+):
+    _host, _web, plain, _done = synced
+    page = reverse("clusters:docker-container", args=["local", plain.id])
+    token = _csrf(operator_client, page)
+    r = operator_client.post(
+        reverse("clusters:docker-container-action", args=["local", plain.id]),
+        {"action": "stop", "reason": "maintenance", "confirm": "on"},
+        HTTP_X_CSRFTOKEN=token,
+    )
+    assert r.status_code == 302
+    action = ContainerAction.objects.get()
+    assert action.status == "queued" and action.requested_by is not None
+    assert plain.client.api.inspect_container(plain.id)["State"]["Running"]  # not in the request
+    html = viewer_client.get(page).content.decode()
+    assert f"action-progress-{action.pk}" in html
+    assert "every 2s [document.visibilityState=='visible']" in html
+    progress = f"{page}?part=action&pk={action.pk}"
+    assert viewer_client.get(progress, HTTP_HX_REQUEST="true").status_code == 200
+
+    container_action(action.pk)  # the worker task, called directly
+    container_action(action.pk)  # delivered twice: claimed once, the second does nothing
+    action.refresh_from_db()
+    assert action.status == "done" and action.message == f"Stopped {plain.name} on local."
+    done = viewer_client.get(progress, HTTP_HX_REQUEST="true")
+    assert done.status_code == 286 and "Stopped" in done["HX-Trigger"]  # the flash
+    assert not plain.client.api.inspect_container(plain.id)["State"]["Running"]
+    outcome = Event.objects.filter(source="docker", details__action="container.stop")
+    assert outcome.count() == 1 and outcome.get().actor is not None
+    container_action(987654)  # a missing row returns quietly

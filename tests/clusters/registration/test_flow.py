@@ -18,7 +18,13 @@ from clusters.models import (
     InstanceAdmission,
     RegistrationRequest,
 )
-from clusters.registration.tasks import activation_create_task, activations_refresh_all
+from clusters.registration.tasks import (
+    activation_create_task,
+    activations_refresh_all,
+    decommission_task,
+    instance_admit_task,
+    instance_reject_task,
+)
 
 from .conftest import activated, requested, spec
 
@@ -277,6 +283,9 @@ def test_waiting_room_holds_then_admit(fleet, operator, admin_user) -> None:
     with pytest.raises(PermissionDenied):
         svc.instance_admit(actor=operator, admission_pk=admission.pk)
     svc.instance_admit(actor=admin_user, admission_pk=admission.pk)
+    # The web request only decides; the worker task (called directly here) calls AWS.
+    assert _describe(fleet, joined["containerInstanceArn"])["status"] == "DRAINING"
+    instance_admit_task(admission.pk)
     aws = _describe(fleet, joined["containerInstanceArn"])
     assert aws["status"] == "ACTIVE"
     attrs = {a["name"]: a.get("value") for a in aws["attributes"]}
@@ -294,6 +303,7 @@ def test_waiting_room_reject_deregisters_from_ecs_and_ssm(fleet, operator, admin
     with pytest.raises(svc.RegistrationError):
         svc.instance_reject(actor=admin_user, admission_pk=admission.pk, reason="")
     svc.instance_reject(actor=admin_user, admission_pk=admission.pk, reason="Not ours")
+    instance_reject_task(admission.pk)  # the worker's half, called directly
     assert _describe(fleet, joined["containerInstanceArn"])["status"] == "INACTIVE"
     ssm_ids = [
         i["InstanceId"]
@@ -334,6 +344,7 @@ def test_decommission_operator_requests_admin_confirms(
     joined = _join(fleet, activation, code)
     [admission] = svc.waiting_room_scan(cluster=fleet.cluster)
     svc.instance_admit(actor=admin_user, admission_pk=admission.pk)
+    instance_admit_task(admission.pk)
     ci = admission.container_instance
     assert ci is not None
     with pytest.raises(svc.RegistrationError):
@@ -344,6 +355,9 @@ def test_decommission_operator_requests_admin_confirms(
     with pytest.raises(PermissionDenied):
         svc.decommission_confirm(actor=operator, decommission_pk=decom.pk)
     svc.decommission_confirm(actor=second_admin, decommission_pk=decom.pk)
+    decom.refresh_from_db()
+    assert decom.state == decom.State.DECOMMISSIONING  # accepted; the worker calls AWS
+    decommission_task(decom.pk)  # the worker's half, called directly
     decom.refresh_from_db()
     assert decom.state == decom.State.DONE and decom.confirmed_by == second_admin
     assert _describe(fleet, joined["containerInstanceArn"])["status"] == "INACTIVE"

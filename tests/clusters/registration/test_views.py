@@ -10,6 +10,7 @@ from django.urls import reverse
 
 from clusters import registration as svc
 from clusters.models import AuditEntry, RegistrationRequest
+from clusters.registration.tasks import decommission_task, instance_admit_task, instance_reject_task
 
 from .conftest import activated, requested
 
@@ -207,6 +208,9 @@ def test_waiting_room_page_flags_unknown_and_hides_buttons_from_viewers(
     reject_url = reverse("clusters:admission-reject", args=[admission.pk])
     assert post(admin_client_, reject_url, {"reason": "Nobody asked for it"}).status_code == 302
     admission.refresh_from_db()
+    assert admission.state == "rejecting"  # accepted; the worker deregisters
+    instance_reject_task(admission.pk)  # the worker's half, called directly
+    admission.refresh_from_db()
     assert admission.state == "rejected"
 
 
@@ -222,6 +226,7 @@ def test_decommission_pages_show_tasks_then_admin_confirms(
     )
     [admission] = svc.waiting_room_scan(cluster=fleet.cluster)
     svc.instance_admit(actor=admin_user, admission_pk=admission.pk)
+    instance_admit_task(admission.pk)
     instance = admission.container_instance
     assert instance is not None
     Task.objects.create(
@@ -246,6 +251,9 @@ def test_decommission_pages_show_tasks_then_admin_confirms(
     assert operator_client.get(confirm).status_code == 403
     assert post(operator_client, confirm).status_code == 403
     assert post(admin_client_, confirm).status_code == 302
+    decom.refresh_from_db()
+    assert decom.state == "decommissioning"  # accepted; the worker drains and deregisters
+    decommission_task(decom.pk)  # the worker's half, called directly
     decom.refresh_from_db()
     assert decom.state == "done"
     assert activation.request is not None
