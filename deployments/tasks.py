@@ -8,7 +8,7 @@ from celery import shared_task
 from celery.app.task import Task as CeleryTask
 
 from clusters.aws.errors import AwsTransientError
-from clusters.core.jobs import job_enqueue
+from clusters.core.jobs import job_enqueue, task_retry
 from clusters.mirror.sync import SyncLockBusy
 from deployments.history import history_prune
 from deployments.sync import account_sync, accounts_discover_clusters, cluster_sync, sync_run_fail
@@ -40,14 +40,14 @@ def sync_cluster(self: CeleryTask, cluster_id: int, run_id: int | None = None) -
     except SyncLockBusy:
         # A periodic sync simply skips; a "Sync now" run waits its turn.
         if run_id is not None and not final:
-            raise self.retry(countdown=_backoff(self.request.retries)) from None
+            task_retry(self, countdown=_backoff(self.request.retries))
     except AwsTransientError as exc:
         if final:
             return  # recorded on the run and the cluster; the next period tries again
         run_id = exc.sync_run_id or run_id
-        raise self.retry(
-            args=(cluster_id, run_id), exc=exc, countdown=_backoff(self.request.retries)
-        ) from exc
+        task_retry(
+            self, args=(cluster_id, run_id), exc=exc, countdown=_backoff(self.request.retries)
+        )
 
 
 @shared_task(
@@ -61,7 +61,7 @@ def sync_account(self: CeleryTask, account_id: int, run_id: int | None = None) -
             if run_id is not None:
                 sync_run_fail(run_id=run_id, message=str(exc))
             return
-        raise self.retry(exc=exc, countdown=_backoff(self.request.retries)) from exc
+        task_retry(self, exc=exc, countdown=_backoff(self.request.retries))
 
 
 @shared_task(name="deployments.tasks.prune_history", ignore_result=True)

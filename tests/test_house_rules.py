@@ -7,8 +7,6 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-import pytest
-
 from tests.peers import REPO
 
 APPS = ("clusters", "deployments", "console")
@@ -46,17 +44,6 @@ def test_the_walk_sees_the_apps() -> None:
     assert not [p for p in modules if "migrations" in p.parts]
 
 
-# The integrator makes this strict once the parallel branches that shorten the rest
-# have landed.
-@pytest.mark.xfail(
-    strict=False,
-    reason="still long on this branch, shortened on parallel branches: "
-    "clusters/mirror/sync.py (module, cluster_instances_sync), clusters/registration "
-    "(views.py module, waiting_room_scan, activation_create, decommission_confirm, "
-    "activations_codeless_replace), deployments/redeploy/start.py (service_force_redeploy, "
-    "redeploy_batch_start), deployments/sync.py account_sync, "
-    "console/alerts/notifications.py alerts_evaluate",
-)
 def test_no_long_functions_or_modules() -> None:
     breaches = [b for path in _app_modules() for b in _breaches(path)]
     assert not breaches, "over the house limits:\n" + "\n".join(breaches)

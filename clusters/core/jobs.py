@@ -17,9 +17,10 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 from functools import partial
-from typing import Literal
+from typing import Literal, NoReturn
 
-from celery import current_app
+from celery import Task, current_app
+from celery.exceptions import Ignore, Reject
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
@@ -153,3 +154,25 @@ def job_refused(task_name: str, *args: JobArg) -> bool:
         claimed_at__isnull=True,
         attempts__gt=0,
     ).exists()
+
+
+def task_retry(
+    task: Task,
+    *,
+    countdown: float,
+    exc: Exception | None = None,
+    args: tuple[JobArg, ...] | None = None,
+) -> NoReturn:
+    """``raise self.retry(...)`` for a bound task, without losing the retry to an outage.
+
+    Celery turns a retry the broker refuses into ``Reject(requeue=False)``: the message
+    is dropped and the row it was working on stays stuck. Here the retry is kept in the
+    outbox instead, and the sweep sends it once the broker is back (as a fresh message:
+    the retry count starts again after an outage)."""
+    try:
+        raise task.retry(exc=exc, countdown=countdown, args=args)
+    except Reject:
+        again = args if args is not None else tuple(task.request.args or ())
+        job_enqueue(task.name, *again, countdown=countdown)
+        logger.warning("broker refused the retry of %s; kept for the sweep", task.name)
+        raise Ignore() from None

@@ -1,15 +1,13 @@
 """Celery tasks for Docker hosts (thin: ids in, one service call).
 
-Registered under ``clusters.mirror.tasks.*`` names, which console/celery.py schedules.
+Named by their module path; console/celery.py schedules the fan-out.
 """
 
 from __future__ import annotations
 
-from functools import partial
-
 from celery import shared_task
-from django.db import transaction
 
+from clusters.core.jobs import job_enqueue
 from clusters.docker_hosts import container_action_run, docker_host_sync
 from clusters.models import DockerHost
 
@@ -20,7 +18,7 @@ def sync_all_docker_hosts() -> int:
     holds up the others."""
     ids = list(DockerHost.objects.filter(enabled=True).values_list("pk", flat=True))
     for host_id in ids:
-        transaction.on_commit(partial(sync_docker_host.delay, host_id))
+        job_enqueue("clusters.docker_hosts.tasks.sync_docker_host", host_id)
     return len(ids)
 
 

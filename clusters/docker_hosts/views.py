@@ -6,6 +6,7 @@ from __future__ import annotations
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
@@ -14,16 +15,15 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import HttpResponseStopPolling
 
 from clusters.core.audit import audit_record
-from clusters.core.htmx import flash
+from clusters.core.htmx import HtmxHttpRequest, flash
 from clusters.core.inputs import db_id
-from clusters.core.jobs import QUEUED_WHILE_PAUSED, job_refused
+from clusters.core.jobs import QUEUED_WHILE_PAUSED, job_enqueue, job_refused
 from clusters.core.roles import ADMIN, OPERATOR, VIEWER, has_role, role_required
 from clusters.docker_hosts import (
     ContainerActionError,
     container_act,
     docker_host_create,
     docker_host_link,
-    docker_host_sync,
     docker_host_tls_update,
 )
 from clusters.docker_hosts.actions import ACTION_TASK
@@ -42,10 +42,12 @@ from clusters.models.hosts import TLS_ITEMS
 
 SECTION = "docker-hosts"
 
+SYNC_HOST_TASK = "clusters.docker_hosts.tasks.sync_docker_host"
+
 
 @require_GET
 @role_required(VIEWER)
-def host_list(request: HttpRequest) -> HttpResponse:
+def host_list(request: HtmxHttpRequest) -> HttpResponse:
     return render(
         request,
         "clusters/docker/hosts.html",
@@ -74,7 +76,7 @@ def _errors_to_form(form: forms.Form, exc: ValidationError) -> None:
 @require_http_methods(["GET", "POST"])
 @role_required(ADMIN)
 @sensitive_post_parameters(*PEM_FIELDS)
-def host_add(request: HttpRequest) -> HttpResponse:
+def host_add(request: HtmxHttpRequest) -> HttpResponse:
     form = DockerHostForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -92,7 +94,7 @@ def host_add(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 @role_required(ADMIN)
 @sensitive_post_parameters(*PEM_FIELDS)
-def host_tls(request: HttpRequest, name: str) -> HttpResponse:
+def host_tls(request: HtmxHttpRequest, name: str) -> HttpResponse:
     """Change a host's TLS material: file paths and/or PEM text stored encrypted.
     Stored PEM text is never rendered; the page says "stored" and offers "clear"."""
     host = get_object_or_404(DockerHost, name=name)
@@ -127,7 +129,7 @@ def host_tls(request: HttpRequest, name: str) -> HttpResponse:
 
 @require_GET
 @role_required(VIEWER)
-def host_detail(request: HttpRequest, name: str) -> HttpResponse:
+def host_detail(request: HtmxHttpRequest, name: str) -> HttpResponse:
     host = get_object_or_404(DockerHost.objects.select_related("container_instance"), name=name)
     filters = ContainerFilters.from_query(request.GET.dict())
     context = {
@@ -138,7 +140,7 @@ def host_detail(request: HttpRequest, name: str) -> HttpResponse:
         "containers": docker_host_containers(host=host, filters=filters),
         "query": request.GET.urlencode(),
     }
-    if request.headers.get("HX-Request") == "true":
+    if request.htmx:
         return render(request, "clusters/docker/host_detail.html#containers", context)
     context["events"] = docker_host_events(host=host)
     context["can_link"] = has_role(request.user, OPERATOR)
@@ -149,7 +151,7 @@ def host_detail(request: HttpRequest, name: str) -> HttpResponse:
     return render(request, "clusters/docker/host_detail.html", context)
 
 
-def host_panels(request: HttpRequest, host: DockerHost) -> list[str]:
+def host_panels(request: HtmxHttpRequest, host: DockerHost) -> list[str]:
     """HTML panels other apps add to the host page (drift findings), rendered by
     receivers of ``docker_host_page``; keeps clusters from importing deployments."""
     from clusters.docker_hosts import docker_host_page
@@ -176,7 +178,9 @@ def _container_page(
     }
 
 
-def _action_progress(request: HttpRequest, host: DockerHost, container: Container) -> HttpResponse:
+def _action_progress(
+    request: HtmxHttpRequest, host: DockerHost, container: Container
+) -> HttpResponse:
     """One queued restart/stop, polled until it finished; then its outcome (and
     the flash, swapped in out of band) with the status that stops the polling."""
     action = ContainerAction.objects.filter(
@@ -197,26 +201,26 @@ def _action_progress(request: HttpRequest, host: DockerHost, container: Containe
 
 @require_GET
 @role_required(VIEWER)
-def container_detail(request: HttpRequest, name: str, container_id: str) -> HttpResponse:
+def container_detail(request: HtmxHttpRequest, name: str, container_id: str) -> HttpResponse:
     host = get_object_or_404(DockerHost, name=name)
     container = get_object_or_404(Container, host=host, container_id=container_id)
-    if request.headers.get("HX-Request") == "true" and request.GET.get("part") == "action":
+    if request.htmx and request.GET.get("part") == "action":
         return _action_progress(request, host, container)
-    if request.headers.get("HX-Request") == "true":
-        # The live state cards; 286 tells htmx to stop polling a removed container.
-        return render(
-            request,
+    if request.htmx:
+        # The live state cards; a removed container stops the polling.
+        html = render_to_string(
             "clusters/docker/container_detail.html#live",
             {"host": host, "container": container},
-            status=286 if container.is_gone else 200,
+            request,
         )
+        return HttpResponseStopPolling(html) if container.is_gone else HttpResponse(html)
     context = _container_page(request, host, container, ContainerActionForm())
     return render(request, "clusters/docker/container_detail.html", context)
 
 
 @require_POST
 @role_required(OPERATOR)
-def container_action(request: HttpRequest, name: str, container_id: str) -> HttpResponse:
+def container_action(request: HtmxHttpRequest, name: str, container_id: str) -> HttpResponse:
     """Queue a restart or stop; a worker makes the Docker call and the container
     page follows it."""
     host = get_object_or_404(DockerHost, name=name)
@@ -247,13 +251,13 @@ def container_action(request: HttpRequest, name: str, container_id: str) -> Http
 
 @require_POST
 @role_required(OPERATOR)
-def host_link(request: HttpRequest, name: str) -> HttpResponse:
+def host_link(request: HtmxHttpRequest, name: str) -> HttpResponse:
     """An operator chooses the container instance this host is (or none)."""
     host = get_object_or_404(DockerHost, name=name)
     raw = request.POST.get("instance", "")
     instance = None
     if raw:
-        instance = ContainerInstance.objects.filter(pk=raw if raw.isdigit() else 0).first()
+        instance = ContainerInstance.objects.filter(pk=db_id(raw) or 0).first()
         if instance is None:
             messages.error(request, "That container instance is not mirrored.")
             return redirect("clusters:docker-host", name=host.name)
@@ -266,28 +270,24 @@ def host_link(request: HttpRequest, name: str) -> HttpResponse:
 
 @require_POST
 @role_required(OPERATOR)
-def host_sync_now(request: HttpRequest, name: str) -> HttpResponse:
-    """Sync one host now (one listing call), audited, result shown on the page."""
+def host_sync_now(request: HtmxHttpRequest, name: str) -> HttpResponse:
+    """Queue a sync of one host (a worker lists its containers), audited; the page
+    shows the outcome on the host once the worker wrote it."""
     host = get_object_or_404(DockerHost, name=name)
-    result = docker_host_sync(host_id=host.pk)
-    if result is None:
-        messages.info(request, f"A sync of {host.name} is already running.")
-    elif result.ok:
-        messages.success(
-            request,
-            f"Synced {host.name}: {result.created} new, {result.updated} changed, "
-            f"{result.gone} gone ({result.calls} API call(s)).",
+    with transaction.atomic():  # the audit entry and its job are kept together
+        audit_record(
+            actor=request.user,
+            action="docker_host.sync",
+            message=f"Asked for a sync of Docker host {host.name}",
+            request=request,
+            object_type="docker_host",
+            object_id=str(host.pk),
+            details={},
+            docker_host=host.name,
         )
+        job_enqueue(SYNC_HOST_TASK, host.pk)
+    if job_refused(SYNC_HOST_TASK, host.pk):
+        messages.warning(request, f"Sync of {host.name} {QUEUED_WHILE_PAUSED}")
     else:
-        messages.error(request, f"{host.name} is unreachable: {result.error}")
-    audit_record(
-        actor=request.user,
-        action="docker_host.sync",
-        message=f"Synced Docker host {host.name} on request",
-        request=request,
-        object_type="docker_host",
-        object_id=str(host.pk),
-        details={"ok": bool(result and result.ok)},
-        docker_host=host.name,
-    )
+        messages.info(request, f"Sync of {host.name} started; reload to see what it found.")
     return redirect("clusters:docker-host", name=host.name)

@@ -30,7 +30,7 @@ from clusters.models import AwsAccount, Cluster, ContainerInstance, SyncRun, Syn
 
 
 def lock_timeout_seconds() -> int:
-    return int(getattr(settings, "FLEETDECK_SYNC_LOCK_SECONDS", 60))
+    return settings.FLEETDECK_SYNC_LOCK_SECONDS
 
 
 class SyncLockBusy(Exception):

@@ -104,7 +104,7 @@ def _system_event(
 
 
 def self_approval_allowed() -> bool:
-    return bool(getattr(settings, "FLEETDECK_ALLOW_SELF_APPROVAL", False))
+    return settings.FLEETDECK_ALLOW_SELF_APPROVAL
 
 
 def _require(actor: Any, role: str, what: str) -> None:

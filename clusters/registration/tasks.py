@@ -11,6 +11,7 @@ from django.db.models import Q
 
 from clusters import registration
 from clusters.aws.errors import AwsError, AwsTransientError
+from clusters.core.jobs import task_retry
 from clusters.core.locks import Lock
 from clusters.models import Cluster
 
@@ -38,7 +39,7 @@ def activation_create_task(self, registration_request_id: int) -> None:  # type:
             )
             return
         countdown = min(60, 2 ** (self.request.retries + 1)) + random.uniform(0, 1)
-        raise self.retry(exc=exc, countdown=countdown) from None
+        task_retry(self, exc=exc, countdown=countdown)
 
 
 @shared_task(name="clusters.registration.tasks.activations_refresh_all", ignore_result=True)
@@ -98,7 +99,7 @@ def _retry_or_give_up(task, exc: AwsTransientError, give_up) -> None:  # type: i
         give_up(f"{exc.code}: {exc.message} (gave up after {task.request.retries + 1} attempts)")
         return
     countdown = min(60, 2 ** (task.request.retries + 1)) + random.uniform(0, 1)
-    raise task.retry(exc=exc, countdown=countdown) from None
+    task_retry(task, exc=exc, countdown=countdown)
 
 
 @shared_task(

@@ -67,7 +67,7 @@ class EvaluationResult:
 
 
 def _base_url() -> str:
-    return str(getattr(settings, "FLEETDECK_BASE_URL", "")).rstrip("/")
+    return settings.FLEETDECK_BASE_URL.rstrip("/")
 
 
 def _payload(

@@ -6,6 +6,7 @@ import random
 
 from celery import shared_task
 
+from clusters.core.jobs import task_retry
 from console.alerts.notifications import (
     MAX_ATTEMPTS,
     DeliveryClaimBusy,
@@ -42,9 +43,9 @@ def deliver(self, delivery_id: int) -> None:  # type: ignore[no-untyped-def]
     except DeliveryClaimBusy as exc:
         if final:
             return
-        raise self.retry(exc=exc, countdown=exc.retry_in + random.uniform(1, 5)) from exc
+        task_retry(self, exc=exc, countdown=exc.retry_in + random.uniform(1, 5))
     except DeliveryTransientError as exc:
         if final:
             return
         countdown = min(2 ** (self.request.retries + 1), 300) + random.uniform(0, 1)
-        raise self.retry(exc=exc, countdown=countdown) from exc
+        task_retry(self, exc=exc, countdown=countdown)

@@ -16,7 +16,7 @@ TRACK_TASK = "deployments.redeploy.tasks.track"
 
 
 def _poll_seconds() -> float:
-    return float(getattr(settings, "FLEETDECK_REDEPLOY_POLL_SECONDS", 3))
+    return float(settings.FLEETDECK_REDEPLOY_POLL_SECONDS)
 
 
 def _track_later(redeploy_id: int) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from typing import Any
 
@@ -10,9 +9,12 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import HttpResponseStopPolling
 
+from clusters.core.htmx import HtmxHttpRequest, flash
 from clusters.core.inputs import db_id, small_int
 from clusters.core.jobs import QUEUED_WHILE_PAUSED
 from clusters.core.roles import OPERATOR, VIEWER, has_role, role_required
@@ -27,17 +29,6 @@ from deployments.redeploy import (
     service_force_redeploy,
 )
 from deployments.redeploy.selectors import redeploy_progress, redeploys_query
-
-STOP_POLLING = 286  # htmx: swap this answer, then stop polling
-
-
-def _is_htmx(request: HttpRequest) -> bool:
-    return bool(getattr(request, "htmx", False))
-
-
-def _flash(response: HttpResponse, level: str, message: str) -> HttpResponse:
-    response["HX-Trigger"] = json.dumps({"flash": {"level": level, "message": message}})
-    return response
 
 
 def _service(pk: int) -> Service:
@@ -63,18 +54,18 @@ def _confirm_context(
 
 @require_GET
 @role_required(OPERATOR)
-def redeploy_confirm(request: HttpRequest, pk: int) -> HttpResponse:
+def redeploy_confirm(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """What a forced redeploy will do, and the form that starts it."""
     service = _service(pk)
     context = _confirm_context(request, service, reason=request.GET.get("reason", "")[:500])
-    if _is_htmx(request):
+    if request.htmx:
         return render(request, "deployments/redeploy_confirm.html#panel", context)
     return render(request, "deployments/redeploy_confirm.html", context)
 
 
 @require_POST
 @role_required(OPERATOR)
-def redeploy_start(request: HttpRequest, pk: int) -> HttpResponse:
+def redeploy_start(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     service = _service(pk)
     reason = request.POST.get("reason", "")[:500]
     try:
@@ -90,7 +81,7 @@ def redeploy_start(request: HttpRequest, pk: int) -> HttpResponse:
         context = _confirm_context(
             request, service, reason=reason, error=exc.message, code=exc.code
         )
-        if _is_htmx(request):
+        if request.htmx:
             return render(request, "deployments/redeploy_confirm.html#panel", context)
         return render(request, "deployments/redeploy_confirm.html", context, status=400)
     redeploy = result.redeploy
@@ -106,7 +97,7 @@ def redeploy_start(request: HttpRequest, pk: int) -> HttpResponse:
             f"The redeploy of {service.name} is recorded and {QUEUED_WHILE_PAUSED} "
             "(The broker is unreachable; nothing was sent to AWS yet.)"
         )
-    if _is_htmx(request):
+    if request.htmx:
         progress = redeploy_progress(redeploy_id=redeploy.pk)
         response = render(
             request,
@@ -114,7 +105,7 @@ def redeploy_start(request: HttpRequest, pk: int) -> HttpResponse:
             {"progress": progress, "can_operate": True},
         )
         level = "warning" if not_sent else "success" if result.created else "info"
-        return _flash(response, level, text)
+        return flash(response, level, text)
     if not_sent:
         messages.warning(request, text)
     elif result.created:
@@ -126,9 +117,9 @@ def redeploy_start(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_GET
 @role_required(VIEWER)
-def redeploy_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    """The redeploy's live progress; as an htmx poll, the panel alone, with 286 and
-    a flash once the rollout is terminal."""
+def redeploy_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """The redeploy's live progress; as an htmx poll, the panel alone, and once the
+    rollout is terminal, a flash with the answer that stops the polling."""
     progress = redeploy_progress(redeploy_id=pk)
     if progress is None:
         raise Http404("No such redeploy")
@@ -137,47 +128,44 @@ def redeploy_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "progress": progress,
         "can_operate": has_role(request.user, OPERATOR),
     }
-    if not _is_htmx(request):
+    if not request.htmx:
         return render(request, "deployments/redeploy_detail.html", context)
-    response = render(request, "deployments/redeploy_detail.html#panel", context)
+    html = render_to_string("deployments/redeploy_detail.html#panel", context, request)
     redeploy = progress.redeploy
-    if redeploy.is_terminal:
-        response.status_code = STOP_POLLING
-        if redeploy.status == RedeployStatus.COMPLETED:
-            _flash(response, "success", f"Redeploy of {redeploy.service.name} completed.")
-        else:
-            _flash(
-                response,
-                "error",
-                f"Redeploy of {redeploy.service.name} failed: {redeploy.aws_error}",
-            )
-    return response
+    if not redeploy.is_terminal:
+        return HttpResponse(html)
+    response = HttpResponseStopPolling(html)
+    if redeploy.status == RedeployStatus.COMPLETED:
+        return flash(response, "success", f"Redeploy of {redeploy.service.name} completed.")
+    return flash(
+        response, "error", f"Redeploy of {redeploy.service.name} failed: {redeploy.aws_error}"
+    )
 
 
 @require_POST
 @role_required(OPERATOR)
-def redeploy_retry_view(request: HttpRequest, pk: int) -> HttpResponse:
+def redeploy_retry_view(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     failed = get_object_or_404(Redeploy, pk=pk)
     try:
         result = redeploy_retry(redeploy_id=failed.pk, actor=request.user, request=request)
     except RedeployRefused as exc:
         messages.error(request, exc.message)
         return redirect("deployments:redeploy", pk=failed.pk)
-    if _is_htmx(request):
+    if request.htmx:
         progress = redeploy_progress(redeploy_id=result.redeploy.pk)
         response = render(
             request,
             "deployments/redeploy_detail.html#panel",
             {"progress": progress, "can_operate": True},
         )
-        return _flash(response, "info", "Retrying the redeploy.")
+        return flash(response, "info", "Retrying the redeploy.")
     messages.info(request, "Retrying the redeploy.")
     return redirect("deployments:redeploy", pk=result.redeploy.pk)
 
 
 @require_GET
 @role_required(VIEWER)
-def redeploy_list(request: HttpRequest) -> HttpResponse:
+def redeploy_list(request: HtmxHttpRequest) -> HttpResponse:
     service_id = request.GET.get("service", "")
     qs = redeploys_query(service_id=db_id(service_id))
     page = Paginator(qs, 50).get_page(request.GET.get("page"))
@@ -230,7 +218,7 @@ def _bulk_context(
 
 @require_GET
 @role_required(OPERATOR)
-def redeploy_bulk(request: HttpRequest, pk: int) -> HttpResponse:
+def redeploy_bulk(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """Pick services of a cluster (all, those on one instance, or by hand)."""
     cluster = get_object_or_404(Cluster, pk=pk)
     return render(request, "deployments/redeploy_bulk.html", _bulk_context(request, cluster))
@@ -238,7 +226,7 @@ def redeploy_bulk(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @role_required(OPERATOR)
-def redeploy_bulk_start(request: HttpRequest, pk: int) -> HttpResponse:
+def redeploy_bulk_start(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     cluster = get_object_or_404(Cluster, pk=pk)
     ids = [i for i in map(db_id, request.POST.getlist("services")) if i is not None]
     valid = set(Service.objects.filter(cluster=cluster, pk__in=ids).values_list("pk", flat=True))
@@ -267,7 +255,7 @@ def redeploy_bulk_start(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_GET
 @role_required(VIEWER)
-def redeploy_batch_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def redeploy_batch_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     batch = get_object_or_404(
         RedeployBatch.objects.select_related("cluster", "requested_by"), pk=pk
     )

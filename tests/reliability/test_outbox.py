@@ -13,6 +13,7 @@ from datetime import timedelta
 
 import pytest
 from celery import shared_task
+from celery.exceptions import Ignore, Reject
 from django.core.cache import cache
 from django.utils import timezone
 
@@ -23,6 +24,7 @@ from clusters.core.jobs import (
     jobs_pending_send,
     jobs_prune,
     jobs_waiting,
+    task_retry,
 )
 from clusters.models import QueuedJob
 from console.celery import app
@@ -181,3 +183,29 @@ def test_a_stalled_sender_cannot_release_the_claim_of_the_sweep_that_took_over(e
     # A's refusal arrives late, conditional on the claim it wrote: it matches nothing.
     assert QueuedJob.objects.filter(pk=job.pk, claimed_at=stale).update(claimed_at=None) == 0
     assert jobs_pending_send() == 0 and eager == [3]
+
+
+class _RefusedRetryTask:
+    """A stub for the one thing no peer produces on demand inside a running task:
+    Celery's answer when the broker refuses a retry (``Reject(requeue=False)``, which
+    drops the message). The Redis outage tests stop the real broker around whole
+    actions; this checks what ``task_retry`` does with that answer."""
+
+    name = "tests.reliability.test_outbox.record"
+
+    class request:
+        args = (41,)
+
+    def retry(self, **_: object) -> None:
+        raise Reject("broker refused", requeue=False)
+
+
+@pytest.mark.django_db
+def test_a_retry_the_broker_refuses_is_kept_in_the_outbox(eager) -> None:
+    with pytest.raises(Ignore):
+        task_retry(_RefusedRetryTask(), countdown=30)  # type: ignore[arg-type]
+    job = QueuedJob.objects.get()
+    assert (job.task_name, job.args, job.countdown) == (_RefusedRetryTask.name, [41], 30)
+    with pytest.raises(Ignore):
+        task_retry(_RefusedRetryTask(), countdown=5, args=(7, 8))  # type: ignore[arg-type]
+    assert QueuedJob.objects.filter(args=[7, 8], countdown=5).exists()
