@@ -26,6 +26,7 @@ from django.views.decorators.debug import sensitive_variables
 from clusters.aws import ssm
 from clusters.aws.errors import AwsPermanentError
 from clusters.core.crypto import decrypt_secret, encrypt_secret, encryption_configured
+from clusters.core.jobs import job_enqueue
 from clusters.core.roles import ADMIN, OPERATOR, has_role
 from clusters.models import (
     Activation,
@@ -308,34 +309,77 @@ def activation_reveal(
     return RevealedActivation(activation_id=activation.activation_id, code=code, command=command)
 
 
+ACTIVATION_DELETE_TASK = "clusters.registration.tasks.activation_delete"
+
+
 def activation_revoke(
     *, actor: Any, activation_pk: int, request: HttpRequest | None = None
 ) -> Activation:
+    """Revoke at once in Fleetdeck (the code can no longer be revealed), and queue the
+    deletion in AWS for a worker: no AWS call in the request."""
     _require(actor, ADMIN, "Revoking an activation")
-    activation = Activation.objects.select_related("account", "cluster").get(pk=activation_pk)
-    if activation.state == Activation.State.REVOKED:
-        raise RegistrationError("This activation is already revoked.")
-    existed = ssm.delete_activation(
-        account=activation.account,
-        region=activation.region,
-        activation_id=activation.activation_id,
-    )
-    activation.state = Activation.State.REVOKED
-    activation.revoked_by = actor
-    activation.revoked_at = timezone.now()
-    activation.save(update_fields=["state", "revoked_by", "revoked_at"])
-    _record(
-        actor=actor,
-        action="activation.revoke",
-        message=(
-            f"{_user_label(actor)} revoked activation {activation.activation_id}"
-            + ("" if existed else " (AWS no longer knew it)")
-        ),
-        request=request,
-        object_type="activation",
-        object_id=activation.activation_id,
-        cluster_arn=activation.cluster.arn if activation.cluster else "",
-        region=activation.region,
-        details={"activation_id": activation.activation_id},
-    )
+    with transaction.atomic():
+        activation = (
+            Activation.objects.select_for_update(of=("self",))
+            .select_related("account", "cluster")
+            .get(pk=activation_pk)
+        )
+        if activation.state == Activation.State.REVOKED:
+            raise RegistrationError("This activation is already revoked.")
+        activation.state = Activation.State.REVOKED
+        activation.revoked_by = actor
+        activation.revoked_at = timezone.now()
+        activation.save(update_fields=["state", "revoked_by", "revoked_at"])
+        _record(
+            actor=actor,
+            action="activation.revoke",
+            message=f"{_user_label(actor)} revoked activation {activation.activation_id}",
+            request=request,
+            object_type="activation",
+            object_id=activation.activation_id,
+            cluster_arn=activation.cluster.arn if activation.cluster else "",
+            region=activation.region,
+            details={"activation_id": activation.activation_id},
+        )
+        job_enqueue(ACTIVATION_DELETE_TASK, activation.pk)
     return activation
+
+
+def activation_delete_in_aws(*, activation_pk: int) -> bool | None:
+    """Worker: delete a revoked activation in AWS. Idempotent (an activation AWS no
+    longer knows is done); None when there is nothing to delete. A permanent AWS error
+    is recorded on the timeline; transient ones are raised for the task to retry."""
+    activation = (
+        Activation.objects.select_related("cluster")
+        .filter(pk=activation_pk, state=Activation.State.REVOKED)
+        .first()
+    )
+    if activation is None:
+        return None
+    key = f"deleted|{activation.activation_id}"
+    cluster_arn = activation.cluster.arn if activation.cluster else ""
+    try:
+        existed = ssm.delete_activation(
+            account=activation.account,
+            region=activation.region,
+            activation_id=activation.activation_id,
+        )
+    except AwsPermanentError as exc:
+        _system_event(
+            action="activation.delete_failed",
+            message=f"Could not delete revoked activation {activation.activation_id} in AWS: {exc}",
+            severity=EventSeverity.ERROR,
+            key=key,
+            cluster_arn=cluster_arn,
+            region=activation.region,
+        )
+        return False
+    gone = "deleted it in AWS" if existed else "AWS no longer knew it"
+    _system_event(
+        action="activation.deleted",
+        message=f"Revoked activation {activation.activation_id}: {gone}",
+        key=key,
+        cluster_arn=cluster_arn,
+        region=activation.region,
+    )
+    return existed

@@ -42,6 +42,24 @@ def activation_create_task(self, registration_request_id: int) -> None:  # type:
         task_retry(self, exc=exc, countdown=countdown)
 
 
+@shared_task(
+    bind=True,
+    name="clusters.registration.tasks.activation_delete",
+    max_retries=4,
+    ignore_result=True,
+)
+def activation_delete_task(self, activation_id: int) -> None:  # type: ignore[no-untyped-def]
+    """Delete a revoked activation in AWS; throttling and 5xx are retried with backoff."""
+    try:
+        registration.activation_delete_in_aws(activation_pk=activation_id)
+    except AwsTransientError as exc:
+        if self.request.retries >= self.max_retries:
+            log.warning("giving up deleting activation %s in AWS: %s", activation_id, exc)
+            return
+        countdown = min(60, 2 ** (self.request.retries + 1)) + random.uniform(0, 1)
+        task_retry(self, exc=exc, countdown=countdown)
+
+
 @shared_task(name="clusters.registration.tasks.activations_refresh_all", ignore_result=True)
 def activations_refresh_all() -> None:
     for account, region in registration.activation_scopes():

@@ -241,7 +241,11 @@ def activation_reveal(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 def activation_revoke(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         activation = svc.activation_revoke(actor=request.user, activation_pk=pk, request=request)
-        messages.success(request, f"Activation {activation.activation_id} revoked.")
+        messages.success(
+            request,
+            f"Activation {activation.activation_id} revoked; a worker deletes it in AWS "
+            "(the timeline says when).",
+        )
     except (svc.RegistrationError, AwsError) as exc:
         _fail(request, exc)
     return redirect("clusters:activations")

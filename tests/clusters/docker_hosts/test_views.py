@@ -6,8 +6,8 @@ import pytest
 from django.urls import reverse
 
 from clusters.docker_hosts import docker_host_create, docker_host_sync
-from clusters.docker_hosts.tasks import container_action
-from clusters.models import AuditEntry, Container, ContainerAction, DockerHost, Event
+from clusters.docker_hosts.tasks import container_action, sync_docker_host
+from clusters.models import AuditEntry, Container, ContainerAction, DockerHost, Event, QueuedJob
 from tests.clusters.docker_helpers import DOCKER_URL, ecs_labels
 
 pytestmark = pytest.mark.django_db
@@ -171,8 +171,15 @@ def test_sync_now_is_for_operators_and_audited(viewer_client, operator_client, e
     assert viewer_client.post(url, HTTP_X_CSRFTOKEN=token).status_code == 403
     token = _csrf(operator_client, reverse("clusters:docker-host", args=["local"]))
     r = operator_client.post(url, HTTP_X_CSRFTOKEN=token, follow=True)
-    assert "Synced local:" in r.content.decode() and c.name in r.content.decode()
+    # The request only queues the sync (no Docker call in a web request) ...
+    assert "Sync of local started" in r.content.decode() and c.name not in r.content.decode()
+    job = QueuedJob.objects.get(task_name="clusters.docker_hosts.tasks.sync_docker_host")
+    assert job.args == [DockerHost.objects.get(name="local").pk]
     assert AuditEntry.objects.filter(action="docker_host.sync").count() == 1
+    # ... and the worker's run of that job is what the page then shows.
+    sync_docker_host(*job.args)
+    page = operator_client.get(reverse("clusters:docker-host", args=["local"]))
+    assert c.name in page.content.decode()
 
 
 def test_container_action_is_queued_claimed_once_and_followed_by_polling(

@@ -20,6 +20,7 @@ from clusters.models import (
 )
 from clusters.registration.tasks import (
     activation_create_task,
+    activation_delete_task,
     activations_refresh_all,
     decommission_task,
     instance_admit_task,
@@ -236,6 +237,9 @@ def test_refresh_lists_outside_activations_and_revoke(fleet, operator, admin_use
     svc.activation_revoke(actor=admin_user, activation_pk=ours.pk)
     ours.refresh_from_db()
     assert ours.state == Activation.State.REVOKED and ours.revoked_by == admin_user
+    # The deletion in AWS is the worker's (no AWS call in the request): run its task.
+    activation_delete_task(ours.pk)
+    assert Event.objects.filter(message__contains=f"{ours.activation_id}: deleted it in AWS")
     ids = [a["ActivationId"] for a in fleet.boto("ssm").describe_activations()["ActivationList"]]
     assert ids == [outside["ActivationId"]]
     with pytest.raises(svc.ActivationNotUsable, match="revoked"):
