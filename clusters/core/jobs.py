@@ -31,7 +31,7 @@ from clusters.models import QueuedJob
 logger = logging.getLogger(__name__)
 
 JobArg = int | str | None
-SendOutcome = Literal["sent", "taken", "refused", "failed"]
+SendOutcome = Literal["sent", "taken", "refused", "error"]
 
 # What every page says when its action could not be handed to the broker yet.
 QUEUED_WHILE_PAUSED = "queued; it will run when background work resumes."
@@ -72,11 +72,11 @@ def job_send(job_id: int) -> SendOutcome:
         logger.warning("broker refused %s (job %s: %s); the sweep resends it", job, job_id, error)
         return "refused"
     except Exception as exc:
-        # Not an outage (an unknown task in eager mode, a bad argument): resending
-        # cannot help and must not hold up the jobs behind it. Kept, marked, logged.
-        ours.update(sent_at=timezone.now(), last_error=f"failed: {type(exc).__name__}"[:300])
-        logger.exception("job %s (%s) could not be sent and is given up", job_id, job)
-        return "failed"
+        # Not an outage (a bug, a bad argument): kept for the next sweep like a refusal,
+        # but the sweep goes on to the jobs behind it instead of stopping.
+        ours.update(claimed_at=None, last_error=f"error: {type(exc).__name__}"[:300])
+        logger.exception("job %s (%s) could not be sent; kept for the next sweep", job_id, job)
+        return "error"
     ours.update(sent_at=timezone.now())
     return "sent"
 
@@ -113,7 +113,9 @@ def _publish(job: QueuedJob) -> None:
     if job.countdown is not None:  # a resent job keeps its original due time
         waited = (timezone.now() - job.created_at).total_seconds()
         countdown = max(0.0, job.countdown - waited)
-    current_app.send_task(job.task_name, args=args, countdown=countdown)
+    # ignore_result: nothing reads a job's result, and subscribing to one would make a
+    # Redis outage look like a result-store failure after ~20 s of reconnecting.
+    current_app.send_task(job.task_name, args=args, countdown=countdown, ignore_result=True)
 
 
 def jobs_pending_send(*, now: datetime | None = None) -> int:

@@ -164,12 +164,14 @@ def test_a_claim_whose_sender_died_goes_stale_and_the_sweep_sends_the_job_once(e
 def test_a_job_that_cannot_be_sent_for_a_reason_other_than_an_outage_holds_up_nothing(
     eager,
 ) -> None:
-    """An unknown task (a bug, not an outage) is marked failed; the jobs behind it go."""
+    """An unknown task (a bug, not an outage) is kept, never lost, and the jobs behind
+    it still go."""
     broken = _refused("tests.reliability.test_outbox.no_such_task", 1)
     _refused("tests.reliability.test_outbox.record", 2)
     assert jobs_pending_send() == 1 and eager == [2]
     broken.refresh_from_db()
-    assert broken.sent_at is not None and broken.last_error.startswith("failed")
+    assert broken.sent_at is None and broken.claimed_at is None
+    assert broken.last_error.startswith("error") and broken.attempts == 2
 
 
 @pytest.mark.django_db
