@@ -158,6 +158,12 @@ def web(redis, tmp_path) -> Iterator[str]:
         log.close()
 
 
+def _finished(log: Path, task: str) -> int:
+    """How many runs of ``task`` the worker's log reports finished."""
+    text = log.read_text() if log.exists() else ""
+    return sum(1 for line in text.splitlines() if f"{task}[" in line and "succeeded" in line)
+
+
 def _celery_call(redis_url: str, task: str) -> None:
     """What beat does on its schedule: publish a task through the broker."""
     subprocess.run(
@@ -397,8 +403,20 @@ def test_redis_outage_keeps_pages_up_keeps_every_action_and_runs_each_once_after
         except AssertionError:
             raise AssertionError(log.read_text()[-3000:]) from None
         assert "will run when background work resumes" not in s.get(f"{web}/", timeout=10).text
-        # A second sweep (another beat, a second worker) finds nothing left to send.
+        # A second sweep (another beat, a second worker) finds nothing left to send:
+        # wait until the worker says both sweeps finished (not a fixed sleep, which a
+        # slow machine could outlast and so pass with a late duplicate still coming).
+        done_before = (
+            _finished(log, "clusters.core.tasks.jobs_resend"),
+            _finished(log, "deployments.redeploy.tasks.sweep"),
+        )
         _celery_call(redis.url, "clusters.core.tasks.jobs_resend")
         _celery_call(redis.url, "deployments.redeploy.tasks.sweep")
-        time.sleep(3)
+        wait_until(
+            lambda: (
+                _finished(log, "clusters.core.tasks.jobs_resend") > done_before[0]
+                and _finished(log, "deployments.redeploy.tasks.sweep") > done_before[1]
+            ),
+            timeout=60,
+        )
     _assert_each_happened_once(kept, sandbox, receiver)
