@@ -59,4 +59,4 @@ echo "  Fleetdeck is starting: open http://127.0.0.1:$PORT/"
 echo "  Log in as 'admin'; the password is in $FLEETDECK_DATA_DIR/admin-password"
 echo "  Processes: ${processes[*]}. Press Ctrl-C to stop them all."
 echo
-exec .venv/bin/honcho -f Procfile start "${processes[@]}"
+exec $PY scripts/supervise.py -f Procfile start "${processes[@]}"

@@ -85,5 +85,9 @@ def test_make_run_serves_healthz_and_stops_on_sigint(tmp_path) -> None:
         ["pgrep", "-g", str(proc.pid)], capture_output=True, text=True
     ).stdout.split()
     assert leftover == [], f"processes still running: {leftover}"
+    # Every process stopped on its own: nothing had to be killed, nothing crashed.
+    output = log_path.read_text()
+    assert "sending SIGKILL" not in output, output[-3000:]
+    assert "Traceback" not in output and "TypeError" not in output, output[-3000:]
     with pytest.raises(OSError):
         urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2)
