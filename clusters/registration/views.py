@@ -14,7 +14,7 @@ from django.template.loader import render_to_string
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_variables
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
-from django_htmx.http import HttpResponseStopPolling
+from django_htmx.http import HttpResponseStopPolling, trigger_client_event
 
 from clusters import registration as svc
 from clusters.aws.errors import AwsError
@@ -56,7 +56,10 @@ def _progress(request: HtmxHttpRequest, row: Any, outcome: Any, template: str) -
     done = outcome(row)
     context = {"row": row, "flash": done}
     html = render_to_string(f"clusters/registrations/{template}", context, request)
-    return flash(HttpResponseStopPolling(html), *done) if done else HttpResponse(html)
+    if not done:
+        return HttpResponse(html)
+    # The lists around the row (pending → decided) refresh at once, not on their next poll.
+    return flash(trigger_client_event(HttpResponseStopPolling(html), "registration-changed"), *done)
 
 
 def _fail(request: HttpRequest, exc: Exception) -> None:
@@ -254,13 +257,14 @@ def activation_revoke(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 @role_required(VIEWER)
 def waiting_room(request: HtmxHttpRequest) -> HttpResponse:
-    if request.htmx and request.GET.get("part") == "admission":
+    part = request.GET.get("part") if request.htmx else None
+    if part == "admission":
         w = sel.admission_progress(db_id(request.GET.get("pk")) or 0)
         return _progress(request, w, sel.admission_outcome, "waiting_room.html#admission-progress")
     context = _ctx(request, "waiting-room", title="Waiting room", clusters=sel.hold_policies())
     context.update(sel.waiting_room())
-    if request.htmx and request.GET.get("part") == "pending":
-        return render(request, "clusters/registrations/waiting_room.html#pending", context)
+    if part in ("pending", "decided"):
+        return render(request, f"clusters/registrations/waiting_room.html#{part}", context)
     return render(request, "clusters/registrations/waiting_room.html", context)
 
 
