@@ -25,6 +25,7 @@ app.autodiscover_tasks(
         "clusters.registration",
         "deployments",
         "deployments.drift",
+        "deployments.health",
         "deployments.redeploy",
         "deployments.samples",
         "console.alerts",
@@ -81,6 +82,12 @@ def _app_schedules() -> dict[str, dict[str, object]]:
         "registration-waiting-room-scan": {
             "task": "clusters.registration.tasks.waiting_room_scan_all",
             "schedule": _interval("FLEETDECK_REGISTRATION_INTERVAL_SECONDS", 30),
+        },
+        "health-refresh": {
+            # Health also changes with time alone (stale data, a crash window ageing
+            # out): the whole fleet is re-evaluated; syncs refresh their cluster at once.
+            "task": "deployments.health.tasks.health_refresh_fleet",
+            "schedule": _interval("FLEETDECK_HEALTH_INTERVAL_SECONDS", 30),
         },
         "drift-evaluate": {
             "task": "deployments.drift.tasks.evaluate_drift",

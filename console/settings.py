@@ -352,6 +352,11 @@ FLEETDECK_DASHBOARD_CACHE_SECONDS = env_int(
     "FLEETDECK_DASHBOARD_CACHE_SECONDS", 0 if TESTING else 2, minimum=0
 )
 FLEETDECK_STUCK_ROLLOUT_MINUTES = env_int("FLEETDECK_STUCK_ROLLOUT_MINUTES", 30, minimum=1)
+# Health (deployments/health, docs/dashboard.md): a crash loop is this many failed task
+# stops (non-zero exit or OOM, not requested) of one service within the window.
+FLEETDECK_CRASH_LOOP_STOPS = env_int("FLEETDECK_CRASH_LOOP_STOPS", 3, minimum=1)
+FLEETDECK_CRASH_LOOP_MINUTES = env_int("FLEETDECK_CRASH_LOOP_MINUTES", 10, minimum=1)
+FLEETDECK_HEALTH_INTERVAL_SECONDS = env_int("FLEETDECK_HEALTH_INTERVAL_SECONDS", 30, minimum=5)
 FLEETDECK_ALERT_INTERVAL_SECONDS = env_int("FLEETDECK_ALERT_INTERVAL_SECONDS", 60, minimum=10)
 # Absolute links in notifications ("Open in Fleetdeck"); relative when unset.
 FLEETDECK_BASE_URL = env_str("FLEETDECK_BASE_URL")

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-from django.db.models import F, Q, QuerySet
+import re
+from collections import Counter
+from typing import Any
 
-from clusters.models import Cluster, ContainerInstance
-from deployments.models import Service, Task
+from django.db.models import Q, QuerySet
+
+from clusters.core.health import HealthState, is_unhealthy
+from clusters.models import Cluster, ContainerInstance, Event, EventSource
+from deployments.models import Service, Task, TaskContainer
 
 TASK_STATUSES = ("running", "pending", "stopped", "all")
 
@@ -18,10 +23,11 @@ def services_query(
         qs = qs.filter(cluster=cluster)
     if state == "gone":
         qs = qs.filter(gone_at__isnull=False)
-    elif state == "unsteady":
-        qs = qs.filter(gone_at__isnull=True).exclude(
-            running_count=F("desired_count"), pending_count=0
-        )
+    elif state in ("unhealthy", "unsteady"):  # "unsteady": links from before health
+        unhealthy = [s for s in HealthState.values if is_unhealthy(s)]
+        qs = qs.filter(gone_at__isnull=True, health_state__in=unhealthy)
+    elif state in HealthState.values:
+        qs = qs.filter(gone_at__isnull=True, health_state=state)
     elif state == "active":
         qs = qs.filter(gone_at__isnull=True)
     if q:
@@ -55,3 +61,49 @@ def tasks_query(
     if q:
         qs = qs.filter(Q(arn__icontains=q) | Q(group__icontains=q) | Q(stopped_reason__icontains=q))
     return qs.order_by("-id")
+
+
+# How many of a service's newest stopped tasks the incident header summarises.
+RECENT_STOPS = 20
+
+
+def service_recent_stops(service: Service) -> dict[str, Any]:
+    """Exit codes and OOM kills of the service's newest stopped tasks (one query)."""
+    rows = list(
+        TaskContainer.objects.filter(task__service=service, task__last_status="STOPPED")
+        .exclude(exit_code__isnull=True, reason="")
+        .order_by("-task__stopped_at", "-task_id")
+        .values("task_id", "exit_code", "reason", "task__stop_code")[: RECENT_STOPS * 4]
+    )
+    tasks = list(dict.fromkeys(r["task_id"] for r in rows))[:RECENT_STOPS]
+    kept = [r for r in rows if r["task_id"] in set(tasks)]
+    codes = Counter(r["exit_code"] for r in kept if r["exit_code"] is not None)
+    return {
+        "tasks": len(tasks),
+        "exit_codes": sorted(codes.items(), key=lambda kv: (-kv[1], kv[0])),
+        "oom": len({r["task_id"] for r in kept if "OutOfMemory" in (r["reason"] or "")}),
+    }
+
+
+def service_last_placement_failure(service: Service) -> dict[str, Any] | None:
+    """The newest "unable to place a task" event, with the instance it names."""
+    event = (
+        Event.objects.filter(
+            service_arn=service.arn,
+            source=EventSource.ECS_SERVICE_EVENT,
+            message__contains="was unable to place a task",
+        )
+        .order_by("-occurred_at", "-id")
+        .first()
+    )
+    if event is None:
+        return None
+    found = re.search(r"container-instance ([\w-]+)", event.message)
+    instance = (
+        ContainerInstance.objects.filter(cluster=service.cluster, arn__endswith="/" + found[1])
+        .only("pk", "arn", "ec2_instance_id")
+        .first()
+        if found
+        else None
+    )
+    return {"event": event, "instance": instance}

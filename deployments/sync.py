@@ -33,6 +33,7 @@ from clusters.mirror.sync import (
     sync_runs_abandoned_close,
 )
 from clusters.models import AwsAccount, Cluster, SyncRun
+from deployments.health import health_refresh
 from deployments.task_sync import cluster_tasks_sync
 from deployments.workload_sync import STOPPED, cluster_services_sync, services_fetch
 
@@ -45,6 +46,24 @@ def cluster_sync(
     reader: EcsReader | None = None,
     described: ClusterInfo | None = None,
     final: bool = True,
+) -> SyncRun | None:
+    """Sync one cluster, then re-evaluate its health (whatever the sync's outcome:
+    a failed sync is a reason too). Returns its finished ``SyncRun``."""
+    try:
+        return _cluster_sync(
+            cluster_id=cluster_id, run_id=run_id, reader=reader, described=described, final=final
+        )
+    finally:
+        health_refresh(cluster_ids=[cluster_id])
+
+
+def _cluster_sync(
+    *,
+    cluster_id: int,
+    run_id: int | None,
+    reader: EcsReader | None,
+    described: ClusterInfo | None,
+    final: bool,
 ) -> SyncRun | None:
     """Sync one cluster. Returns its finished ``SyncRun`` (None: no such cluster).
 
@@ -187,6 +206,7 @@ def account_sync(
     stats = tally.stats
     sync_run_finish(run=run, stats=stats, calls=tally.calls, ok=tally.ok, started=started)
     account_mark_synced(account=account, ok=tally.ok, error="; ".join(stats.errors)[:4000])
+    health_refresh(cluster_ids=[], host_ids=[], account_ids=[account.pk])
     if tally.transient is not None and not tally.ok and not stats.created + stats.updated:
         raise tally.transient
     return run

@@ -21,7 +21,13 @@ from clusters.mirror.selectors import clusters_overview, instances_query, pagina
 from clusters.mirror.sync import sync_run_start
 from clusters.models import AwsAccount, Cluster, ContainerInstance, Event, EventSource, SyncRun
 from deployments.models import Deployment, Service, Task
-from deployments.selectors import TASK_STATUSES, services_query, tasks_query
+from deployments.selectors import (
+    TASK_STATUSES,
+    service_last_placement_failure,
+    service_recent_stops,
+    services_query,
+    tasks_query,
+)
 
 TABS = ("services", "tasks", "instances")
 
@@ -108,6 +114,8 @@ def service_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "page": page,
             "status": status,
             "can_operate": has_role(request.user, OPERATOR),
+            "recent_stops": service_recent_stops(service),
+            "placement": service_last_placement_failure(service),
         },
     )
 

@@ -21,6 +21,7 @@ from clusters.aws.errors import AwsPermanentError
 from clusters.core.timeline import NewEvent, dedupe_key, events_record
 from clusters.mirror.writes import SyncStats, changed_fields, mirror_write
 from clusters.models import Cluster, EventSeverity, EventSource
+from deployments.health import service_event_severity
 from deployments.models import Deployment, Service, TaskDefinition
 
 STOPPED = "STOPPED"
@@ -211,7 +212,7 @@ def _service_events_record(cluster: Cluster, infos: list[ServiceInfo], stats: Sy
     events = [
         NewEvent(
             source=EventSource.ECS_SERVICE_EVENT,
-            severity=_service_event_severity(e.message),
+            severity=service_event_severity(e.message),
             message=e.message,
             dedupe_key=dedupe_key("ecs-service-event", e.event_id),
             occurred_at=e.created_at,
@@ -223,10 +224,3 @@ def _service_events_record(cluster: Cluster, infos: list[ServiceInfo], stats: Sy
         for e in info.events
     ]
     stats.events += events_record(events)
-
-
-def _service_event_severity(message: str) -> str:
-    text = message.lower()
-    if "unable to" in text or "failed" in text or "rolling back" in text:
-        return EventSeverity.WARNING
-    return EventSeverity.INFO

@@ -8,7 +8,7 @@ from clusters.models.aws import (
     SyncRunStatus,
     SyncStatus,
 )
-from clusters.models.base import MirroredModel
+from clusters.models.base import HealthFields, MirroredModel
 from clusters.models.hosts import Container, ContainerAction, ContainerHealth, DockerHost
 from clusters.models.jobs import QueuedJob
 from clusters.models.registration import (
@@ -36,6 +36,7 @@ __all__ = [
     "Event",
     "EventSeverity",
     "EventSource",
+    "HealthFields",
     "InstanceAdmission",
     "MirroredModel",
     "QueuedJob",

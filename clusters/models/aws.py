@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db import models
 from django.utils import timezone
 
-from clusters.models.base import MirroredModel
+from clusters.models.base import HealthFields, MirroredModel
 
 
 class AuthMode(models.TextChoices):
@@ -22,7 +22,7 @@ class SyncStatus(models.TextChoices):
     FAILED = "failed", "Failed"
 
 
-class AwsAccount(models.Model):
+class AwsAccount(HealthFields):
     """An AWS account Fleetdeck mirrors. Credentials are never stored here: the
     account only says *how* to obtain them (default chain, profile, role)."""
 
@@ -54,7 +54,7 @@ class AwsAccount(models.Model):
         return self.name
 
 
-class Cluster(MirroredModel):
+class Cluster(HealthFields, MirroredModel):
     account = models.ForeignKey(AwsAccount, on_delete=models.CASCADE, related_name="clusters")
     region = models.CharField(max_length=32)
     arn = models.CharField(max_length=2048, unique=True)
@@ -80,7 +80,7 @@ class Cluster(MirroredModel):
         return f"{self.name} ({self.region})"
 
 
-class ContainerInstance(MirroredModel):
+class ContainerInstance(HealthFields, MirroredModel):
     cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="instances")
     arn = models.CharField(max_length=2048, unique=True)
     ec2_instance_id = models.CharField(max_length=64, blank=True, db_index=True)

@@ -3,6 +3,8 @@ from __future__ import annotations
 from django.db import models
 from django.utils import timezone
 
+from clusters.core.health import HealthState
+
 
 class MirroredModel(models.Model):
     """A row that mirrors an object another system owns (AWS, a Docker host).
@@ -22,3 +24,29 @@ class MirroredModel(models.Model):
     @property
     def is_gone(self) -> bool:
         return self.gone_at is not None
+
+
+class HealthFields(models.Model):
+    """The subject's health as ``deployments.health`` last computed it: the one
+    answer every page, badge, alert, API field and metric reads. A row never
+    computed is "unknown" with no reason, rendered "waiting for the first sync"."""
+
+    health_state = models.CharField(
+        max_length=16, choices=HealthState.choices, default=HealthState.UNKNOWN, db_index=True
+    )
+    # [{"code","state","message","since","evidence"}] (clusters.core.health.Reason)
+    health_reasons = models.JSONField(default=list, blank=True)
+    health_since = models.DateTimeField(null=True, blank=True)  # when this state began
+    health_updated_at = models.DateTimeField(null=True, blank=True)  # last verdict change
+
+    class Meta:
+        abstract = True
+
+    @property
+    def health(self) -> dict[str, object]:
+        return {
+            "state": self.health_state,
+            "reasons": self.health_reasons,
+            "since": self.health_since,
+            "updated_at": self.health_updated_at,
+        }

@@ -4,14 +4,14 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-from clusters.models.base import MirroredModel
+from clusters.models.base import HealthFields, MirroredModel
 
 # A Docker host's TLS material, item by item: the fields are tls_<item>_path and
 # encrypted_tls_<item>.
 TLS_ITEMS = ("ca", "cert", "key")
 
 
-class DockerHost(models.Model):
+class DockerHost(HealthFields):
     """A Docker engine Fleetdeck mirrors: usually the machine behind an external
     (mi-) container instance."""
 

@@ -14,6 +14,7 @@ class EventSource(models.TextChoices):
     DOCKER = "docker", "Docker"
     DRIFT = "drift", "Drift"
     SYNC = "sync", "Sync"
+    HEALTH = "health", "Health"
     AUDIT = "audit", "Audit"
 
 

@@ -8,9 +8,9 @@ Docker hosts, registrations) are registered in ``EXTENSION_RULES`` and each cost
 one query.
 
 - ``snapshot``: ``fleet_snapshot`` (the queries) and the data classes
-- ``summary``: service and sync classification, ``dashboard_summary``
-- ``rules``: the core attention rules and ``needs_attention``
-- ``extension_rules``: rules over Docker hosts, registrations and drift, with their loaders
+- ``summary``: counts of the stored health per cluster, ``dashboard_summary``
+- ``rules``: ``rule_health`` (one row per unhealthy subject) and ``needs_attention``
+- ``extension_rules``: rules over registrations and drift, with their loaders
 - ``acknowledgements``: which items are acknowledged, and for which firing
 - ``links``: detail and timeline links of the items
 - ``page``: ``Dashboard`` / ``dashboard_data``, what the page shows
@@ -21,32 +21,22 @@ The names below are re-exported so callers import them from ``console.dashboard`
 from console.dashboard.acknowledgements import acknowledgement_fire_seq, acknowledgements_attach
 from console.dashboard.extension_rules import (
     ACTIVATION_EXPIRY_WINDOW,
-    DOCKER_UNREACHABLE_AFTER,
     EXTENSION_RULES,
     _drift_model,
     ensure_extensions_loaded,
-    rule_docker_hosts,
     rule_drift,
     rule_registrations,
 )
 from console.dashboard.links import detail_url, timeline_url
 from console.dashboard.page import Dashboard, dashboard_data
 from console.dashboard.rules import (
-    AGENT_DISCONNECTED_AFTER,
     CORE_RULES,
-    DISCONNECTED_LIMIT,
     Links,
     needs_attention,
-    rule_disconnected_agents,
-    rule_failed_tasks,
-    rule_rollouts,
-    rule_services_below_desired,
-    rule_sync,
-    stuck_rollout_after,
+    rule_health,
 )
 from console.dashboard.snapshot import (
     ERROR,
-    FAILED_TASKS_WINDOW,
     INFO,
     WARNING,
     AttentionItem,
@@ -58,17 +48,13 @@ from console.dashboard.snapshot import (
     SummaryGroup,
     fleet_snapshot,
 )
-from console.dashboard.summary import dashboard_summary, service_state, stale_sync_after
+from console.dashboard.summary import dashboard_summary
 
 __all__ = [
     "ACTIVATION_EXPIRY_WINDOW",
-    "AGENT_DISCONNECTED_AFTER",
     "CORE_RULES",
-    "DISCONNECTED_LIMIT",
-    "DOCKER_UNREACHABLE_AFTER",
     "ERROR",
     "EXTENSION_RULES",
-    "FAILED_TASKS_WINDOW",
     "INFO",
     "WARNING",
     "AttentionItem",
@@ -89,16 +75,8 @@ __all__ = [
     "ensure_extensions_loaded",
     "fleet_snapshot",
     "needs_attention",
-    "rule_disconnected_agents",
-    "rule_docker_hosts",
     "rule_drift",
-    "rule_failed_tasks",
+    "rule_health",
     "rule_registrations",
-    "rule_rollouts",
-    "rule_services_below_desired",
-    "rule_sync",
-    "service_state",
-    "stale_sync_after",
-    "stuck_rollout_after",
     "timeline_url",
 ]

@@ -1,6 +1,7 @@
-"""Attention rules over models owned by other capabilities (Docker hosts,
-registrations and activations, drift findings), each with the loader that reads
-its rows into ``FleetSnapshot.extra`` in one query."""
+"""Attention rules over models owned by other capabilities (registration requests
+and activations, drift findings), each with the loader that reads its rows into
+``FleetSnapshot.extra`` in one query. Docker hosts and waiting-room instances are
+health subjects: ``rules.rule_health`` lists them."""
 
 from __future__ import annotations
 
@@ -19,39 +20,7 @@ from console.dashboard.snapshot import (
     _cluster_fields,
 )
 
-DOCKER_UNREACHABLE_AFTER = timedelta(minutes=2)
 ACTIVATION_EXPIRY_WINDOW = timedelta(hours=24)
-
-
-def _load_docker_hosts(snap: FleetSnapshot) -> None:
-    from clusters.models import DockerHost
-
-    snap.extra["docker_hosts"] = list(
-        DockerHost.objects.filter(enabled=True, reachable=False)
-        .exclude(last_error="", unreachable_since__isnull=True)
-        .values(
-            "name", "endpoint", "last_error", "unreachable_since", "last_error_at", "created_at"
-        )
-    )
-
-
-def rule_docker_hosts(snap: FleetSnapshot) -> Iterable[AttentionItem]:
-    """Docker hosts the console cannot reach (after a grace period for blips)."""
-    for host in snap.extra.get("docker_hosts", []):
-        since = host["unreachable_since"] or host["last_error_at"] or host["created_at"]
-        if snap.now - since < DOCKER_UNREACHABLE_AFTER:
-            continue
-        yield AttentionItem(
-            fingerprint=f"docker-host-unreachable:{host['name']}",
-            severity=ERROR,
-            source="docker-host",
-            title=f"Docker host {host['name']} unreachable",
-            detail=(host["last_error"] or host["endpoint"])[:300],
-            since=since,
-            state="unreachable",
-            url=_detail_by_name("clusters:docker-host", host["name"]),
-            timeline_url=timeline_url(host=host["name"]),
-        )
 
 
 def _load_registrations(snap: FleetSnapshot) -> None:
@@ -130,18 +99,7 @@ def rule_registrations(snap: FleetSnapshot) -> Iterable[AttentionItem]:
                 **cluster,
             )
         elif row["kind"] == "admission":
-            yield AttentionItem(
-                fingerprint=f"waiting-room:{row['id']}",
-                severity=WARNING,
-                source="registration",
-                title=f"Instance {row['label']} is waiting for approval",
-                detail=f"Host {row['extra']}" if row["extra"] else "In the waiting room",
-                since=row["at"],
-                state="pending",
-                url=_url("clusters:waiting-room"),
-                timeline_url=timeline_url(source="registration"),
-                **cluster,
-            )
+            continue  # the instance's own health row ("awaiting-approval") has it
         else:
             hours = max(0, int((row["at"] - snap.now).total_seconds() // 3600))
             yield AttentionItem(
@@ -231,7 +189,6 @@ def rule_drift(snap: FleetSnapshot) -> Iterable[AttentionItem]:
 # needs in ``snapshot.extra``; the rule reads it. ``needs_attention`` runs these
 # rules after the core ones, in this order.
 EXTENSION_RULES: list[tuple[Callable[[FleetSnapshot], None], Rule]] = [
-    (_load_docker_hosts, rule_docker_hosts),
     (_load_registrations, rule_registrations),
     (_load_drift, rule_drift),
 ]

@@ -6,23 +6,29 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, TypedDict
 
-from django.db.models import Count, Max, OuterRef, Q, Subquery
+from django.db.models import OuterRef, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from clusters.models import AwsAccount, Cluster, ContainerInstance, EventSeverity, SyncRun
+from clusters.core.health import HealthState, is_unhealthy
+from clusters.models import (
+    AwsAccount,
+    Cluster,
+    ContainerInstance,
+    DockerHost,
+    EventSeverity,
+    SyncRun,
+)
 from console.models import SEVERITY_RANK, Acknowledgement
-from deployments.models import Deployment, Service, TaskContainer
+from deployments.models import Deployment, Service
 
 # The timeline's severities, as plain strings (they are compared and used as keys).
 ERROR: str = EventSeverity.ERROR.value
 WARNING: str = EventSeverity.WARNING.value
 INFO: str = EventSeverity.INFO.value
-
-FAILED_TASKS_WINDOW = timedelta(hours=1)
 
 
 @dataclass
@@ -41,6 +47,10 @@ class AttentionItem:
     url: str = ""
     timeline_url: str = ""
     acknowledgement: Acknowledgement | None = None
+    # Health items: the subject ("service:12"), its stored state and its own reasons.
+    subject: str = ""
+    health: str = ""
+    reasons: list[Any] = field(default_factory=list)
 
     @property
     def acknowledged(self) -> bool:
@@ -68,9 +78,14 @@ class ClusterSummary:
     name: str
     region: str
     account_name: str
+    state: str = HealthState.UNKNOWN  # the cluster's stored health
+    reasons: list[Any] = field(default_factory=list)
     services_healthy: int = 0
     services_degraded: int = 0
     services_failing: int = 0
+    services_down: int = 0
+    services_unknown: int = 0
+    instances_unhealthy: int = 0
     instances_active: int = 0
     instances_draining: int = 0
     instances_disconnected: int = 0
@@ -83,15 +98,21 @@ class ClusterSummary:
 
     @property
     def services_total(self) -> int:
-        return self.services_healthy + self.services_degraded + self.services_failing
+        return (
+            self.services_healthy
+            + self.services_degraded
+            + self.services_failing
+            + self.services_down
+            + self.services_unknown
+        )
 
     @property
-    def health(self) -> str:
-        if self.services_failing or self.sync_error or self.instances_disconnected:
-            return ERROR
-        if self.services_degraded or self.stale:
-            return WARNING
-        return "ok"
+    def subject(self) -> str:
+        return f"cluster:{self.id}"
+
+    @property
+    def services_broken(self) -> int:
+        return self.services_failing + self.services_down
 
 
 @dataclass
@@ -122,7 +143,7 @@ class FleetSnapshot:
     accounts: list[Any]  # AwsAccount rows annotated with last_ok_run
     services: list[Any]  # values() dicts
     instances: list[Any]
-    failed_stops: list[Any]
+    unhealthy: list[Any]  # subjects whose stored health is not healthy (values() dicts)
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -131,7 +152,7 @@ class FleetSnapshot:
 
 
 def fleet_snapshot(*, now: datetime | None = None) -> FleetSnapshot:
-    """Six queries, whatever the fleet size."""
+    """Eleven queries, whatever the fleet size."""
     now = now or timezone.now()
     clusters = list(
         Cluster.objects.filter(gone_at__isnull=True)
@@ -150,7 +171,7 @@ def fleet_snapshot(*, now: datetime | None = None) -> FleetSnapshot:
         accounts=accounts,
         services=_services(),
         instances=_instances(),
-        failed_stops=_failed_stops(now),
+        unhealthy=_unhealthy_subjects(),
     )
 
 
@@ -166,6 +187,7 @@ def _services() -> list[Any]:
             "desired_count",
             "running_count",
             "pending_count",
+            "health_state",
         )
     )
     _attach_newest_deployments(services)
@@ -186,28 +208,40 @@ def _instances() -> list[Any]:
             "agent_connected",
             "since",
             "is_external",
+            "health_state",
         )
         .order_by()
     )
 
 
-def _failed_stops(now: datetime) -> list[Any]:
-    """Per service (and cluster), tasks stopped with a failure within the window."""
-    failure = Q(exit_code__isnull=False) & ~Q(exit_code=0) | Q(reason__icontains="OutOfMemory")
-    return list(
-        TaskContainer.objects.filter(
-            failure,
-            task__stopped_at__gte=now - FAILED_TASKS_WINDOW,
-            task__cluster__gone_at__isnull=True,
-        )
-        .values("task__service_id", "task__cluster_id")
-        .annotate(
-            tasks=Count("task_id", distinct=True),
-            oom=Count("task_id", distinct=True, filter=Q(reason__icontains="OutOfMemory")),
-            last_stopped=Max("task__stopped_at"),
-        )
-        .order_by()
-    )
+# Subject kinds: (kind, model, name field, cluster field, has an ARN).
+_SUBJECTS: tuple[tuple[str, Any, str, str, bool], ...] = (
+    ("service", Service, "name", "cluster_id", True),
+    ("instance", ContainerInstance, "ec2_instance_id", "cluster_id", True),
+    ("cluster", Cluster, "name", "id", True),
+    ("host", DockerHost, "name", "", False),
+    ("account", AwsAccount, "name", "", False),
+)
+
+
+def _unhealthy_subjects() -> list[Any]:
+    """One query per kind: the rows whose stored health needs a look."""
+    unhealthy = [s for s in HealthState.values if is_unhealthy(s)]
+    rows: list[Any] = []
+    for kind, model, name, cluster, has_arn in _SUBJECTS:
+        qs = model.objects.filter(health_state__in=unhealthy)
+        if hasattr(model, "gone_at"):
+            qs = qs.filter(gone_at__isnull=True)
+        fields = {"id", name, "health_state", "health_reasons", "health_since"}
+        fields |= {cluster} if cluster else set()
+        fields |= {"arn"} if has_arn else set()
+        for row in qs.values(*fields).order_by():
+            arn = row.get("arn", "")
+            label = row[name] or arn.rsplit("/", 1)[-1]
+            rows.append(
+                {**row, "kind": kind, "name": label, "arn": arn, "cluster_id": row.get(cluster)}
+            )
+    return rows
 
 
 def _newest_success(**owner: Any) -> Subquery:

@@ -5,10 +5,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import datetime, timedelta
-from typing import Any
 
-from django.conf import settings
-
+from clusters.core.health import HealthState, is_unhealthy, worst
 from clusters.models import Cluster
 from console.dashboard.extension_rules import ensure_extensions_loaded
 from console.dashboard.snapshot import (
@@ -18,30 +16,12 @@ from console.dashboard.snapshot import (
     SummaryGroup,
     fleet_snapshot,
 )
+from deployments.health import stale_after as health_stale_after
 
 
-# --- service and sync classification ---------------------------------------
 def stale_sync_after() -> timedelta:
-    """Data older than a few missed sync intervals is shown as stale."""
-    interval = settings.FLEETDECK_SYNC_INTERVAL_SECONDS
-    return timedelta(seconds=max(5 * interval, 300))
-
-
-def service_state(svc: dict[str, Any], now: datetime) -> str:
-    """healthy (steady: running = desired, nothing pending, no rollout), degraded, failing."""
-    if svc["status"] != "ACTIVE":
-        return "inactive"
-    if svc["dep_rollout"] == "FAILED":
-        return "failing"
-    if svc["desired_count"] > 0 and svc["running_count"] == 0:
-        return "failing"
-    if (
-        svc["running_count"] < svc["desired_count"]
-        or svc["pending_count"] > 0
-        or svc["dep_rollout"] == "IN_PROGRESS"
-    ):
-        return "degraded"
-    return "healthy"
+    """The health model's staleness threshold (shown as "STALE" next to the age)."""
+    return health_stale_after()
 
 
 def _last_success(cluster: Cluster, account_ok: dict[int, datetime | None]) -> datetime | None:
@@ -90,6 +70,8 @@ def _cluster_rows(snap: FleetSnapshot) -> dict[int, ClusterSummary]:
             name=c.name,
             region=c.region,
             account_name=c.account.name,
+            state=c.health_state,
+            reasons=c.health_reasons,
             tasks_running=c.running_tasks_count,
             last_success_at=last_ok,
             sync_age_seconds=age,
@@ -100,17 +82,14 @@ def _cluster_rows(snap: FleetSnapshot) -> dict[int, ClusterSummary]:
 
 
 def _services_count(rows: dict[int, ClusterSummary], snap: FleetSnapshot) -> None:
+    """Counts of the services' stored health (inactive services are not counted)."""
     for svc in snap.services:
         row = rows.get(svc["cluster_id"])
-        if row is None:
+        state = svc["health_state"]
+        if row is None or state == HealthState.INACTIVE:
             continue
-        state = service_state(svc, snap.now)
-        if state == "healthy":
-            row.services_healthy += 1
-        elif state == "degraded":
-            row.services_degraded += 1
-        elif state == "failing":
-            row.services_failing += 1
+        attr = f"services_{state}"
+        setattr(row, attr, getattr(row, attr) + 1)
 
 
 def _instances_count(rows: dict[int, ClusterSummary], snap: FleetSnapshot) -> None:
@@ -119,6 +98,8 @@ def _instances_count(rows: dict[int, ClusterSummary], snap: FleetSnapshot) -> No
         row = rows.get(inst["cluster_id"])
         if row is None:
             continue
+        if is_unhealthy(inst["health_state"]):
+            row.instances_unhealthy += 1
         if inst["id"] in waiting:
             row.instances_waiting += 1
         elif not inst["agent_connected"] and inst["status"] in ("ACTIVE", "DRAINING"):
@@ -133,6 +114,9 @@ _SUMMED = (
     "services_healthy",
     "services_degraded",
     "services_failing",
+    "services_down",
+    "services_unknown",
+    "instances_unhealthy",
     "instances_active",
     "instances_draining",
     "instances_disconnected",
@@ -149,4 +133,5 @@ def _totals(rows: list[ClusterSummary]) -> ClusterSummary:
     ages = [r.sync_age_seconds for r in rows if r.sync_age_seconds is not None]
     totals.sync_age_seconds = max(ages) if ages else None
     totals.stale = any(r.stale for r in rows)
+    totals.state = worst((r.state for r in rows), default=HealthState.UNKNOWN)
     return totals

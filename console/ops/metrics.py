@@ -15,6 +15,7 @@ from django.conf import settings
 from django.db.models import Count
 from django.utils import timezone
 
+from clusters.core.health import HealthState
 from clusters.models import EventSeverity, SyncRun
 from console.dashboard import (
     AttentionItem,
@@ -24,10 +25,12 @@ from console.dashboard import (
     dashboard_summary,
     fleet_snapshot,
     needs_attention,
-    service_state,
 )
 
 log = logging.getLogger(__name__)
+
+# fleetdeck_services' states: every state but inactive (not counted on the dashboard).
+SERVICE_STATES = [s for s in HealthState.values if s != HealthState.INACTIVE]
 
 
 def _label(value: object) -> str:
@@ -93,9 +96,9 @@ def metrics_text() -> str:
 
 
 def _services_write(out: Exposition, summary: FleetSummary, snap: FleetSnapshot) -> None:
-    out.family("fleetdeck_services", "gauge", "Services by state per cluster.")
+    out.family("fleetdeck_services", "gauge", "Services by health state per cluster.")
     for row in summary.clusters:
-        for state in ("healthy", "degraded", "failing"):
+        for state in SERVICE_STATES:
             out.sample(
                 "fleetdeck_services",
                 getattr(row, f"services_{state}"),
@@ -115,10 +118,31 @@ def _services_write(out: Exposition, summary: FleetSummary, snap: FleetSnapshot)
             "region": c.region,
             "cluster": c.name,
             "service": svc["name"],
-            "state": service_state(svc, snap.now),
+            "state": svc["health_state"],
         }
         out.sample("fleetdeck_service_desired_tasks", svc["desired_count"], **labels)
         out.sample("fleetdeck_service_running_tasks", svc["running_count"], **labels)
+    _service_health_write(out, snap)
+
+
+def _service_health_write(out: Exposition, snap: FleetSnapshot) -> None:
+    """One series per service and state, 1 for the state it is in (the stored
+    health, as every page shows it), 0 for the others."""
+    out.family(
+        "fleetdeck_service_health",
+        "gauge",
+        "1 for the health state each service is in (healthy, degraded, failing, down, "
+        "unknown, inactive), else 0.",
+    )
+    clusters = snap.cluster_by_id
+    for svc in snap.services:
+        c = clusters.get(svc["cluster_id"])
+        if c is None:
+            continue
+        where = {"account": c.account.name, "region": c.region, "cluster": c.name}
+        for state in HealthState.values:
+            value = 1 if svc["health_state"] == state else 0
+            out.sample("fleetdeck_service_health", value, service=svc["name"], state=state, **where)
 
 
 def _instances_write(out: Exposition, summary: FleetSummary) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db import models
 
-from clusters.models import Cluster, ContainerInstance, MirroredModel
+from clusters.models import Cluster, ContainerInstance, HealthFields, MirroredModel
 
 
 class TaskDefinition(models.Model):
@@ -32,7 +32,7 @@ class TaskDefinition(models.Model):
         return f"{self.family}:{self.revision}"
 
 
-class Service(MirroredModel):
+class Service(HealthFields, MirroredModel):
     cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="services")
     arn = models.CharField(max_length=2048, unique=True)
     name = models.CharField(max_length=255)
