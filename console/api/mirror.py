@@ -10,12 +10,35 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import serializers, viewsets
 
+from clusters.core.health import HealthState
 from clusters.core.inputs import db_id
 from clusters.models import AwsAccount, Cluster, ContainerInstance, Event
 from deployments.models import Deployment, Service, Task, TaskContainer
 
 
+class ReasonSerializer(serializers.Serializer[dict[str, Any]]):
+    code = serializers.CharField(help_text="Stable machine-readable code, e.g. rollout-failed.")
+    state = serializers.CharField(help_text="The state this reason alone puts the subject in.")
+    message = serializers.CharField()
+    since = serializers.DateTimeField(
+        allow_null=True, help_text="When it started, per AWS/Docker where they say so."
+    )
+    evidence = serializers.DictField(help_text="The facts the reason rests on.")
+
+
+class HealthSerializer(serializers.Serializer[Any]):
+    """The stored verdict of the health model (deployments/health), the same one every
+    page's badge, the dashboard and /metrics show."""
+
+    state = serializers.ChoiceField(choices=HealthState.choices, source="health_state")
+    reasons = ReasonSerializer(many=True, source="health_reasons")
+    since = serializers.DateTimeField(source="health_since", allow_null=True)
+    updated_at = serializers.DateTimeField(source="health_updated_at", allow_null=True)
+
+
 class AccountSerializer(serializers.ModelSerializer[AwsAccount]):
+    health = HealthSerializer(source="*", read_only=True)
+
     class Meta:
         model = AwsAccount
         # No credentials are stored; role/profile names are how, not secrets.
@@ -29,11 +52,13 @@ class AccountSerializer(serializers.ModelSerializer[AwsAccount]):
             "last_sync_status",
             "last_sync_at",
             "last_sync_error",
+            "health",
         ]
 
 
 class ClusterSerializer(serializers.ModelSerializer[Cluster]):
     account = serializers.CharField(source="account.name")
+    health = HealthSerializer(source="*", read_only=True)
 
     class Meta:
         model = Cluster
@@ -51,6 +76,7 @@ class ClusterSerializer(serializers.ModelSerializer[Cluster]):
             "last_sync_at",
             "last_sync_ok",
             "last_sync_error",
+            "health",
             "first_seen_at",
             "last_seen_at",
             "gone_at",
@@ -59,6 +85,7 @@ class ClusterSerializer(serializers.ModelSerializer[Cluster]):
 
 class InstanceSerializer(serializers.ModelSerializer[ContainerInstance]):
     cluster = serializers.CharField(source="cluster.arn")
+    health = HealthSerializer(source="*", read_only=True)
 
     class Meta:
         model = ContainerInstance
@@ -84,6 +111,7 @@ class InstanceSerializer(serializers.ModelSerializer[ContainerInstance]):
             "running_tasks_count",
             "pending_tasks_count",
             "registered_at",
+            "health",
             "first_seen_at",
             "last_seen_at",
             "gone_at",
@@ -93,7 +121,7 @@ class InstanceSerializer(serializers.ModelSerializer[ContainerInstance]):
 class ServiceSerializer(serializers.ModelSerializer[Service]):
     cluster = serializers.CharField(source="cluster.arn")
     task_definition = serializers.CharField(source="task_definition.arn", default=None)
-    is_steady = serializers.BooleanField(read_only=True)
+    health = HealthSerializer(source="*", read_only=True)
 
     class Meta:
         model = Service
@@ -110,7 +138,7 @@ class ServiceSerializer(serializers.ModelSerializer[Service]):
             "scheduling_strategy",
             "deployment_configuration",
             "task_definition",
-            "is_steady",
+            "health",
             "first_seen_at",
             "last_seen_at",
             "gone_at",

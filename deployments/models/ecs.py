@@ -56,16 +56,6 @@ class Service(HealthFields, MirroredModel):
     def __str__(self) -> str:
         return self.name
 
-    @property
-    def is_steady(self) -> bool:
-        """ACTIVE, all desired tasks running, nothing pending (deployments are checked
-        by the page with ``deployments``)."""
-        return (
-            self.status == "ACTIVE"
-            and self.running_count == self.desired_count
-            and self.pending_count == 0
-        )
-
 
 class Deployment(models.Model):
     service = models.ForeignKey(Service, on_delete=models.CASCADE, related_name="deployments")

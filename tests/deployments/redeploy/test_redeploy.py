@@ -94,7 +94,7 @@ def test_forced_redeploy_of_external_service_completes_with_an_ordered_timeline(
     assert redeploy.deployment.rollout_state == "COMPLETED"
     assert redeploy.finished_at is not None
     web.refresh_from_db()
-    assert web.is_steady and web.running_count == 4
+    assert web.pending_count == 0 and web.running_count == 4 == web.desired_count
     new_tasks = set(fleet.ecs.list_tasks(cluster="edge", serviceName="web")["taskArns"])
     assert new_tasks.isdisjoint(old_tasks) and len(new_tasks) == 4
 
