@@ -59,7 +59,7 @@ def _rollout(svc: Service, dep: Deployment | None, facts: Facts) -> list[Reason]
         "failed_tasks": dep.failed_tasks,
     }
     if dep.rollout_state == "FAILED":
-        why = dep.rollout_state_reason or "rollout state FAILED"
+        why = (dep.rollout_state_reason or "rollout state FAILED").rstrip(".")
         failed = f", {dep.failed_tasks} tasks failed to start" if dep.failed_tasks else ""
         return [
             reason(
