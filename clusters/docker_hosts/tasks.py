@@ -27,6 +27,10 @@ def sync_docker_host(host_id: int) -> bool:
     """Idempotent; a missing host or a held lock returns quietly. An unreachable
     host is recorded by the service (not retried: the next schedule is the retry)."""
     result = docker_host_sync(host_id=host_id)
+    if result is not None:
+        # The host's health (reachability, restarting containers) is judged by the
+        # health model, which lives above this package: queued by name.
+        job_enqueue("deployments.health.tasks.health_refresh_host", host_id)
     return bool(result and result.ok)
 
 

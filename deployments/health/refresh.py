@@ -12,7 +12,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from clusters.core.health import SEVERITY, HealthState, Reason, own_reasons, worst
+from clusters.core.health import RANK, SEVERITY, HealthState, Reason, own_reasons, worst
 from clusters.core.timeline import NewEvent, dedupe_key, events_record
 from clusters.models import AwsAccount, Cluster, EventSource
 from deployments.health.facts import Facts, facts_load
@@ -40,6 +40,7 @@ class HealthWriter:
     def add(self, obj: Any, verdict: Verdict, subject: str, label: str, **where: Any) -> None:
         self.evaluated += 1
         reasons = _carry_since(verdict.reasons, obj.health_reasons or [], self.now)
+        reasons.sort(key=lambda r: -RANK.get(r["state"], 0))  # the worst reason first
         if obj.health_updated_at and (obj.health_state, obj.health_reasons) == (
             verdict.state,
             reasons,

@@ -115,7 +115,7 @@ def _crashes(stops: list[Stop], facts: Facts) -> list[Reason]:
     if oom == len(recent):
         what = f"{oom} OOM kill{'s' if oom > 1 else ''} in {minutes} min"
     else:
-        exits = ", ".join(f"exit {k} x{v}" for k, v in sorted(codes.items(), key=str))
+        exits = ", ".join(f"exit {k} ×{v}" for k, v in sorted(codes.items(), key=str))  # noqa: RUF001
         count = f"{len(recent)} task stop{'s' if len(recent) > 1 else ''}"
         what = f"{count} with a failure in {minutes} min ({exits}"
         what += f"; {oom} OOM)" if oom else ")"
