@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from clusters.core.health import RANK, SEVERITY, HealthState, Reason, own_reasons, worst
 from clusters.core.timeline import NewEvent, dedupe_key, events_record
-from clusters.models import AwsAccount, Cluster, EventSource
+from clusters.models import AwsAccount, Cluster, ContainerInstance, EventSource
 from deployments.health.facts import Facts, facts_load
 from deployments.health.infrastructure import (
     account_verdict,
@@ -26,6 +26,7 @@ from deployments.health.infrastructure import (
     rollup,
 )
 from deployments.health.services import Verdict, service_verdict
+from deployments.models import Service
 
 HEALTH_FIELDS = ["health_state", "health_reasons", "health_since", "health_updated_at"]
 
@@ -58,7 +59,7 @@ class HealthWriter:
     def save(self) -> int:
         with transaction.atomic():
             for model, rows in self.changed.items():
-                model.objects.bulk_update(rows, HEALTH_FIELDS, batch_size=500)
+                model.objects.bulk_update(rows, HEALTH_FIELDS, batch_size=100)
             events_record(self.events)
         return sum(len(rows) for rows in self.changed.values())
 
@@ -117,8 +118,13 @@ def health_refresh(
     now = now or timezone.now()
     facts = facts_load(now=now, cluster_ids=cluster_ids, host_ids=host_ids)
     writer = HealthWriter(now)
+    services, instances = defaultdict(list), defaultdict(list)
+    for svc in facts.services:
+        services[svc.cluster_id].append(svc)
+    for inst in facts.instances:
+        instances[inst.cluster_id].append(inst)
     for cluster in facts.clusters:
-        _cluster_evaluate(cluster, facts, writer)
+        _cluster_evaluate(cluster, facts, writer, services[cluster.pk], instances[cluster.pk])
     for host in facts.hosts:
         writer.add(
             host,
@@ -136,18 +142,24 @@ def health_refresh(
     return written + _accounts_evaluate(accounts, now)
 
 
-def _cluster_evaluate(cluster: Cluster, facts: Facts, writer: HealthWriter) -> None:
+def _cluster_evaluate(
+    cluster: Cluster,
+    facts: Facts,
+    writer: HealthWriter,
+    cluster_services: list[Service],
+    cluster_instances: list[ContainerInstance],
+) -> None:
     own = cluster_own_reasons(cluster, facts)
     via = inherited(own, f"cluster:{cluster.pk}")
     where = {"account": cluster.account.name, "region": cluster.region, "cluster_arn": cluster.arn}
     services, instances = [], []
-    for svc in (s for s in facts.services if s.cluster_id == cluster.pk):
+    for svc in cluster_services:
         verdict = service_verdict(svc, facts, via)
         writer.add(
             svc, verdict, f"service:{svc.pk}", f"Service {svc.name}", service_arn=svc.arn, **where
         )
         services.append((f"service:{svc.pk}", svc.name, verdict.state))
-    for inst in (i for i in facts.instances if i.cluster_id == cluster.pk):
+    for inst in cluster_instances:
         verdict = instance_verdict(inst, facts, via)
         writer.add(
             inst, verdict, f"instance:{inst.pk}", f"Instance {inst}", instance_arn=inst.arn, **where
