@@ -10,6 +10,7 @@ from typing import TypedDict
 
 from django.conf import settings
 
+from clusters.display import timestamp_text
 from console.dashboard.acknowledgements import acknowledgements_attach
 from console.dashboard.extension_rules import EXTENSION_RULES, ensure_extensions_loaded
 from console.dashboard.links import _url, detail_url, timeline_url
@@ -73,7 +74,7 @@ def rule_rollouts(snap: FleetSnapshot) -> Iterable[AttentionItem]:
                 source="deployment",
                 title=f"Deployment of {svc['name']} stuck for {minutes} min",
                 detail=(
-                    f"IN_PROGRESS since {created:%Y-%m-%d %H:%M} UTC; "
+                    f"IN_PROGRESS since {timestamp_text(created)}; "
                     f"{svc['running_count']}/{svc['desired_count']} running"
                 ),
                 since=created,
@@ -214,7 +215,7 @@ def rule_sync(snap: FleetSnapshot) -> Iterable[AttentionItem]:
                 source="sync",
                 title=f"Data for {c.name} is stale",
                 detail="No successful sync since "
-                + (f"{last_ok:%Y-%m-%d %H:%M} UTC" if last_ok else "it was first seen"),
+                + (timestamp_text(last_ok) if last_ok else "it was first seen"),
                 since=since,
                 state="stale",
                 **fields,
