@@ -36,8 +36,17 @@ def test_timestamp_text_names_a_configured_zone() -> None:
 
 @pytest.mark.parametrize(
     ("seconds", "text"),
-    [(None, "never"), (0, "< 1 min"), (59, "< 1 min"), (60, "1 min"), (3599, "60 min")]
-    + [(3600, "1 h"), (172799, "48 h"), (172800, "2 d"), (-7200, "2 h")],
+    [
+        (None, "never"),
+        (0, "< 1 min"),
+        (59, "< 1 min"),
+        (60, "1 min"),
+        (3599, "60 min"),
+        (3600, "1 h"),
+        (172799, "48 h"),
+        (172800, "2 d"),
+        (-7200, "2 h"),
+    ],
 )
 def test_age_text_keeps_the_dashboard_scale(seconds: float | None, text: str) -> None:
     assert age_text(seconds) == text
