@@ -8,9 +8,11 @@ import re
 from typing import Any
 
 import pytest
+from django.utils import timezone
 
 from clusters.aws.session import clients_forget
 from clusters.models import AwsAccount, Cluster
+from deployments.models import Redeploy, Service
 from deployments.sync import account_sync
 from tests.conftest import browser_login
 from tests.factories import PASSWORD
@@ -111,6 +113,16 @@ def test_phone_width_folds_the_menu_and_nothing_scrolls_sideways(
 ) -> None:
     shots = artifacts_dir / "layout"
     shots.mkdir(exist_ok=True)
+    # Finished redeploys of "web" in both regions, one with a long unbroken reason.
+    for n, web in enumerate(Service.objects.filter(name="web").order_by("cluster__region")):
+        Redeploy.objects.create(
+            service=web,
+            requested_by=admin_user,
+            reason=LONG_JUSTIFICATION[:500] if n == 0 else "rotate credentials",
+            idempotency_key=f"layout-{n}",
+            status="completed",
+            finished_at=timezone.now(),
+        )
     phone = _new_page(browser, PHONE)
     browser_login(phone, live_server, admin_user.username, PASSWORD)
 
@@ -143,9 +155,11 @@ def test_phone_width_folds_the_menu_and_nothing_scrolls_sideways(
     assert phone.locator("#mainnav").is_hidden()
 
     # The same service name in two regions is told apart by its region.
-    phone.goto(f"{live_server.url}/services/?q=web")
-    regions = phone.locator("td .region").all_inner_texts()
-    assert any("us-east-1" in r for r in regions) and any("eu-west-1" in r for r in regions)
+    for path in ["/services/?q=web", "/redeploys/"]:
+        phone.goto(f"{live_server.url}{path}")
+        regions = phone.locator("td .region").all_inner_texts()
+        assert any("us-east-1" in r for r in regions), (path, regions)
+        assert any("eu-west-1" in r for r in regions), (path, regions)
     phone.context.close()
 
     # At desktop width the toggle is not there and the links are.
