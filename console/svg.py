@@ -13,6 +13,8 @@ from datetime import datetime, timedelta
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 
+from clusters.display import timestamp_text
+
 
 def _points(values: Sequence[tuple[float, float]]) -> str:
     return " ".join(f"{x:.1f},{y:.1f}" for x, y in values)
@@ -137,7 +139,7 @@ def _hour_bars(
             f"{base - h_total:.1f}",
             f"{max(slot_w - 2, 1):.1f}",
             f"{h_total:.1f}",
-            f"{hour:%H}:00 UTC: {total} stopped, {failed} failed",
+            f"{timestamp_text(hour)}: {total} stopped, {failed} failed",
         )
     ]
     if failed:

@@ -8,7 +8,7 @@ from typing import Any
 
 from django.db.models import Q, QuerySet
 
-from clusters.core.health import HealthState, is_unhealthy
+from clusters.health import HealthState, is_unhealthy
 from clusters.models import Cluster, ContainerInstance, Event, EventSource
 from deployments.models import Service, Task, TaskContainer
 

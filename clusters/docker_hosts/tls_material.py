@@ -18,6 +18,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from django.core.exceptions import ValidationError
 
+from clusters.display import timestamp_text
+
 # A CA bundle of a few certificates fits easily; a whole system trust store does not
 # belong here (use a path).
 PEM_MAX_CHARS = 64 * 1024
@@ -65,7 +67,7 @@ def pem_certificates_check(text: str, *, what: str) -> list[x509.Certificate]:
     for cert in certs:
         if cert.not_valid_after_utc < now:
             raise ValidationError(
-                f"The {what} expired on {cert.not_valid_after_utc:%Y-%m-%d %H:%M} UTC."
+                f"The {what} expired on {timestamp_text(cert.not_valid_after_utc)}."
             )
     return certs
 

@@ -3,6 +3,8 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
+from clusters.display import timestamp_text
+
 
 class AuditEntry(models.Model):
     """Who did what, when, from where. Append-only: nothing in the UI edits it."""
@@ -31,4 +33,4 @@ class AuditEntry(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.at:%Y-%m-%d %H:%M:%S} {self.actor_name or 'system'} {self.action}"
+        return f"{timestamp_text(self.at)} {self.actor_name or 'system'} {self.action}"

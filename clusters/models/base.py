@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.db import models
 from django.utils import timezone
 
-from clusters.core.health import HealthState
+from clusters.health import HealthState
 
 
 class MirroredModel(models.Model):
@@ -34,7 +34,7 @@ class HealthFields(models.Model):
     health_state = models.CharField(
         max_length=16, choices=HealthState.choices, default=HealthState.UNKNOWN, db_index=True
     )
-    # [{"code","state","message","since","evidence"}] (clusters.core.health.Reason)
+    # [{"code","state","message","since","evidence"}] (clusters.health.Reason)
     health_reasons = models.JSONField(default=list, blank=True)
     health_since = models.DateTimeField(null=True, blank=True)  # when this state began
     health_updated_at = models.DateTimeField(null=True, blank=True)  # last verdict change

@@ -4,6 +4,8 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from clusters.display import timestamp_text
+
 
 class EventSource(models.TextChoices):
     ECS_SERVICE_EVENT = "ecs-service-event", "ECS service event"
@@ -69,4 +71,4 @@ class Event(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.occurred_at:%Y-%m-%d %H:%M:%S} [{self.source}] {self.message[:80]}"
+        return f"{timestamp_text(self.occurred_at)} [{self.source}] {self.message[:80]}"

@@ -4,12 +4,13 @@ so every page shows the same answer and a test can compare them all."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from django import template
 
-from clusters.core.health import BADGE, HealthState
+from clusters.display import timestamp_text
+from clusters.health import BADGE, HealthState
 
 register = template.Library()
 
@@ -77,7 +78,6 @@ def iso_time(value: str | None) -> str:
     if not value:
         return ""
     try:
-        moment = datetime.fromisoformat(value).astimezone(UTC)
+        return timestamp_text(datetime.fromisoformat(value))
     except ValueError:
         return value
-    return f"{moment:%Y-%m-%d %H:%M:%S} UTC"

@@ -57,11 +57,14 @@ class ChannelForm(forms.ModelForm):  # type: ignore[type-arg]
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
         kind, target = data.get("kind"), (data.get("target") or "").strip()
-        if kind in ("webhook", "slack"):
-            forms.URLField(assume_scheme="https").clean(target)
-        elif kind == "email":
-            for address in [a.strip() for a in target.split(",") if a.strip()] or [""]:
-                forms.EmailField().clean(address)
+        try:
+            if kind in ("webhook", "slack"):
+                forms.URLField(assume_scheme="https").clean(target)
+            elif kind == "email":
+                for address in [a.strip() for a in target.split(",") if a.strip()] or [""]:
+                    forms.EmailField().clean(address)
+        except forms.ValidationError as error:
+            self.add_error("target", error)  # shown under the field, like every form's errors
         data["target"] = target
         return data
 

@@ -10,8 +10,8 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import serializers, viewsets
 
-from clusters.core.health import HealthState
 from clusters.core.inputs import db_id
+from clusters.health import HealthState
 from clusters.models import AwsAccount, Cluster, ContainerInstance, Event
 from deployments.models import Deployment, Service, Task, TaskContainer
 

@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable
 from datetime import timedelta
 from typing import Any
 
+from clusters.display import timestamp_text
 from console.dashboard.links import _detail_by_name, _url, timeline_url
 from console.dashboard.snapshot import (
     ERROR,
@@ -108,7 +109,7 @@ def rule_registrations(snap: FleetSnapshot) -> Iterable[AttentionItem]:
                 source="activation",
                 title=f"Activation {row['label']} expires in {hours} h",
                 detail=(row["extra"] or "Unused registrations left")[:300]
-                + f" · expires {row['at']:%Y-%m-%d %H:%M} UTC",
+                + f" · expires {timestamp_text(row['at'])}",
                 # Sorted by when it was noticed: the expiry window opening.
                 since=row["at"] - ACTIVATION_EXPIRY_WINDOW,
                 state="expiring",

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, TypedDict
 
-from clusters.core.health import RANK, SEVERITY, own_reasons
+from clusters.health import RANK, SEVERITY, own_reasons
 from console.dashboard.acknowledgements import acknowledgements_attach
 from console.dashboard.extension_rules import EXTENSION_RULES, ensure_extensions_loaded
 from console.dashboard.links import _detail_by_name, _url, detail_url, timeline_url

@@ -13,7 +13,7 @@ from django.db.models import OuterRef, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from clusters.core.health import HealthState, is_unhealthy
+from clusters.health import HealthState, is_unhealthy
 from clusters.models import (
     AwsAccount,
     Cluster,

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import datetime, timedelta
 
-from clusters.core.health import HealthState, is_unhealthy, worst
+from clusters.health import HealthState, is_unhealthy, worst
 from clusters.models import Cluster
 from console.dashboard.extension_rules import ensure_extensions_loaded
 from console.dashboard.snapshot import (

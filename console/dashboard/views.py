@@ -19,6 +19,7 @@ from django.views.decorators.http import require_GET, require_POST
 from clusters.core.audit import audit_record
 from clusters.core.htmx import HtmxHttpRequest, flash
 from clusters.core.roles import OPERATOR, VIEWER, has_role, role_required
+from clusters.display import name_with_region
 from console.dashboard import Dashboard, acknowledgement_fire_seq, dashboard_data
 from console.models import Acknowledgement
 from console.svg import bar_chart, sparkline
@@ -196,6 +197,11 @@ def _fragments_response(
     return HttpResponse(body)
 
 
+def _spark_label(s: dict[str, Any]) -> str:
+    """``web (prod · eu-west-1)``: the same service name may run in two regions."""
+    return f"{s['name']} ({name_with_region(s['cluster__name'], s['cluster__region'])})"
+
+
 def trends_context(*, now: Any = None) -> dict[str, Any]:
     """Three queries: the services worth a sparkline, their samples, stops per hour."""
     now = now or timezone.now()
@@ -204,13 +210,21 @@ def trends_context(*, now: Any = None) -> dict[str, Any]:
         Service.objects.filter(gone_at__isnull=True, status="ACTIVE", cluster__gone_at__isnull=True)
         .annotate(short=F("desired_count") - F("running_count"))
         .order_by("-short", "-desired_count", "name")
-        .values("id", "name", "arn", "desired_count", "running_count", "cluster__name")[:SPARKLINES]
+        .values(
+            "id",
+            "name",
+            "arn",
+            "desired_count",
+            "running_count",
+            "cluster__name",
+            "cluster__region",
+        )[:SPARKLINES]
     )
     series = service_series(service_ids=[s["id"] for s in services], since=since)
     lines = [
         {
             **s,
-            "svg": sparkline(series[s["id"]], start=since, end=now, label=s["name"]),
+            "svg": sparkline(series[s["id"]], start=since, end=now, label=_spark_label(s)),
         }
         for s in services
     ]

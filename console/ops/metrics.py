@@ -15,7 +15,7 @@ from django.conf import settings
 from django.db.models import Count
 from django.utils import timezone
 
-from clusters.core.health import HealthState
+from clusters.health import HealthState
 from clusters.models import EventSeverity, SyncRun
 from console.dashboard import (
     AttentionItem,

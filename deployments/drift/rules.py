@@ -15,6 +15,7 @@ from typing import Any
 from django.conf import settings
 from django.db.models import Q
 
+from clusters.display import timestamp_text
 from clusters.models import Cluster, Container, ContainerInstance, DockerHost
 from deployments.models import DriftKind, DriftSeverity, Task
 
@@ -83,7 +84,7 @@ def rule_host_unreachable(snap: DriftSnapshot) -> Iterable[Spec]:
             f"host-unreachable|{h.pk}",
             DriftSeverity.ERROR,
             f"Docker host {h.name} has been unreachable since "
-            f"{h.unreachable_since:%Y-%m-%d %H:%M:%S} UTC: {h.last_error[:200]}",
+            f"{timestamp_text(h.unreachable_since)}: {h.last_error[:200]}",
             host=h,
             instance=h.container_instance,
         )
@@ -221,7 +222,7 @@ def rule_agent_disconnected(snap: DriftSnapshot) -> Iterable[Spec]:
             DriftKind.AGENT_DISCONNECTED,
             f"agent-disconnected|{inst.arn}",
             DriftSeverity.ERROR,
-            f"The ECS agent of {inst} has been disconnected since {since:%Y-%m-%d %H:%M:%S} UTC",
+            f"The ECS agent of {inst} has been disconnected since {timestamp_text(since)}",
             host=host_of.get(inst.pk),
             instance=inst,
             cluster_arn=inst.cluster.arn,

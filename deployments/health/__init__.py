@@ -12,7 +12,7 @@ unknown or inactive, and why (reasons with code, message, since and evidence).
 The verdict is stored on each row (``clusters.models.HealthFields``); pages, the
 dashboard, alerts, the API and /metrics read the stored state and never judge
 health themselves. The vocabulary (states, ranks, badges) is
-``clusters.core.health``. A cluster sync refreshes its cluster at its end; the
+``clusters.health``. A cluster sync refreshes its cluster at its end; the
 beat refreshes the whole fleet every FLEETDECK_HEALTH_INTERVAL_SECONDS.
 """
 

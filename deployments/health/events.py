@@ -4,7 +4,7 @@ own words: a placement failure or a failed deployment puts a service in
 
 from __future__ import annotations
 
-from clusters.core.health import SEVERITY, HealthState
+from clusters.health import SEVERITY, HealthState
 from deployments.health.facts import PLACEMENT_FAILED
 
 # (words in the event, the state they put the service in): first match wins.

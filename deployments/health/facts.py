@@ -12,7 +12,7 @@ from typing import Any
 from django.conf import settings
 from django.db.models import Count, OuterRef, Q, Subquery
 
-from clusters.core.health import HealthState
+from clusters.health import HealthState
 from clusters.models import (
     AwsAccount,
     Cluster,

@@ -7,7 +7,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from clusters.core.health import RANK, HealthState, Reason, is_unhealthy, reason, worst
+from clusters.display import timestamp_text
+from clusters.health import RANK, HealthState, Reason, is_unhealthy, reason, worst
 from clusters.models import AwsAccount, Cluster, ContainerInstance, DockerHost
 from deployments.health.facts import Facts, host_stale_after, stale_after
 from deployments.health.services import Verdict
@@ -25,7 +26,7 @@ def freshness(last_ok: datetime | None, now: datetime, noun: str, stale: object)
             reason(
                 "stale-data",
                 H.UNKNOWN,
-                f"no successful {noun} since {last_ok:%Y-%m-%d %H:%M:%S} UTC",
+                f"no successful {noun} since {timestamp_text(last_ok)}",
                 last_ok,
                 last_success=last_ok.isoformat(),
             )

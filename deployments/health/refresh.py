@@ -12,8 +12,8 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from clusters.core.health import RANK, SEVERITY, HealthState, Reason, own_reasons, worst
 from clusters.core.timeline import NewEvent, dedupe_key, events_record
+from clusters.health import RANK, SEVERITY, HealthState, Reason, own_reasons, worst
 from clusters.models import AwsAccount, Cluster, ContainerInstance, EventSource
 from deployments.health.facts import Facts, facts_load
 from deployments.health.infrastructure import (

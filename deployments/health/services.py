@@ -9,7 +9,8 @@ from datetime import timedelta
 
 from django.conf import settings
 
-from clusters.core.health import HealthState, Reason, reason, worst
+from clusters.display import timestamp_text
+from clusters.health import HealthState, Reason, reason, worst
 from deployments.health.facts import Facts, PlacementFailure, Stop
 from deployments.models import Deployment, Service, TaskDefinition
 
@@ -79,7 +80,7 @@ def _rollout(svc: Service, dep: Deployment | None, facts: Facts) -> list[Reason]
             "rollout-stuck" if stuck else "rollout-in-progress",
             H.DEGRADED,
             f"rolling out {_td(dep, svc)}: {dep.running_count} of {dep.desired_count} new tasks "
-            f"running" + (f", in progress since {started:%H:%M} UTC" if stuck else ""),
+            f"running" + (f", in progress since {timestamp_text(started)}" if stuck else ""),
             dep.created_at_aws,
             **evidence,
         )

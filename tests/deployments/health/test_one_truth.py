@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from clusters.core.health import RANK
+from clusters.health import RANK
 from clusters.models import Cluster, ContainerInstance, DockerHost, Event, EventSource
 from deployments.health import health_refresh
 from deployments.models import Service

@@ -87,7 +87,7 @@ def test_failed_rollout_is_failing_with_the_revision_and_reason(c: Cluster) -> N
         "rollout to api:2 failed: ECS deployment circuit breaker: tasks failed to start, "
         "4 tasks failed to start"
     )
-    assert r["since"] == bad.updated_at_aws.isoformat()
+    assert r["since"] == bad.updated_at_aws.isoformat()  # type: ignore[union-attr]
     # A new deployment replaces it and completes: healthy again.
     Deployment.objects.filter(pk=bad.pk).update(status="INACTIVE")
     fleet.deployment(svc, "COMPLETED")
@@ -131,7 +131,7 @@ def test_crash_loop_of_a_service_that_stays_2_of_2_is_failing(c: Cluster, settin
     assert health(svc) == ("failing", ["crash-loop"])
     r = reason(svc, "crash-loop")
     assert r["message"] == "crash loop: 3 OOM kills in 10 min"
-    assert r["since"] == first.stopped_at.isoformat()
+    assert r["since"] == first.stopped_at.isoformat()  # type: ignore[union-attr]
     assert r["evidence"]["exit_codes"] == {"137": 3} and r["evidence"]["oom"] == 3
 
 

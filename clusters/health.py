@@ -3,7 +3,8 @@ reason. What makes a subject healthy or not is decided in one place only,
 ``deployments.health``; everything else (badges, the dashboard, alerts, the
 timeline's severity, the API, /metrics) reads the state it stored.
 
-This module holds no rule: it is vocabulary shared by every layer, so that
+This module holds no rule: it is vocabulary shared by every layer (it imports
+nothing of Fleetdeck, so ``clusters.models`` can use it without a cycle), so that
 ``clusters`` pages (Docker hosts) render the same badge as ``deployments`` ones.
 """
 
