@@ -128,6 +128,9 @@ def production_env(data_dir: Path) -> dict[str, str]:
             "SECRET_KEY": secrets.token_urlsafe(50),
             "FLEETDECK_ENCRYPTION_KEYS": settings.FLEETDECK_ENCRYPTION_KEYS[0],
             "FLEETDECK_DATA_DIR": str(data_dir),
+            # This script sends the fan-out on its own cadence (as beat); a sync at the
+            # worker's start would land in the baseline.
+            "FLEETDECK_SYNC_ON_START": "false",
             "DATABASE_URL": f"postgres://{db.get('USER') or ''}{password}@{db['HOST']}:"
             f"{db.get('PORT') or 5432}/{db['NAME']}",
         }

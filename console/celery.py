@@ -127,6 +127,28 @@ def resend_jobs_on_start(sender: object = None, **_: object) -> None:
         logger.warning("could not queue the outbox sweep at start")
 
 
+@worker_ready.connect
+def sync_fleet_on_start(sender: object = None, **_: object) -> None:
+    """First run: sync every enabled account as soon as a worker is up, instead of
+    after beat's first interval. Queued through the outbox like any job (kept and
+    resent if the broker refuses it). Never a double sync: the fan-out runs once per
+    half interval however many workers start (and beat's first tick with them), and
+    each cluster's sync holds the cluster's lock."""
+    from django.conf import settings
+    from django.db import connection
+
+    if not settings.FLEETDECK_SYNC_ON_START:
+        return
+    from clusters.core.jobs import job_enqueue
+
+    try:
+        job_enqueue("deployments.tasks.sync_all_accounts")
+    except Exception:  # the database is not there yet; beat's schedule catches up
+        logger.warning("could not queue the sync at start", exc_info=True)
+    finally:
+        connection.close()  # the worker's main process holds no connection between tasks
+
+
 @worker_process_init.connect
 def _pool_children_leave_sigterm_to_the_worker(**_: object) -> None:
     """A supervisor that stops a process by signalling its whole process group

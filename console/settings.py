@@ -299,6 +299,9 @@ SPECTACULAR_SETTINGS = {
 
 # --- Fleetdeck's own settings ---------------------------------------------
 FLEETDECK_SYNC_INTERVAL_SECONDS = env_int("FLEETDECK_SYNC_INTERVAL_SECONDS", 30, minimum=5)
+# A starting worker syncs every enabled account at once (console/celery.py), instead
+# of leaving the pages empty until beat's first interval has passed.
+FLEETDECK_SYNC_ON_START = env_bool("FLEETDECK_SYNC_ON_START", True)
 # A cluster's sync lock lives this long unless its holder renews it (every third of
 # it): a worker killed mid-sync frees the cluster within this time, not 10 minutes.
 FLEETDECK_SYNC_LOCK_SECONDS = env_int("FLEETDECK_SYNC_LOCK_SECONDS", 60, minimum=3)

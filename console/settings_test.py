@@ -25,6 +25,9 @@ os.environ.setdefault(
     "FLEETDECK_SQLITE_TEST_NAME",
     os.path.join(os.environ["FLEETDECK_DATA_DIR"], "test.sqlite3"),
 )
+# Test workers (tests.peers.celery_worker_process) start on fixtures of their own; the
+# startup sync is tested where it is wanted (tests/deployments/test_sync_on_start.py).
+os.environ.setdefault("FLEETDECK_SYNC_ON_START", "0")
 os.environ.setdefault("FLEETDECK_ENCRYPTION_KEYS", "RhpMaeEjdt8cxpt4CGjR2hgJF-W0nK6n2TRazGZCZsc=")
 
 from console.settings import *  # noqa: F403

@@ -6,9 +6,11 @@ import random
 
 from celery import shared_task
 from celery.app.task import Task as CeleryTask
+from django.conf import settings
 
 from clusters.aws.errors import AwsTransientError
 from clusters.core.jobs import job_enqueue, task_retry
+from clusters.core.locks import Lock
 from clusters.mirror.sync import SyncLockBusy
 from deployments.history import history_prune
 from deployments.sync import account_sync, accounts_discover_clusters, cluster_sync, sync_run_fail
@@ -21,9 +23,20 @@ def _backoff(retries: int) -> float:
     return random.uniform(1, 2 ** (retries + 1))
 
 
+FAN_OUT_LOCK = "aws-sync-fan-out"
+
+
 @shared_task(name="deployments.tasks.sync_all_accounts", ignore_result=True)
 def sync_all_accounts() -> int:
-    """Periodic fan-out: one ``sync_cluster`` per live cluster of every enabled account."""
+    """Periodic fan-out (and once when a worker starts): one ``sync_cluster`` per live
+    cluster of every enabled account.
+
+    Two fan-outs within half a sync interval are one: a worker's start and beat's first
+    tick, or several workers starting together, would otherwise sync every cluster
+    twice in a row. The lock is taken and left to expire, never released."""
+    ttl = max(1, settings.FLEETDECK_SYNC_INTERVAL_SECONDS // 2)
+    if not Lock(FAN_OUT_LOCK, ttl=ttl).acquire():
+        return 0
     ids = accounts_discover_clusters()
     for cluster_id in ids:
         job_enqueue("deployments.tasks.sync_cluster", cluster_id)

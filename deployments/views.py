@@ -153,21 +153,38 @@ def task_detail(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
+# Attributes every agent reports for each thing it can do: dozens of them, folded on
+# the instance page below the ones an operator set or looks for (os, arch, ami, ...).
+CAPABILITY_PREFIXES = ("ecs.capability.", "com.amazonaws.ecs.capability.")
+
+
+def _attributes_split(attributes: dict[str, str]) -> tuple[list[tuple[str, str]], ...]:
+    """(useful, capabilities), each sorted by name."""
+    items = sorted(attributes.items())
+    useful = [(k, v) for k, v in items if not k.startswith(CAPABILITY_PREFIXES)]
+    return useful, [(k, v) for k, v in items if k.startswith(CAPABILITY_PREFIXES)]
+
+
 @require_GET
 @role_required(VIEWER)
 def instance_detail(request: HttpRequest, pk: int) -> HttpResponse:
     instance = get_object_or_404(
-        ContainerInstance.objects.select_related("cluster", "cluster__account"), pk=pk
+        ContainerInstance.objects.select_related(
+            "cluster", "cluster__account", "admission"
+        ).prefetch_related("docker_hosts"),
+        pk=pk,
     )
     status = _task_status(request)
     page = paginate(tasks_query(instance=instance, status=status), request.GET.get("page"))
+    attributes, capabilities = _attributes_split(instance.attributes)
     return render(
         request,
         "deployments/instance_detail.html",
         {
             "section": "instances",
             "instance": instance,
-            "attributes": sorted(instance.attributes.items()),
+            "attributes": attributes,
+            "capabilities": capabilities,
             "tags": sorted(instance.tags.items()),
             "page": page,
             "status": status,

@@ -36,7 +36,9 @@ fi
 
 $PY manage.py migrate --noinput -v 0
 $PY manage.py createcachetable
-$PY manage.py ensure_admin
+# One line: how to log in (with the password only the run that created the
+# account); shown in the final block below, where it does not scroll away.
+login_line="$($PY manage.py ensure_admin)"
 
 processes=(web worker beat)
 grep -q '^watcher:' Procfile && processes+=(watcher)
@@ -56,7 +58,7 @@ fi
 
 echo
 echo "  Fleetdeck is starting: open http://127.0.0.1:$PORT/"
-echo "  Log in as 'admin'; the password is in $FLEETDECK_DATA_DIR/admin-password"
+echo "  $login_line"
 echo "  Processes: ${processes[*]}. Press Ctrl-C to stop them all."
 echo
 exec $PY scripts/supervise.py -f Procfile start "${processes[@]}"

@@ -60,7 +60,10 @@ def clusters_overview() -> list[AccountRow]:
 def instances_query(
     *, cluster: Cluster | None = None, status: str = "", q: str = "", kind: str = ""
 ) -> QuerySet[ContainerInstance]:
-    qs = ContainerInstance.objects.select_related("cluster", "cluster__account")
+    # admission and docker_hosts: the machine's hostname and IP (ContainerInstance.hostname)
+    qs = ContainerInstance.objects.select_related(
+        "cluster", "cluster__account", "admission"
+    ).prefetch_related("docker_hosts")
     if cluster is not None:
         qs = qs.filter(cluster=cluster)
     if status == "gone":
@@ -74,7 +77,12 @@ def instances_query(
     elif kind == "ec2":
         qs = qs.filter(is_external=False)
     if q:
-        qs = qs.filter(Q(ec2_instance_id__icontains=q) | Q(arn__icontains=q))
+        qs = qs.filter(
+            Q(ec2_instance_id__icontains=q)
+            | Q(arn__icontains=q)
+            | Q(admission__hostname__icontains=q)
+            | Q(admission__ip_address__icontains=q)
+        )
     return qs.order_by("gone_at", "cluster__name", "ec2_instance_id", "id")
 
 

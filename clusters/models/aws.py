@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import ObjectDoesNotExist
 from django.db import models
 from django.utils import timezone
 
@@ -120,6 +121,29 @@ class ContainerInstance(HealthFields, MirroredModel):
     @property
     def used_memory(self) -> int:
         return max(0, self.registered_memory - self.remaining_memory)
+
+    # The machine behind an external (mi-) instance. ECS does not say; SSM does, and
+    # the waiting room stores SSM's answer (DescribeInstanceInformation: ComputerName,
+    # IPAddress) on the instance's admission when it joins, so showing it costs no
+    # call. A linked Docker host's engine name stands in for a missing hostname.
+    # Pages load both with select_related("admission") / prefetch_related("docker_hosts").
+    def _admission_value(self, field: str) -> str:
+        try:
+            return str(getattr(self.admission, field) or "")  # type: ignore[attr-defined]
+        except ObjectDoesNotExist:
+            return ""
+
+    @property
+    def hostname(self) -> str:
+        name = self._admission_value("hostname")
+        hosts = self.docker_hosts.all()  # type: ignore[attr-defined]
+        named = (h.hostname for h in hosts if h.hostname not in ("", self.ec2_instance_id))
+        return name or next(named, "")
+
+    @property
+    def ip_address(self) -> str:
+        """As SSM reported it when the instance joined."""
+        return self._admission_value("ip_address")
 
 
 class SyncRunStatus(models.TextChoices):

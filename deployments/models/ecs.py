@@ -137,6 +137,20 @@ class Task(MirroredModel):
     def is_final(self) -> bool:
         return self.last_status == "STOPPED"
 
+    @property
+    def on_disconnected_agent(self) -> bool:
+        """Not stopped, on an instance whose ECS agent is disconnected: the task keeps
+        running, but ECS can neither stop nor replace it until the agent reconnects.
+        (Reads ``container_instance``: lists select it with the task.)"""
+        instance = self.container_instance
+        return (
+            not self.is_final
+            and not self.is_gone
+            and instance is not None
+            and not instance.is_gone
+            and not instance.agent_connected
+        )
+
 
 class TaskContainer(models.Model):
     task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="containers")

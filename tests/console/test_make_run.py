@@ -26,6 +26,28 @@ def _children_of(pid: int) -> list[int]:
     return [int(p) for p in out.stdout.split()]
 
 
+def _assert_password_once_in_the_final_block(output: str, password_file) -> None:  # type: ignore[no-untyped-def]
+    """The first run prints the admin password once, in the block that says where to
+    go, not earlier where the process logs scroll it away."""
+    password = password_file.read_text().strip()
+    assert output.count(password) == 1, output[-3000:]
+    block = output.split("Fleetdeck is starting", 1)[1].split("Press Ctrl-C", 1)[0]
+    assert f"Log in as 'admin' with password: {password}" in block
+
+
+def _assert_polls_leave_no_access_log_line(port: int, log_path) -> None:  # type: ignore[no-untyped-def]
+    """htmx polls (HX-Request) are not logged at INFO; a page load still is."""
+    base = f"http://127.0.0.1:{port}/healthz"
+    for url, headers in ((f"{base}?poll=1", {"HX-Request": "true"}), (f"{base}?page=1", {})):
+        with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=5) as r:
+            assert r.status == 200
+    deadline = time.monotonic() + 10
+    while '"GET /healthz?page=1 ' not in log_path.read_text():
+        assert time.monotonic() < deadline, log_path.read_text()[-3000:]
+        time.sleep(0.2)
+    assert "/healthz?poll=1" not in log_path.read_text()
+
+
 @pytest.mark.slow
 def test_make_run_serves_healthz_and_stops_on_sigint(tmp_path) -> None:
     port = _free_port()
@@ -65,6 +87,8 @@ def test_make_run_serves_healthz_and_stops_on_sigint(tmp_path) -> None:
             assert f"http://127.0.0.1:{port}/" in output  # the URL to open is printed
             assert "admin-password" in output
             assert (tmp_path / "data" / "admin-password").exists()
+            _assert_password_once_in_the_final_block(output, tmp_path / "data" / "admin-password")
+            _assert_polls_leave_no_access_log_line(port, log_path)
             if os.path.exists("/var/run/docker.sock"):
                 # The local engine is registered as a Docker host and watched.
                 assert "registered local Docker host" in output, output[-3000:]

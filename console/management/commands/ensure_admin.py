@@ -1,7 +1,9 @@
 """Create the first admin account once, with a generated password.
 
-The password is printed once and kept in ``.data/admin-password`` (mode 600);
-there is never a fixed default password. Running it again changes nothing.
+The password is kept in ``.data/admin-password`` (mode 600) and printed once, in
+the one line this command prints: how to log in. ``make run`` (scripts/run.sh)
+shows that line in its final block, where it does not scroll away. There is never
+a fixed default password. Running it again changes nothing and prints no password.
 """
 
 from __future__ import annotations
@@ -30,9 +32,10 @@ class Command(BaseCommand):
         password_file = Path(settings.DATA_DIR) / "admin-password"
         if user_model.objects.filter(username=username).exists():
             self.stdout.write(
-                f"Admin account '{username}' exists; its first password is in {password_file}"
+                f"Log in as '{username}' (the account exists; its first password is in"
+                f" {password_file})"
                 if password_file.exists()
-                else f"Admin account '{username}' exists."
+                else f"Log in as '{username}' (the account exists)."
             )
             return
         password = secrets.token_urlsafe(18)
@@ -45,6 +48,8 @@ class Command(BaseCommand):
         with os.fdopen(fd, "w") as handle:
             handle.write(password + "\n")
         self.stdout.write(
-            self.style.SUCCESS(f"Created admin account '{username}' with password: {password}")
+            self.style.SUCCESS(
+                f"Log in as '{username}' with password: {password}  (created now, printed only"
+                f" this once; kept in {password_file}, readable only by you)"
+            )
         )
-        self.stdout.write(f"(kept in {password_file}, readable only by you)")
