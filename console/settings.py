@@ -47,6 +47,8 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    # Swagger UI's files, served from here: /api/v1/docs works offline, under the CSP.
+    "drf_spectacular_sidecar",
     "csp",
     "clusters",
     "deployments",
@@ -284,6 +286,8 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "console.api.errors.json_exception_handler",
+    # django-filter FilterSets (console/api/filters.py): an unknown enum value is a 400.
+    "DEFAULT_FILTER_BACKENDS": ["console.api.filters.ListFilterBackend"],
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Fleetdeck API",
@@ -291,6 +295,12 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
     "SERVE_PERMISSIONS": ["console.api.permissions.CanViewFleet"],
+    # /api/v1/docs: Swagger UI from drf-spectacular-sidecar's static files, no CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    # No call to the public validator (validator.swagger.io) from an offline page.
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "console.api.schema.error_responses",

@@ -3,37 +3,12 @@ services, deployments, tasks, events). Paginated with limit/offset."""
 
 from __future__ import annotations
 
-from typing import Any
-
-from django.db.models import Q, QuerySet
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import serializers, viewsets
 
-from clusters.core.inputs import db_id
-from clusters.health import HealthState
 from clusters.models import AwsAccount, Cluster, ContainerInstance, Event
+from console.api import filters
+from console.api.health import HealthSerializer
 from deployments.models import Deployment, Service, Task, TaskContainer
-
-
-class ReasonSerializer(serializers.Serializer[dict[str, Any]]):
-    code = serializers.CharField(help_text="Stable machine-readable code, e.g. rollout-failed.")
-    state = serializers.CharField(help_text="The state this reason alone puts the subject in.")
-    message = serializers.CharField()
-    since = serializers.DateTimeField(
-        allow_null=True, help_text="When it started, per AWS/Docker where they say so."
-    )
-    evidence = serializers.DictField(help_text="The facts the reason rests on.")
-
-
-class HealthSerializer(serializers.Serializer[Any]):
-    """The stored verdict of the health model (deployments/health), the same one every
-    page's badge, the dashboard and /metrics show."""
-
-    state = serializers.ChoiceField(choices=HealthState.choices, source="health_state")
-    reasons = ReasonSerializer(many=True, source="health_reasons")
-    since = serializers.DateTimeField(source="health_since", allow_null=True)
-    updated_at = serializers.DateTimeField(source="health_updated_at", allow_null=True)
 
 
 class AccountSerializer(serializers.ModelSerializer[AwsAccount]):
@@ -230,119 +205,60 @@ class EventSerializer(serializers.ModelSerializer[Event]):
         ]
 
 
-def _by_ref(qs: QuerySet[Any], field: str, value: str | None) -> QuerySet[Any]:
-    """Filter by a related object given as id, ARN or name."""
-    if not value:
-        return qs
-    if value.isascii() and value.isdigit():
-        pk = db_id(value)
-        return qs.filter(**{f"{field}_id": pk}) if pk is not None else qs.none()
-    if value.startswith("arn:"):
-        return qs.filter(**{f"{field}__arn": value})
-    return qs.filter(**{f"{field}__name": value})
-
-
-CLUSTER = OpenApiParameter("cluster", OpenApiTypes.STR, description="cluster id, ARN or name")
-SERVICE = OpenApiParameter("service", OpenApiTypes.STR, description="service id, ARN or name")
-STATUS = OpenApiParameter("status", OpenApiTypes.STR, description="status, e.g. RUNNING")
-
-
 class AccountViewSet(viewsets.ReadOnlyModelViewSet[AwsAccount]):
+    """AWS accounts Fleetdeck reads: regions, auth mode, last sync (no credentials)."""
+
     queryset = AwsAccount.objects.order_by("name")
     serializer_class = AccountSerializer
 
 
-@extend_schema_view(list=extend_schema(parameters=[STATUS]))
 class ClusterViewSet(viewsets.ReadOnlyModelViewSet[Cluster]):
+    """ECS clusters per account and region: counts and the last sync's result."""
+
+    queryset = Cluster.objects.select_related("account").order_by("id")
     serializer_class = ClusterSerializer
-
-    def get_queryset(self) -> QuerySet[Cluster]:
-        qs = Cluster.objects.select_related("account").order_by("id")
-        if status := self.request.query_params.get("status"):
-            qs = qs.filter(status=status.upper())
-        return qs
+    filterset_class = filters.ClusterFilter
 
 
-@extend_schema_view(list=extend_schema(parameters=[CLUSTER, STATUS]))
 class InstanceViewSet(viewsets.ReadOnlyModelViewSet[ContainerInstance]):
+    """Container instances (EC2 and external mi-): agent, capacity, attributes."""
+
+    queryset = ContainerInstance.objects.select_related("cluster").order_by("id")
     serializer_class = InstanceSerializer
-
-    def get_queryset(self) -> QuerySet[ContainerInstance]:
-        qs = ContainerInstance.objects.select_related("cluster").order_by("id")
-        qs = _by_ref(qs, "cluster", self.request.query_params.get("cluster"))
-        if status := self.request.query_params.get("status"):
-            qs = qs.filter(status=status.upper())
-        return qs
+    filterset_class = filters.InstanceFilter
 
 
-@extend_schema_view(list=extend_schema(parameters=[CLUSTER, STATUS]))
 class ServiceViewSet(viewsets.ReadOnlyModelViewSet[Service]):
+    """ECS services: desired/running/pending counts, task definition, configuration."""
+
+    queryset = Service.objects.select_related("cluster", "task_definition").order_by("id")
     serializer_class = ServiceSerializer
-
-    def get_queryset(self) -> QuerySet[Service]:
-        qs = Service.objects.select_related("cluster", "task_definition").order_by("id")
-        qs = _by_ref(qs, "cluster", self.request.query_params.get("cluster"))
-        if status := self.request.query_params.get("status"):
-            qs = qs.filter(status=status.upper())
-        return qs
+    filterset_class = filters.ServiceFilter
 
 
-@extend_schema_view(list=extend_schema(parameters=[CLUSTER, SERVICE, STATUS]))
 class DeploymentViewSet(viewsets.ReadOnlyModelViewSet[Deployment]):
+    """Service deployments (rollouts): state, reason, counts, task definition."""
+
+    queryset = Deployment.objects.select_related("service", "task_definition").order_by("-id")
     serializer_class = DeploymentSerializer
-
-    def get_queryset(self) -> QuerySet[Deployment]:
-        qs = Deployment.objects.select_related("service", "task_definition").order_by("-id")
-        qs = _by_ref(qs, "service__cluster", self.request.query_params.get("cluster"))
-        qs = _by_ref(qs, "service", self.request.query_params.get("service"))
-        if status := self.request.query_params.get("status"):
-            qs = qs.filter(status=status.upper())
-        return qs
+    filterset_class = filters.DeploymentFilter
 
 
-@extend_schema_view(list=extend_schema(parameters=[CLUSTER, SERVICE, STATUS]))
 class TaskViewSet(viewsets.ReadOnlyModelViewSet[Task]):
-    serializer_class = TaskSerializer
+    """Tasks, newest first, with their containers (exit codes, reasons)."""
 
-    def get_queryset(self) -> QuerySet[Task]:
-        qs = (
-            Task.objects.select_related(
-                "cluster", "service", "container_instance", "task_definition"
-            )
-            .prefetch_related("containers")
-            .order_by("-id")
-        )
-        qs = _by_ref(qs, "cluster", self.request.query_params.get("cluster"))
-        qs = _by_ref(qs, "service", self.request.query_params.get("service"))
-        if status := self.request.query_params.get("status"):
-            qs = qs.filter(last_status=status.upper())
-        return qs
-
-
-@extend_schema_view(
-    list=extend_schema(
-        parameters=[
-            OpenApiParameter("cluster", OpenApiTypes.STR, description="cluster ARN"),
-            OpenApiParameter("service", OpenApiTypes.STR, description="service ARN"),
-            OpenApiParameter("task", OpenApiTypes.STR, description="task ARN"),
-            OpenApiParameter("instance", OpenApiTypes.STR, description="instance ARN"),
-            OpenApiParameter("source", OpenApiTypes.STR),
-        ]
+    queryset = (
+        Task.objects.select_related("cluster", "service", "container_instance", "task_definition")
+        .prefetch_related("containers")
+        .order_by("-id")
     )
-)
-class EventViewSet(viewsets.ReadOnlyModelViewSet[Event]):
-    serializer_class = EventSerializer
+    serializer_class = TaskSerializer
+    filterset_class = filters.TaskFilter
 
-    def get_queryset(self) -> QuerySet[Event]:
-        qs = Event.objects.order_by("-occurred_at", "-id")
-        p = self.request.query_params
-        for param, field in (
-            ("cluster", "cluster_arn"),
-            ("service", "service_arn"),
-            ("task", "task_arn"),
-            ("instance", "instance_arn"),
-            ("source", "source"),
-        ):
-            if value := p.get(param):
-                qs = qs.filter(Q(**{field: value}))
-        return qs
+
+class EventViewSet(viewsets.ReadOnlyModelViewSet[Event]):
+    """The fleet timeline: ECS events, task and instance changes, audits, newest first."""
+
+    queryset = Event.objects.order_by("-occurred_at", "-id")
+    serializer_class = EventSerializer
+    filterset_class = filters.EventFilter

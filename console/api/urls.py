@@ -1,22 +1,15 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularJSONAPIView
 
-from console.api import mirror, views
+from console.api import views
+from console.api.resources import RESOURCES
 
 # Plain path() routes (not a router's regexes) so the access tests can walk them.
-RESOURCES = {
-    "accounts": mirror.AccountViewSet,
-    "clusters": mirror.ClusterViewSet,
-    "instances": mirror.InstanceViewSet,
-    "services": mirror.ServiceViewSet,
-    "deployments": mirror.DeploymentViewSet,
-    "tasks": mirror.TaskViewSet,
-    "events": mirror.EventViewSet,
-}
-
 urlpatterns = [
+    path("", views.index, name="api-index"),
     path("me", views.me, name="api-me"),
     path("schema", SpectacularJSONAPIView.as_view(), name="api-schema"),
+    path("docs", views.ApiDocsView.as_view(url_name="api-schema"), name="api-docs"),
 ]
 for _name, _viewset in RESOURCES.items():
     urlpatterns += [

@@ -25,9 +25,17 @@ TIMELINE_FILTER_FIELDS = (
 class TimelineFilterForm(forms.Form):
     """The timeline's filters, read from the query string so a view can be shared."""
 
-    source = forms.ChoiceField(choices=[("", "Any source"), *EventSource.choices], required=False)
+    # The messages list what is accepted and never repeat the value given (it may be
+    # markup, and the exports answer it back in plain text and JSON).
+    source = forms.ChoiceField(
+        choices=[("", "Any source"), *EventSource.choices],
+        required=False,
+        error_messages={"invalid_choice": f"Must be one of {', '.join(EventSource.values)}."},
+    )
     severity = forms.ChoiceField(
-        choices=[("", "Any severity"), *EventSeverity.choices], required=False
+        choices=[("", "Any severity"), *EventSeverity.choices],
+        required=False,
+        error_messages={"invalid_choice": f"Must be one of {', '.join(EventSeverity.values)}."},
     )
     cluster = forms.CharField(max_length=2048, required=False, help_text="ARN or name")
     service = forms.CharField(max_length=2048, required=False, help_text="ARN or name")

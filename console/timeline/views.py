@@ -9,7 +9,13 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import (
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBase,
+    JsonResponse,
+    StreamingHttpResponse,
+)
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
@@ -124,11 +130,23 @@ def _export_row(event: Event) -> dict[str, Any]:
     }
 
 
-def _export_events(request: HttpRequest) -> Iterator[Event]:
+def _export_events(form: TimelineFilterForm) -> Iterator[Event]:
     # A read: not audited (GETs never change state; the role matrix checks that).
-    form = TimelineFilterForm(_filter_params(request) or None)
-    filters = form.filters()
-    return timeline_export_iter(filters, cap=settings.FLEETDECK_TIMELINE_EXPORT_MAX)
+    return timeline_export_iter(form.filters(), cap=settings.FLEETDECK_TIMELINE_EXPORT_MAX)
+
+
+def _export_refusal(form: TimelineFilterForm, *, as_json: bool) -> HttpResponse | None:
+    """An export with an invalid filter answers 400 and says which, instead of
+    dropping that filter (the page's way) and exporting more than was asked for.
+    The JSON export answers in the API's error shape, the CSV one in plain text."""
+    if not form.is_bound or form.is_valid():
+        return None
+    errors = {name: [str(e) for e in errs] for name, errs in form.errors.items()}
+    details = "; ".join(f"{name}: {' '.join(errs)}" for name, errs in errors.items())
+    message = f"Invalid filter ({details}). Nothing was exported."
+    if as_json:
+        return JsonResponse({"message": message, "errors": errors}, status=400)
+    return HttpResponse(message + "\n", status=400, content_type="text/plain; charset=utf-8")
 
 
 def _spreadsheet_safe(value: str) -> str:
@@ -151,9 +169,12 @@ def _attachment(response: StreamingHttpResponse, extension: str) -> StreamingHtt
 
 @require_GET
 @role_required(VIEWER)
-def timeline_export_csv(request: HttpRequest) -> StreamingHttpResponse:
+def timeline_export_csv(request: HttpRequest) -> HttpResponseBase:
     """The current filtered view as CSV, streamed, newest first, capped."""
-    events = _export_events(request)
+    form = TimelineFilterForm(_filter_params(request) or None)
+    if refusal := _export_refusal(form, as_json=False):
+        return refusal
+    events = _export_events(form)
     writer = csv.writer(_Echo())
 
     def lines() -> Iterator[str]:
@@ -169,9 +190,12 @@ def timeline_export_csv(request: HttpRequest) -> StreamingHttpResponse:
 
 @require_GET
 @role_required(VIEWER)
-def timeline_export_json(request: HttpRequest) -> StreamingHttpResponse:
+def timeline_export_json(request: HttpRequest) -> HttpResponseBase:
     """The current filtered view as a JSON array, streamed, newest first, capped."""
-    events = _export_events(request)
+    form = TimelineFilterForm(_filter_params(request) or None)
+    if refusal := _export_refusal(form, as_json=True):
+        return refusal
+    events = _export_events(form)
 
     def chunks() -> Iterator[str]:
         yield "["

@@ -62,12 +62,16 @@ def test_docker_tls_key_is_not_stored_or_logged_in_plain_text(
     pages = [
         admin.get(tls_url),
         admin.get(reverse("clusters:docker-host", args=["secret-host"])),
+        # ... nor does the JSON API's hosts resource (list and detail).
+        admin.get(f"/api/v1/hosts/{host.pk}"),
+        admin.get("/api/v1/hosts"),
         admin.post(
             tls_url,
             {"tls_cert_pem": other["client_cert"].read_text(), "tls_key_pem": pems["tls_key_pem"]},
         ),
     ]
-    assert "does not belong" in pages[2].content.decode()
+    assert "does not belong" in pages[-1].content.decode()
+    assert pages[2].status_code == 200 and "secret-host" in pages[2].content.decode()
     for page in pages:
         for secret in secrets:
             assert secret not in page.content.decode()

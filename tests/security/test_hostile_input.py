@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from clusters.models import AwsAccount, Cluster, RegistrationRequest
+from console.api.resources import RESOURCES
 from tests.security.hostile import PAYLOADS, SCRIPT, body_of, hostile_text, no_raw_script
 
 pytestmark = pytest.mark.django_db
@@ -47,6 +48,8 @@ PARAMS = [
     "until",
     "page_size",
     "reason",
+    "reachable",
+    "enabled",
 ]
 PAGES = [
     "/",
@@ -66,7 +69,7 @@ PAGES = [
     "/docker-hosts/",
     "/alerts/channels/",
 ]
-API = ["accounts", "clusters", "instances", "services", "deployments", "tasks", "events"]
+API = list(RESOURCES)  # every API list, hosts included
 SETTINGS = settings(
     max_examples=12,
     deadline=None,

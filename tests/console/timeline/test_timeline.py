@@ -360,6 +360,51 @@ def test_exports_are_capped(db, viewer_client, settings) -> None:
     assert len(text.strip().splitlines()) == 1 + 7
 
 
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"source": "nope"}, "source"),
+        ({"severity": "fatal"}, "severity"),
+        ({"since": "2026-13-45T99:99"}, "since"),
+        ({"until": "yesterday"}, "until"),
+        ({"q": "x" * 201}, "q"),
+        ({"service": "web", "severity": "<script>alert(1)</script>"}, "severity"),
+    ],
+)
+def test_an_export_with_an_invalid_filter_is_a_400_not_everything(
+    fleet, viewer_client, params, field
+) -> None:
+    response = viewer_client.get("/timeline/export.json", params)
+    assert response.status_code == 400
+    assert not response.streaming and "Content-Disposition" not in response
+    body = json.loads(response.content)
+    assert list(body["errors"]) == [field]
+    assert body["message"].startswith(f"Invalid filter ({field}: ")
+    assert body["message"].endswith("Nothing was exported.")
+    assert "<script>" not in response.content.decode()  # the value is never echoed
+
+    response = viewer_client.get("/timeline/export.csv", params)
+    assert response.status_code == 400
+    assert response["Content-Type"].startswith("text/plain")
+    text = response.content.decode()
+    assert text.startswith(f"Invalid filter ({field}: ") and "Nothing was exported." in text
+    assert "web task stopped" not in text and "<script>" not in text
+
+
+def test_export_400_lists_the_accepted_values(fleet, viewer_client) -> None:
+    response = viewer_client.get("/timeline/export.csv", {"severity": "fatal", "source": "x"})
+    text = response.content.decode()
+    assert "severity: Must be one of info, warning, error." in text
+    assert "source: Must be one of ecs-service-event, task," in text
+
+
+def test_the_page_offers_no_export_of_an_invalid_view(fleet, viewer_client) -> None:
+    html = viewer_client.get("/timeline/", {"severity": "fatal"}).content.decode()
+    assert "/timeline/export.csv" not in html
+    assert "Fix the filters marked above to export this view" in html
+    assert "Must be one of info, warning, error." in html
+
+
 def test_export_iterates_in_keyset_batches(db) -> None:
     from console.timeline.selectors import timeline_export_iter
 
