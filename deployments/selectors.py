@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db.models import F, Q, QuerySet
 
 from clusters.models import Cluster, ContainerInstance
-from deployments.models import Service, Task
+from deployments.models import ACTIVE_STATUSES, Deployment, Service, Task
 
 TASK_STATUSES = ("running", "pending", "stopped", "all")
 
@@ -55,3 +55,16 @@ def tasks_query(
     if q:
         qs = qs.filter(Q(arn__icontains=q) | Q(group__icontains=q) | Q(stopped_reason__icontains=q))
     return qs.order_by("-id")
+
+
+def service_in_flight(*, service: Service, deployments: list[Deployment]) -> bool:
+    """Is anything of the service moving (so its page keeps polling)? A redeploy
+    not finished, a rollout in progress or two deployments live, or a task starting
+    or stopping. Two queries, none when a deployment already says so."""
+    live = [d for d in deployments if d.status != "INACTIVE"]
+    if len(live) > 1 or any(d.rollout_state == "IN_PROGRESS" for d in live):
+        return True
+    if service.redeploys.filter(status__in=ACTIVE_STATUSES).exists():
+        return True
+    settled = Q(last_status="RUNNING", desired_status="RUNNING") | Q(last_status="STOPPED")
+    return service.tasks.filter(gone_at__isnull=True).exclude(settled).exists()
