@@ -51,7 +51,7 @@ def test_confirmation_shows_what_will_happen(sandbox, operator_client, viewer_cl
     assert "rolls back to the last completed deployment" in html
     assert "4 task(s) now on 2 instance(s)" in html and "(external)" in html
     assert ">new certs</textarea>" in html
-    assert "mid-rollout" not in html
+    assert "mid-rollout" not in html and "redeploy-reruns-failed" not in html
     # The service page carries the panel that leads here.
     page = operator_client.get(f"/services/{web.pk}/").content.decode()
     assert f'hx-get="/services/{web.pk}/redeploy/"' in page and "Force new deployment…" in page
@@ -243,3 +243,62 @@ def test_panel_counts_are_the_mirrored_rows_and_agree_with_the_events(
     assert redeploy.status == RedeployStatus.COMPLETED
     assert shown == {**expected, "desired": 3} and expected["old-stopped"] == 3
     assert "(100%)" in body
+
+
+def test_service_page_sections_poll_while_in_flight_and_listen_for_redeploys(
+    sandbox, operator, operator_client
+) -> None:
+    fleet = fleet_create(sandbox, desired=2, instances=1)
+    web = fleet.services["web"]
+    page = operator_client.get(f"/services/{web.pk}/?status=all").content.decode()
+    assert 'id="service-live" data-in-flight="false"' in page
+    assert 'hx-trigger="redeploy-changed from:body"' in page  # listens, does not poll
+    assert f'hx-get="/services/{web.pk}/?part=live&amp;status=all"' in page
+
+    result = service_force_redeploy(service_id=web.pk, actor=operator, reason="live")
+    live = operator_client.get(f"/services/{web.pk}/?part=live&status=all", HTTP_HX_REQUEST="true")
+    html = live.content.decode()
+    assert "<html" not in html and 'data-in-flight="true"' in html  # queued: in flight
+    assert 'hx-trigger="every 5s, redeploy-changed from:body"' in html
+    assert 'id="deployments"' in html and 'id="tasks"' in html and 'id="events"' in html
+    redeploy = redeploy_execute(redeploy_id=result.redeploy.pk)
+    assert redeploy is not None
+    redeploy = _follow(sandbox, redeploy)
+    assert redeploy.status == RedeployStatus.COMPLETED
+    html = operator_client.get(
+        f"/services/{web.pk}/?part=live&status=all", HTTP_HX_REQUEST="true"
+    ).content.decode()
+    assert 'data-in-flight="false"' in html and "every 5s" not in html
+    assert html.count(">PRIMARY</span>") == 1 and ">INACTIVE</span>" in html
+    # Without htmx the parameter changes nothing: the whole page.
+    assert "<html" in operator_client.get(f"/services/{web.pk}/?part=live").content.decode()
+    actions = operator_client.get(f"/services/{web.pk}/?part=actions", HTTP_HX_REQUEST="true")
+    body = actions.content.decode()
+    assert "<html" not in body and 'id="service-actions"' in body
+    assert 'data-status="completed"' in body and "Force new deployment…" in body
+
+
+def test_confirm_says_a_failed_rollout_is_run_again(sandbox, operator_client) -> None:
+    from deployments.sync import cluster_sync
+
+    fleet = fleet_create(sandbox, desired=2, instances=1, rollback=False)
+    web = fleet.services["web"]
+    broken = fleet.ecs.register_task_definition(
+        family="app",
+        requiresCompatibilities=["EXTERNAL"],
+        networkMode="bridge",
+        containerDefinitions=[
+            {"name": "app", "image": "example/app:2", "cpu": 128, "memory": 256, "essential": True}
+        ],
+    )["taskDefinition"]["taskDefinitionArn"]
+    sandbox.client.crash_task_definition(broken, exit_code=1)
+    fleet.ecs.update_service(cluster="edge", service="web", taskDefinition=broken)
+    for _ in range(10):
+        sandbox.client.tick(1)
+    cluster_sync(cluster_id=web.cluster_id)
+    html = operator_client.get(f"/services/{web.pk}/redeploy/").content.decode()
+    assert "redeploy-reruns-failed" in html
+    assert "The newest rollout of web failed" in html
+    assert 're-runs the same broken revision <span class="mono">app:2</span>' in html
+    assert "ECS deployment circuit breaker: tasks failed to start." in html
+    assert "Rolling back to an earlier revision is not offered here." in html
