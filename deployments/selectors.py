@@ -11,7 +11,7 @@ from django.db.models.functions import Coalesce
 
 from clusters.health import HealthState, is_unhealthy
 from clusters.models import Cluster, ContainerInstance, Event, EventSource
-from deployments.models import Service, Task, TaskContainer
+from deployments.models import ACTIVE_STATUSES, Deployment, Service, Task, TaskContainer
 
 TASK_STATUSES = ("running", "pending", "stopped", "all")
 
@@ -114,3 +114,16 @@ def service_last_placement_failure(service: Service) -> dict[str, Any] | None:
         else None
     )
     return {"event": event, "instance": instance}
+
+
+def service_in_flight(*, service: Service, deployments: list[Deployment]) -> bool:
+    """Is anything of the service moving (so its page keeps polling)? A redeploy
+    not finished, a rollout in progress or two deployments live, or a task starting
+    or stopping. Two queries, none when a deployment already says so."""
+    live = [d for d in deployments if d.status != "INACTIVE"]
+    if len(live) > 1 or any(d.rollout_state == "IN_PROGRESS" for d in live):
+        return True
+    if service.redeploys.filter(status__in=ACTIVE_STATUSES).exists():
+        return True
+    settled = Q(last_status="RUNNING", desired_status="RUNNING") | Q(last_status="STOPPED")
+    return service.tasks.filter(gone_at__isnull=True).exclude(settled).exists()

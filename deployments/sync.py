@@ -34,7 +34,8 @@ from clusters.mirror.sync import (
 )
 from clusters.models import AwsAccount, Cluster, SyncRun
 from deployments.health import health_refresh
-from deployments.task_sync import cluster_tasks_sync
+from deployments.models import Service
+from deployments.task_sync import cluster_tasks_sync, service_tasks_sync
 from deployments.workload_sync import STOPPED, cluster_services_sync, services_fetch
 
 
@@ -116,6 +117,31 @@ def _cluster_sync(
                 run.save(update_fields=["phase"])
         raise
     return run
+
+
+def service_sync(*, service_id: int) -> SyncStats | None:
+    """Refresh one service, its deployments and its tasks from AWS (one
+    DescribeServices, two ListTasks, the DescribeTasks they need) with the same
+    writers as a full sync, under the cluster's lock. For a worker that must not
+    report what the mirror has not caught up with yet (a redeploy at its end).
+
+    Raises ``SyncLockBusy`` while a sync of the cluster runs, and ``AwsError``s;
+    None when the service is not mirrored. The cluster's last sync is untouched:
+    this is not one."""
+    service = Service.objects.select_related("cluster__account").filter(pk=service_id).first()
+    if service is None:
+        return None
+    cluster = service.cluster
+    stats = SyncStats()
+    with cluster_lock(cluster_id=cluster.pk):
+        reader = account_reader(account=cluster.account, region=cluster.region)
+        infos = reader.services(cluster.arn, [service.arn])
+        cluster_services_sync(
+            cluster=cluster, reader=reader, stats=stats, infos=infos, complete=False
+        )
+        service_tasks_sync(cluster=cluster, reader=reader, stats=stats, service_id=service.pk)
+    health_refresh(cluster_ids=[cluster.pk])  # the page that waited for this reads it
+    return stats
 
 
 def sync_run_fail(*, run_id: int, message: str) -> None:

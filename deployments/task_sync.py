@@ -15,13 +15,14 @@ from datetime import datetime
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from clusters.aws.ecs import EcsReader, TaskInfo
 from clusters.core.timeline import NewEvent, dedupe_key, events_record
 from clusters.mirror.writes import SyncStats, changed_fields, mirror_write, rows_insert
-from clusters.models import Cluster, EventSeverity, EventSource
-from deployments.models import Task, TaskContainer
+from clusters.models import Cluster, ContainerInstance, EventSeverity, EventSource
+from deployments.models import Service, Task, TaskContainer
 from deployments.workload_sync import STOPPED, _subjects, task_definitions_ensure
 
 CONTAINER_FIELDS = ("image", "last_status", "exit_code", "reason", "health_status", "runtime_id")
@@ -76,6 +77,35 @@ def cluster_tasks_sync(
         stopped = reader.task_arns(cluster.arn, STOPPED)
     else:
         running, stopped = listings[0].result(), listings[1].result()
+    _tasks_reconcile(mirror, running, stopped)
+
+
+def service_tasks_sync(
+    *, cluster: Cluster, reader: EcsReader, stats: SyncStats, service_id: int
+) -> None:
+    """Mirror one service's tasks: the same writes as ``cluster_tasks_sync``, on the
+    service's own listings (a targeted refresh, e.g. when a redeploy completes).
+    Instances come from the mirror: a task on an instance not mirrored yet gets
+    its instance at the next full sync."""
+    service = Service.objects.get(pk=service_id, cluster=cluster)
+    mirror = _TaskMirror(
+        cluster=cluster,
+        reader=reader,
+        stats=stats,
+        instances=dict(ContainerInstance.objects.filter(cluster=cluster).values_list("arn", "pk")),
+        services={service.name: service.pk},
+        existing=_live_tasks(cluster, service),
+        containers=_live_containers(cluster, service),
+        had_sync=True,
+    )
+    running = reader.service_task_arns(cluster.arn, service.name, "RUNNING")
+    stopped = reader.service_task_arns(cluster.arn, service.name, STOPPED)
+    _tasks_reconcile(mirror, running, stopped)
+
+
+def _tasks_reconcile(mirror: _TaskMirror, running: list[str], stopped: list[str]) -> None:
+    """Describe what the complete listings name (and live rows they no longer name),
+    write it, then mark gone what AWS no longer knows."""
     listed = set(running) | set(stopped)
     existing = mirror.existing
     to_describe = [a for a in running + stopped if not _final(existing.get(a))]
@@ -85,22 +115,33 @@ def cluster_tasks_sync(
     vanished = {t.pk for a, t in existing.items() if a not in listed and a not in found}
     vanished |= {existing[a].pk for a in missing if a in existing}
     if vanished:
-        stats.gone += Task.objects.filter(pk__in=vanished, gone_at__isnull=True).update(
+        mirror.stats.gone += Task.objects.filter(pk__in=vanished, gone_at__isnull=True).update(
             gone_at=timezone.now()
         )
 
 
-def _live_tasks(cluster: Cluster) -> dict[str, Task]:
+def _of_service(service: Service | None, prefix: str = "") -> Q:
+    """A service's tasks: by the mirror's link, or by the group AWS gave them."""
+    if service is None:
+        return Q()
+    return Q(**{f"{prefix}service_id": service.pk}) | Q(
+        **{f"{prefix}group": f"service:{service.name}"}
+    )
+
+
+def _live_tasks(cluster: Cluster, service: Service | None = None) -> dict[str, Task]:
     """Rows that can still change; final STOPPED rows AWS no longer lists are history."""
-    return {t.arn: t for t in Task.objects.filter(cluster=cluster, gone_at__isnull=True).order_by()}
+    rows = Task.objects.filter(_of_service(service), cluster=cluster, gone_at__isnull=True)
+    return {t.arn: t for t in rows.order_by()}
 
 
-def _live_containers(cluster: Cluster) -> ContainerRows:
+def _live_containers(cluster: Cluster, service: Service | None = None) -> ContainerRows:
+    rows = TaskContainer.objects.filter(
+        _of_service(service, "task__"), task__cluster=cluster, task__gone_at__isnull=True
+    )
     return {
         (row[1], row[2]): row
-        for row in TaskContainer.objects.filter(task__cluster=cluster, task__gone_at__isnull=True)
-        .order_by()
-        .values_list("pk", "task_id", "name", *CONTAINER_FIELDS)
+        for row in rows.order_by().values_list("pk", "task_id", "name", *CONTAINER_FIELDS)
     }
 
 

@@ -23,6 +23,7 @@ from clusters.models import AwsAccount, Cluster, ContainerInstance, Event, Event
 from deployments.models import Deployment, Service, Task
 from deployments.selectors import (
     TASK_STATUSES,
+    service_in_flight,
     service_last_placement_failure,
     service_recent_stops,
     services_query,
@@ -88,10 +89,19 @@ def service_list(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 @role_required(VIEWER)
-def service_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def service_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """The service page. Its deployments, events and tasks poll themselves
+    (``?part=live``) while anything is in flight and reload at once when a redeploy
+    starts or ends (the ``redeploy-changed`` client event); ``?part=actions`` is the
+    redeploy panel alone."""
     service = get_object_or_404(
         Service.objects.select_related("cluster", "cluster__account", "task_definition"), pk=pk
     )
+    can_operate = has_role(request.user, OPERATOR)
+    part = request.GET.get("part") if request.htmx else None
+    if part == "actions":
+        context = {"service": service, "can_operate": can_operate}
+        return render(request, "deployments/_service_actions.html", context)
     deployments = list(
         Deployment.objects.filter(service=service).select_related("task_definition")[:20]
     )
@@ -102,22 +112,22 @@ def service_detail(request: HttpRequest, pk: int) -> HttpResponse:
             service_arn=service.arn, source=EventSource.ECS_SERVICE_EVENT
         ).order_by("-occurred_at", "-id")[:20]
     )
-    return render(
-        request,
-        "deployments/service_detail.html",
-        {
-            "section": "services",
-            "service": service,
-            "cluster": service.cluster,
-            "deployments": deployments,
-            "events": events,
-            "page": page,
-            "status": status,
-            "can_operate": has_role(request.user, OPERATOR),
-            "recent_stops": service_recent_stops(service),
-            "placement": service_last_placement_failure(service),
-        },
-    )
+    context = {
+        "section": "services",
+        "service": service,
+        "cluster": service.cluster,
+        "deployments": deployments,
+        "events": events,
+        "page": page,
+        "status": status,
+        "in_flight": service_in_flight(service=service, deployments=deployments),
+        "can_operate": can_operate,
+        "recent_stops": service_recent_stops(service),
+        "placement": service_last_placement_failure(service),
+    }
+    if part in ("live", "incident"):
+        return render(request, f"deployments/service_detail.html#{part}", context)
+    return render(request, "deployments/service_detail.html", context)
 
 
 @require_GET

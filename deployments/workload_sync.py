@@ -99,8 +99,12 @@ def cluster_services_sync(
     reader: EcsReader,
     stats: SyncStats,
     infos: list[ServiceInfo] | None = None,
+    complete: bool = True,
 ) -> dict[str, int]:
-    """Services, their deployments and their events. Returns {service name: pk}."""
+    """Services, their deployments and their events. Returns {service name: pk}.
+
+    ``complete=False``: ``infos`` describe some of the cluster's services only (a
+    targeted refresh), so no other service is marked gone."""
     if infos is None:
         infos = services_fetch(reader=reader, cluster_arn=cluster.arn)
     td_arns = {i.task_definition_arn for i in infos}
@@ -121,7 +125,9 @@ def cluster_services_sync(
             if names:
                 changed.append((svc, names))
     seen = {i.arn for i in infos}
-    vanished = [s.pk for arn, s in existing.items() if arn not in seen and s.gone_at is None]
+    vanished = [
+        s.pk for arn, s in existing.items() if complete and arn not in seen and s.gone_at is None
+    ]
     with transaction.atomic():
         mirror_write(Service, new=new, changed=changed, stats=stats, now=now)
         if vanished:

@@ -144,6 +144,18 @@ class EcsReader:
     def task_arns(self, cluster: str, desired_status: str = "RUNNING") -> list[str]:
         return self._list("ListTasks", "taskArns", cluster=cluster, desiredStatus=desired_status)
 
+    def service_task_arns(
+        self, cluster: str, service_name: str, desired_status: str = "RUNNING"
+    ) -> list[str]:
+        """One service's tasks (a targeted refresh; a full sync lists the cluster's)."""
+        return self._list(
+            "ListTasks",
+            "taskArns",
+            cluster=cluster,
+            serviceName=service_name,
+            desiredStatus=desired_status,
+        )
+
     # --- describes (full batches) -----------------------------------------
     def clusters(self, arns: Sequence[str]) -> list[ClusterInfo]:
         out: list[ClusterInfo] = []

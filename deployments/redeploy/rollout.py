@@ -18,10 +18,10 @@ from clusters.aws.ecs_actions import ecs_force_new_deployment
 from clusters.aws.errors import AwsError, AwsTransientError
 from clusters.core.timeline import dedupe_key, event_record
 from clusters.mirror.sync import SyncLockBusy
-from clusters.models import Event, EventSeverity, EventSource
+from clusters.models import Event, EventSeverity, EventSource, SyncRunStatus
 from deployments.models import ACTIVE_STATUSES, Deployment, Redeploy, RedeployStatus, Service
 from deployments.redeploy.start import _subjects, redeploy_batch_advance
-from deployments.sync import cluster_sync
+from deployments.sync import cluster_sync, service_sync
 
 
 def _tracking_timeout() -> timedelta:
@@ -87,7 +87,12 @@ def redeploy_execute(*, redeploy_id: int) -> Redeploy | None:
 
 def redeploy_refresh(*, redeploy_id: int, sync: bool = True) -> Redeploy | None:
     """Read the rollout into the mirror (the cluster's sync) and finish the
-    redeploy when its deployment is terminal. Returns the redeploy."""
+    redeploy when its deployment is terminal. Returns the redeploy.
+
+    The outcome is reported only once the mirror shows it: when this round did not
+    sync the whole cluster, the service, its deployments and its tasks are read
+    again first, so the page that says "Completed" no longer shows the old
+    deployment as PRIMARY or its stopped tasks as RUNNING."""
     redeploy = (
         Redeploy.objects.select_related("service__cluster__account", "requested_by")
         .filter(pk=redeploy_id)
@@ -96,28 +101,16 @@ def redeploy_refresh(*, redeploy_id: int, sync: bool = True) -> Redeploy | None:
     if redeploy is None or redeploy.status != RedeployStatus.IN_PROGRESS:
         return redeploy
     Redeploy.objects.filter(pk=redeploy.pk).update(checked_at=timezone.now())
-    if sync and _sync_due(redeploy.service.cluster.last_sync_at):
-        try:
-            cluster_sync(cluster_id=redeploy.service.cluster_id)
-        except SyncLockBusy:
-            pass  # another sync is writing the same rows right now; read what is there
-        except AwsTransientError:
-            pass  # throttled or unreachable: the next round reads it
-    deployment = Deployment.objects.filter(deployment_id=redeploy.aws_deployment_id).first()
-    if deployment is not None and redeploy.deployment_id != deployment.pk:
-        Redeploy.objects.filter(pk=redeploy.pk).update(deployment=deployment)
-        redeploy.deployment = deployment
+    fresh = sync and _sync_due(redeploy.service.cluster.last_sync_at) and _cluster_synced(redeploy)
+    deployment = _deployment_link(redeploy)
     if deployment is not None and deployment.is_terminal:
-        if deployment.rollout_state == "COMPLETED":
-            _finish(redeploy, RedeployStatus.COMPLETED, at=deployment.updated_at_aws)
-        else:
-            _finish(
-                redeploy,
-                RedeployStatus.FAILED,
-                error=_failure_reason(redeploy, deployment),
-                at=deployment.updated_at_aws,
-            )
-    elif redeploy.requested_at and timezone.now() - redeploy.requested_at > _tracking_timeout():
+        behind = sync and not fresh and not _service_synced(redeploy)
+        if behind and not _timed_out(redeploy):
+            redeploy.refresh_from_db()
+            return redeploy  # the mirror is behind AWS: the next round finishes it
+        deployment.refresh_from_db()
+        _finish_rollout(redeploy, deployment)
+    elif _timed_out(redeploy):
         _finish(
             redeploy,
             RedeployStatus.FAILED,
@@ -125,6 +118,53 @@ def redeploy_refresh(*, redeploy_id: int, sync: bool = True) -> Redeploy | None:
         )
     redeploy.refresh_from_db()
     return redeploy
+
+
+def _timed_out(redeploy: Redeploy) -> bool:
+    started = redeploy.requested_at
+    return started is not None and timezone.now() - started > _tracking_timeout()
+
+
+def _cluster_synced(redeploy: Redeploy) -> bool:
+    """Sync the redeploy's cluster; True when the mirror now reflects AWS."""
+    try:
+        run = cluster_sync(cluster_id=redeploy.service.cluster_id)
+    except SyncLockBusy:
+        return False  # another sync is writing the same rows right now; read what is there
+    except AwsTransientError:
+        return False  # throttled or unreachable: the next round reads it
+    return run is not None and run.status == SyncRunStatus.SUCCEEDED
+
+
+def _service_synced(redeploy: Redeploy) -> bool:
+    """Refresh the service, its deployments and tasks alone (a targeted describe)."""
+    try:
+        service_sync(service_id=redeploy.service_id)
+    except SyncLockBusy:
+        return False  # a full sync holds the cluster: the next round reads its result
+    except AwsError:
+        return False  # the next round tries again (and the tracking timeout bounds it)
+    return True
+
+
+def _deployment_link(redeploy: Redeploy) -> Deployment | None:
+    deployment = Deployment.objects.filter(deployment_id=redeploy.aws_deployment_id).first()
+    if deployment is not None and redeploy.deployment_id != deployment.pk:
+        Redeploy.objects.filter(pk=redeploy.pk).update(deployment=deployment)
+        redeploy.deployment = deployment
+    return deployment
+
+
+def _finish_rollout(redeploy: Redeploy, deployment: Deployment) -> None:
+    if deployment.rollout_state == "COMPLETED":
+        _finish(redeploy, RedeployStatus.COMPLETED, at=deployment.updated_at_aws)
+    else:
+        _finish(
+            redeploy,
+            RedeployStatus.FAILED,
+            error=_failure_reason(redeploy, deployment),
+            at=deployment.updated_at_aws,
+        )
 
 
 def _sync_due(last_sync_at: Any) -> bool:

@@ -62,6 +62,17 @@ class RedeployPlan:
     minimum_healthy_percent: int
     maximum_percent: int
     circuit_breaker: dict[str, Any] = field(default_factory=dict)
+    # The service's newest deployment when its rollout FAILED: forcing a new
+    # deployment re-runs the service's task definition, usually that same revision.
+    failed_rollout: Deployment | None = None
+
+    @property
+    def reruns_failed_revision(self) -> bool:
+        failed = self.failed_rollout
+        return failed is not None and (
+            failed.task_definition_id is None
+            or failed.task_definition_id == self.service.task_definition_id
+        )
 
     @property
     def mid_rollout(self) -> bool:
@@ -106,7 +117,17 @@ def redeploy_plan(*, service: Service) -> RedeployPlan:
         minimum_healthy_percent=int(conf.get("minimumHealthyPercent", 100)),
         maximum_percent=int(conf.get("maximumPercent", 200)),
         circuit_breaker=dict(conf.get("deploymentCircuitBreaker") or {}),
+        failed_rollout=_failed_rollout(service),
     )
+
+
+def _failed_rollout(service: Service) -> Deployment | None:
+    newest = (
+        service.deployments.select_related("task_definition")
+        .order_by("-created_at_aws", "-id")
+        .first()
+    )
+    return newest if newest is not None and newest.rollout_state == "FAILED" else None
 
 
 @dataclass(frozen=True)

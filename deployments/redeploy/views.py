@@ -12,9 +12,9 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
-from django_htmx.http import HttpResponseStopPolling
+from django_htmx.http import HttpResponseStopPolling, trigger_client_event
 
-from clusters.core.htmx import HtmxHttpRequest, flash
+from clusters.core.htmx import HtmxHttpRequest, Response, flash
 from clusters.core.inputs import db_id, small_int
 from clusters.core.jobs import QUEUED_WHILE_PAUSED
 from clusters.core.roles import OPERATOR, VIEWER, has_role, role_required
@@ -29,6 +29,12 @@ from deployments.redeploy import (
     service_force_redeploy,
 )
 from deployments.redeploy.selectors import redeploy_progress, redeploys_query
+
+
+def _changed(response: Response) -> Response:
+    """Tell the page a redeploy started or ended: the service page's live sections
+    and actions panel listen for ``redeploy-changed``."""
+    return trigger_client_event(response, "redeploy-changed")
 
 
 def _service(pk: int) -> Service:
@@ -105,7 +111,7 @@ def redeploy_start(request: HtmxHttpRequest, pk: int) -> HttpResponse:
             {"progress": progress, "can_operate": True},
         )
         level = "warning" if not_sent else "success" if result.created else "info"
-        return flash(response, level, text)
+        return flash(_changed(response), level, text)
     if not_sent:
         messages.warning(request, text)
     elif result.created:
@@ -134,7 +140,9 @@ def redeploy_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     redeploy = progress.redeploy
     if not redeploy.is_terminal:
         return HttpResponse(html)
-    response = HttpResponseStopPolling(html)
+    # The mirror was refreshed before the worker reported the outcome: the page's
+    # deployments, tasks and events reload at once, not on their next poll.
+    response = _changed(HttpResponseStopPolling(html))
     if redeploy.status == RedeployStatus.COMPLETED:
         return flash(response, "success", f"Redeploy of {redeploy.service.name} completed.")
     return flash(
@@ -158,7 +166,7 @@ def redeploy_retry_view(request: HtmxHttpRequest, pk: int) -> HttpResponse:
             "deployments/redeploy_detail.html#panel",
             {"progress": progress, "can_operate": True},
         )
-        return flash(response, "info", "Retrying the redeploy.")
+        return flash(_changed(response), "info", "Retrying the redeploy.")
     messages.info(request, "Retrying the redeploy.")
     return redirect("deployments:redeploy", pk=result.redeploy.pk)
 

@@ -348,3 +348,61 @@ def test_redeploys_in_one_cluster_share_a_recent_sync(sandbox, operator, setting
     settings.FLEETDECK_REDEPLOY_SYNC_MIN_SECONDS = 0
     redeploy_refresh(redeploy_id=ids[0])
     assert sandbox.client.request_counts()["ecs:DescribeServices"] == 1
+
+
+def _aws_rollout_state(fleet: Any, deployment_id: str) -> str:
+    svc = fleet.ecs.describe_services(cluster="edge", services=["web"])["services"][0]
+    return next(d["rolloutState"] for d in svc["deployments"] if d["id"] == deployment_id)
+
+
+def test_completed_is_reported_only_once_the_mirror_shows_it(sandbox, operator, settings) -> None:
+    """A periodic sync has written the services (the rollout COMPLETED, the old
+    deployment gone) but not yet the tasks when the redeploy's worker looks: it must
+    not report Completed over stopped tasks still mirrored RUNNING. Once the lock is
+    free it reads the service alone (no cluster sync due) and then finishes."""
+    from clusters.mirror.sync import account_reader, cluster_lock
+    from clusters.mirror.writes import SyncStats
+    from deployments.models import Deployment, Task
+    from deployments.workload_sync import cluster_services_sync
+
+    fleet = fleet_create(sandbox, desired=3)
+    web = fleet.services["web"]
+    cluster = web.cluster
+    old_arns = set(
+        Task.objects.filter(service=web, last_status="RUNNING").values_list("arn", flat=True)
+    )
+    old_deployment = Deployment.objects.get(service=web, status="PRIMARY")
+    result = service_force_redeploy(service_id=web.pk, actor=operator, reason="fresh at the end")
+    redeploy: Any = redeploy_execute(redeploy_id=result.redeploy.pk)
+    assert redeploy is not None
+    dep = redeploy.aws_deployment_id
+    sandbox.client.tick(2)  # new tasks RUNNING, the old ones asked to stop
+    redeploy = redeploy_refresh(redeploy_id=redeploy.pk)
+    assert Task.objects.filter(arn__in=old_arns, last_status="RUNNING").count() == 3
+    for _ in range(5):
+        sandbox.client.tick(1)
+        if _aws_rollout_state(fleet, dep) == "COMPLETED":
+            break
+    assert _aws_rollout_state(fleet, dep) == "COMPLETED"
+
+    with cluster_lock(cluster_id=cluster.pk):  # the periodic sync, between its phases
+        reader = account_reader(account=cluster.account, region=cluster.region)
+        cluster_services_sync(cluster=cluster, reader=reader, stats=SyncStats())
+        assert Deployment.objects.get(deployment_id=dep).rollout_state == "COMPLETED"
+        redeploy = redeploy_refresh(redeploy_id=redeploy.pk)
+        assert redeploy.status == RedeployStatus.IN_PROGRESS  # not over stale task rows
+        assert Task.objects.filter(arn__in=old_arns, last_status="RUNNING").count() == 3
+
+    settings.FLEETDECK_REDEPLOY_SYNC_MIN_SECONDS = 3600  # no cluster sync due: targeted read
+    sandbox.client.reset_request_counts()
+    redeploy = redeploy_refresh(redeploy_id=redeploy.pk)
+    assert redeploy.status == RedeployStatus.COMPLETED, redeploy.aws_error
+    calls = sandbox.client.request_counts()
+    assert calls.get("ecs:DescribeServices") == 1 and calls.get("ecs:ListTasks") == 2
+    assert not calls.get("ecs:ListServices") and not calls.get("ecs:DescribeClusters")
+    old_deployment.refresh_from_db()
+    assert old_deployment.status == "INACTIVE"
+    assert Deployment.objects.get(deployment_id=dep).status == "PRIMARY"
+    assert not Task.objects.filter(arn__in=old_arns).exclude(last_status="STOPPED").exists()
+    assert Task.objects.filter(service=web, started_by=dep, last_status="RUNNING").count() == 3
+    assert not Task.objects.filter(service=web, desired_status="STOPPED", last_status="RUNNING")

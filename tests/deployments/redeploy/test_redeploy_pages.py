@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from deployments.models import Redeploy, RedeployBatch, RedeployStatus
-from deployments.redeploy import redeploy_execute, redeploy_refresh
+from deployments.models import Redeploy, RedeployBatch, RedeployStatus, Task
+from deployments.redeploy import redeploy_execute, redeploy_refresh, service_force_redeploy
+from tests.deployments.redeploy.panel import counts_from_rows, panel_counts
 from tests.deployments.redeploy_fleet import fleet_create
 
 pytestmark = pytest.mark.django_db
@@ -50,7 +51,7 @@ def test_confirmation_shows_what_will_happen(sandbox, operator_client, viewer_cl
     assert "rolls back to the last completed deployment" in html
     assert "4 task(s) now on 2 instance(s)" in html and "(external)" in html
     assert ">new certs</textarea>" in html
-    assert "mid-rollout" not in html
+    assert "mid-rollout" not in html and "redeploy-reruns-failed" not in html
     # The service page carries the panel that leads here.
     page = operator_client.get(f"/services/{web.pk}/").content.decode()
     assert f'hx-get="/services/{web.pk}/redeploy/"' in page and "Force new deployment…" in page
@@ -114,7 +115,10 @@ def test_htmx_start_polls_to_completion_then_stops_with_286_and_a_flash(
         "message": "Redeploy of web completed.",
     }
     body = done.content.decode()
-    assert 'max="2" value="2"' in body and "(100%)" in body
+    # Done: both new tasks run and both tasks they replaced stopped.
+    assert 'max="4" value="4"' in body and "(100%)" in body
+    assert 'data-new-running="2"' in body and 'data-old-stopped="2"' in body
+    assert "redeploy-changed" in json.loads(done["HX-Trigger"])  # the page's sections reload
     assert "hx-trigger" not in body  # the swapped-in panel does not poll again
     assert "has reached a steady state" in body  # recent service events
 
@@ -197,3 +201,104 @@ def test_bulk_redeploy_selects_and_starts_a_batch(sandbox, operator_client, view
     page = viewer_client.get(f"/redeploys/batches/{batch.pk}/").content.decode()
     assert page.count('class="redeploy-progress"') == 2 and "kernel update" in page
     assert viewer_client.get("/redeploys/").status_code == 200
+
+
+def test_panel_counts_are_the_mirrored_rows_and_agree_with_the_events(
+    sandbox, operator, operator_client
+) -> None:
+    """The issue's moment: 3 new tasks run while the 3 old ones are being stopped
+    (the event says so). The panel must not read "3/3 (100%), 0 stopped"."""
+    fleet = fleet_create(sandbox, desired=3)
+    web = fleet.services["web"]
+    old_arns = set(
+        Task.objects.filter(service=web, last_status="RUNNING").values_list("arn", flat=True)
+    )
+    assert len(old_arns) == 3
+    result = service_force_redeploy(service_id=web.pk, actor=operator, reason="counts")
+    redeploy: Any = redeploy_execute(redeploy_id=result.redeploy.pk)
+    assert redeploy is not None
+    dep = redeploy.aws_deployment_id
+    seen_stopping = False
+    for _ in range(15):
+        html = operator_client.get(f"/redeploys/{redeploy.pk}/", HTTP_HX_REQUEST="true")
+        body = html.content.decode()
+        shown = panel_counts(body)
+        expected = counts_from_rows(web, dep, old_arns)
+        assert {k: shown[k] for k in expected} == expected, body
+        assert shown["desired"] == 3
+        # Every stop the service events shown announce is counted (stopping or stopped).
+        announced = sum(int(n) for n in re.findall(r"has stopped (\d+) running tasks", body))
+        assert announced <= shown["old-stopping"] + shown["old-stopped"] + shown["new-failed"]
+        started = sum(int(n) for n in re.findall(r"has started (\d+) tasks", body))
+        assert started <= shown["new-running"] + shown["new-pending"] + shown["new-failed"]
+        if shown["new-running"] == 3 and shown["old-stopping"] == 3:
+            seen_stopping = True
+            assert announced == 3  # "... has stopped 3 running tasks" is on the panel
+            assert "(100%)" not in body and "3 stopping" in body and "0/3</strong> stopped" in body
+        if redeploy.is_terminal:
+            break
+        sandbox.client.tick(1)
+        redeploy = redeploy_refresh(redeploy_id=redeploy.pk)  # type: ignore[assignment]
+    assert seen_stopping, "never saw the new tasks running while the old ones stopped"
+    assert redeploy.status == RedeployStatus.COMPLETED
+    assert shown == {**expected, "desired": 3} and expected["old-stopped"] == 3
+    assert "(100%)" in body
+
+
+def test_service_page_sections_poll_while_in_flight_and_listen_for_redeploys(
+    sandbox, operator, operator_client
+) -> None:
+    fleet = fleet_create(sandbox, desired=2, instances=1)
+    web = fleet.services["web"]
+    page = operator_client.get(f"/services/{web.pk}/?status=all").content.decode()
+    assert 'id="service-live" data-in-flight="false"' in page
+    assert 'hx-trigger="redeploy-changed from:body"' in page  # listens, does not poll
+    assert f'hx-get="/services/{web.pk}/?part=live&amp;status=all"' in page
+
+    result = service_force_redeploy(service_id=web.pk, actor=operator, reason="live")
+    live = operator_client.get(f"/services/{web.pk}/?part=live&status=all", HTTP_HX_REQUEST="true")
+    html = live.content.decode()
+    assert "<html" not in html and 'data-in-flight="true"' in html  # queued: in flight
+    assert 'hx-trigger="every 5s, redeploy-changed from:body"' in html
+    assert 'id="deployments"' in html and 'id="tasks"' in html and 'id="events"' in html
+    redeploy = redeploy_execute(redeploy_id=result.redeploy.pk)
+    assert redeploy is not None
+    redeploy = _follow(sandbox, redeploy)
+    assert redeploy.status == RedeployStatus.COMPLETED
+    html = operator_client.get(
+        f"/services/{web.pk}/?part=live&status=all", HTTP_HX_REQUEST="true"
+    ).content.decode()
+    assert 'data-in-flight="false"' in html and "every 5s" not in html
+    assert html.count(">PRIMARY</span>") == 1 and ">INACTIVE</span>" in html
+    # Without htmx the parameter changes nothing: the whole page.
+    assert "<html" in operator_client.get(f"/services/{web.pk}/?part=live").content.decode()
+    actions = operator_client.get(f"/services/{web.pk}/?part=actions", HTTP_HX_REQUEST="true")
+    body = actions.content.decode()
+    assert "<html" not in body and 'id="service-actions"' in body
+    assert 'data-status="completed"' in body and "Force new deployment…" in body
+
+
+def test_confirm_says_a_failed_rollout_is_run_again(sandbox, operator_client) -> None:
+    from deployments.sync import cluster_sync
+
+    fleet = fleet_create(sandbox, desired=2, instances=1, rollback=False)
+    web = fleet.services["web"]
+    broken = fleet.ecs.register_task_definition(
+        family="app",
+        requiresCompatibilities=["EXTERNAL"],
+        networkMode="bridge",
+        containerDefinitions=[
+            {"name": "app", "image": "example/app:2", "cpu": 128, "memory": 256, "essential": True}
+        ],
+    )["taskDefinition"]["taskDefinitionArn"]
+    sandbox.client.crash_task_definition(broken, exit_code=1)
+    fleet.ecs.update_service(cluster="edge", service="web", taskDefinition=broken)
+    for _ in range(10):
+        sandbox.client.tick(1)
+    cluster_sync(cluster_id=web.cluster_id)
+    html = operator_client.get(f"/services/{web.pk}/redeploy/").content.decode()
+    assert "redeploy-reruns-failed" in html
+    assert "The newest rollout of web failed" in html
+    assert 're-runs the same broken revision <span class="mono">app:2</span>' in html
+    assert "ECS deployment circuit breaker: tasks failed to start." in html
+    assert "Rolling back to an earlier revision is not offered here." in html
