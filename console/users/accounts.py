@@ -126,7 +126,7 @@ def user_role_set(
         if before == role:
             return user, False
         if before == ADMIN:
-            _last_admin_guard(actor=actor, user=user, what=f"making them {role}")
+            _last_admin_guard(actor=actor, user=user, what=f"changing the role to {role}")
         superuser_removed = _role_apply(user, role)
         _audit(
             actor,

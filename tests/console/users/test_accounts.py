@@ -121,3 +121,44 @@ def test_no_link_for_a_deactivated_account(admin_user, viewer) -> None:
     accounts.user_deactivate(actor=admin_user, user_id=viewer.pk)
     with pytest.raises(accounts.UserChangeRefused, match="reactivate"):
         accounts.set_password_link_issue(actor=admin_user, user_id=viewer.pk)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_admins_demoting_each_other_at_once_leave_one(monkeypatch, admin_user, second_admin):
+    """Both pass the last-admin check unless the check and the change are serialised:
+    the guard is slowed down so the two transactions overlap."""
+    import threading
+    import time
+
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL only (SQLite serialises writers): the PostgreSQL pass runs it")
+    guard = accounts._last_admin_guard
+
+    def slow_guard(**kwargs):  # type: ignore[no-untyped-def]
+        guard(**kwargs)
+        time.sleep(0.5)  # the other transaction runs its check meanwhile
+
+    monkeypatch.setattr(accounts, "_last_admin_guard", slow_guard)
+    outcomes: list[str] = []
+
+    def demote(actor, target) -> None:  # type: ignore[no-untyped-def]
+        try:
+            accounts.user_role_set(actor=actor, user_id=target.pk, role=VIEWER)
+            outcomes.append("demoted")
+        except accounts.LastAdminError:
+            outcomes.append("refused")
+        finally:
+            connection.close()
+
+    threads = [
+        threading.Thread(target=demote, args=(admin_user, second_admin)),
+        threading.Thread(target=demote, args=(second_admin, admin_user)),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert sorted(outcomes) == ["demoted", "refused"]
+    assert role_holders(ADMIN).count() == 1
