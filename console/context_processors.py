@@ -4,7 +4,7 @@ from django.db import DatabaseError
 from django.http import HttpRequest
 
 from clusters.core.jobs import jobs_waiting
-from clusters.core.roles import user_role
+from clusters.core.roles import has_role, user_role
 from console.navigation import NAVIGATION
 from console.ops.health import background_work_status
 
@@ -14,7 +14,8 @@ def shell(request: HttpRequest) -> dict[str, object]:
     user = getattr(request, "user", None)
     context: dict[str, object] = {"navigation": NAVIGATION}
     if user is not None and user.is_authenticated:
-        context["user_role"] = user_role(user)
+        context["user_role"] = user_role(user)  # loads the permission cache once
+        context["navigation"] = [item for item in NAVIGATION if has_role(user, item.role)]
         context["background"] = background = background_work_status()
         if background.paused:
             # Only while work is paused (the only time jobs wait), so pages keep their

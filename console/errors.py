@@ -9,6 +9,9 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.template.loader import render_to_string
 
+from clusters.core.roles import user_role
+from console.users import no_role_response
+
 
 def _wants_json(request: HttpRequest) -> bool:
     return request.path.startswith("/api/") or "application/json" in request.headers.get(
@@ -18,6 +21,15 @@ def _wants_json(request: HttpRequest) -> bool:
 
 def permission_denied(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     message = str(exception) if exception and str(exception) else "You are not allowed to do that."
+    user = getattr(request, "user", None)
+    if user is not None and user.is_authenticated and user_role(user) is None:
+        # Signed in but no role yet: say so, and whom to ask, on every page they try.
+        message = (
+            f"You are signed in as {user.get_username()} but have no role yet; "
+            "an admin must give you one."
+        )
+        if not _wants_json(request):
+            return no_role_response(request, reason=str(exception or ""))
     if _wants_json(request):
         return JsonResponse({"message": message}, status=403)
     return render(request, "error.html", {"title": "Not allowed", "message": message}, status=403)

@@ -18,6 +18,9 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse
+from django.urls import reverse
+
+from clusters.core.roles import user_role
 
 MAX_FAILURES = 5
 LOCKOUT_SECONDS = 15 * 60
@@ -66,6 +69,13 @@ class ThrottledLoginView(auth_views.LoginView):
     def form_invalid(self, form: AuthenticationForm) -> HttpResponse:
         _count_failure(self.request)
         return super().form_invalid(form)
+
+    def get_default_redirect_url(self) -> str:
+        # Someone without a role would land on a 403: send them to the page that
+        # says what is missing and whom to ask.
+        if user_role(self.request.user) is None:
+            return reverse("users:no-role")
+        return super().get_default_redirect_url()
 
     def form_valid(self, form: AuthenticationForm) -> HttpResponse:
         # A cache outage (Redis stopped) must not turn a good login into a 500.

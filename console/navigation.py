@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from clusters.core.roles import ADMIN, VIEWER
+
 
 @dataclass(frozen=True)
 class NavItem:
     label: str
     url_name: str
     section: str
+    role: str = VIEWER  # shown only to users holding it (a user with no role sees none)
 
 
 NAVIGATION = (
@@ -21,4 +24,5 @@ NAVIGATION = (
     NavItem("Registrations", "clusters:registrations", "registrations"),
     NavItem("Timeline", "timeline", "timeline"),
     NavItem("Docker hosts", "clusters:docker-hosts", "docker-hosts"),
+    NavItem("Users", "users:list", "users", role=ADMIN),
 )

@@ -11,6 +11,7 @@ from functools import wraps
 from typing import Any, TypeVar
 
 from django.core.exceptions import PermissionDenied
+from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponseBase
 
 VIEWER, OPERATOR, ADMIN = "viewer", "operator", "admin"
@@ -47,6 +48,50 @@ def user_role(user: Any) -> str | None:
     return None
 
 
+def role_from_permissions(permissions: set[str], *, is_superuser: bool) -> str | None:
+    """The highest role that ``permissions`` ("app_label.codename") grant, without
+    a query: for lists of users whose groups and permissions were prefetched.
+    Like ``user_role`` but also for inactive users (whose has_perm is always False)."""
+    if is_superuser:
+        return ADMIN
+    for role in reversed(ROLES):
+        if ROLE_PERMISSION[role] in permissions:
+            return role
+    return None
+
+
+def held_role(user: Any) -> str | None:
+    """The role ``user``'s groups and permissions grant, whether the account is
+    active or not (two queries: has_perm is False for every inactive user)."""
+    from django.contrib.auth.models import Permission
+
+    rows = (
+        Permission.objects.filter(Q(group__user=user) | Q(user=user))
+        .values_list("content_type__app_label", "codename")
+        .distinct()
+    )
+    return role_from_permissions({f"{a}.{c}" for a, c in rows}, is_superuser=user.is_superuser)
+
+
+def role_holders(role: str) -> QuerySet[Any]:
+    """Active users holding ``role`` or a higher one (superusers hold every role):
+    the same answer as ``has_role``, as one query."""
+    from django.contrib.auth import get_user_model
+
+    app_label, codename = ROLE_PERMISSION[role].split(".")
+    via_group = Q(
+        groups__permissions__codename=codename,
+        groups__permissions__content_type__app_label=app_label,
+    )
+    via_user = Q(
+        user_permissions__codename=codename,
+        user_permissions__content_type__app_label=app_label,
+    )
+    users = get_user_model().objects.filter(is_active=True)
+    pks = users.filter(Q(is_superuser=True) | via_group | via_user).values("pk")
+    return users.filter(pk__in=pks).order_by("username")
+
+
 def role_required(role: str) -> Callable[[View], View]:
     """Allow the view only to users holding ``role`` (or a higher one); 403 otherwise.
 
@@ -66,6 +111,17 @@ def role_required(role: str) -> Callable[[View], View]:
         return wrapped  # type: ignore[return-value]
 
     return decorator
+
+
+def role_group(role: str) -> Any:
+    """The Django group that carries ``role`` (made, with its permissions, if missing)."""
+    from django.contrib.auth.models import Group
+
+    group = Group.objects.filter(name=role).first()
+    if group is None:
+        role_groups_ensure()
+        group = Group.objects.get(name=role)
+    return group
 
 
 def role_groups_ensure() -> None:

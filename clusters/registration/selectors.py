@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
-from clusters.core.roles import ADMIN, has_role
+from clusters.core.roles import ADMIN, has_role, role_holders
 from clusters.models import (
     Activation,
     Cluster,
@@ -48,6 +49,38 @@ def registration_detail(pk: int) -> RegistrationRequest | None:
     )
 
 
+@dataclass(frozen=True)
+class ApprovalOutlook:
+    """Who can approve a request ``requester`` sends (or sent), as ``viewer`` sees it.
+
+    The rule that makes it matter: nobody approves their own request (four-eyes)
+    unless FLEETDECK_ALLOW_SELF_APPROVAL; so when the requester is the only active
+    admin, nobody can approve it until a second admin exists."""
+
+    admins: tuple[str, ...]  # usernames of the active admins
+    approvers: tuple[str, ...]  # those of them who may approve this requester's request
+    requester_is_only_admin: bool
+    viewer_is_requester: bool
+    self_approval: bool
+
+    @property
+    def stuck(self) -> bool:
+        return not self.approvers
+
+
+def approval_outlook(*, requester: Any, viewer: Any) -> ApprovalOutlook:
+    """One query: the active admins."""
+    admins = list(role_holders(ADMIN).values_list("pk", "username"))
+    self_ok = self_approval_allowed()
+    return ApprovalOutlook(
+        admins=tuple(name for _, name in admins),
+        approvers=tuple(name for pk, name in admins if self_ok or pk != requester.pk),
+        requester_is_only_admin=[pk for pk, _ in admins] == [requester.pk],
+        viewer_is_requester=viewer.pk == requester.pk,
+        self_approval=self_ok,
+    )
+
+
 def registration_page(reg: RegistrationRequest, user: Any) -> dict[str, Any]:
     """What the request page shows ``user`` about ``reg`` and what they may do."""
     activation = getattr(reg, "activation", None)
@@ -60,6 +93,11 @@ def registration_page(reg: RegistrationRequest, user: Any) -> dict[str, Any]:
         "can_decide": is_admin and (reg.requested_by_id != user.pk or self_approval_allowed()),
         "can_retry": reg.is_retryable and (is_admin or reg.requested_by_id == user.pk),
         "self_approval": self_approval_allowed(),
+        "outlook": (
+            approval_outlook(requester=reg.requested_by, viewer=user)
+            if reg.state == RegistrationRequest.State.PENDING and reg.requested_by is not None
+            else None
+        ),
         "timeline_q": activation.activation_id if activation else f"request #{reg.pk}",
         "now": timezone.now(),
         # An activation AWS created whose code is not stored (yet): when it is replaced

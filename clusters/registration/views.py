@@ -101,12 +101,10 @@ def registration_new(request: HttpRequest) -> HttpResponse:
             else:
                 messages.info(request, f"Request #{reg.pk} was already sent.")
             return redirect("clusters:registration-detail", pk=reg.pk)
-    return render(
-        request,
-        "clusters/registrations/new.html",
-        _ctx(request, "new", form=form, title="Request registrations"),
-        status=400 if form.is_bound and form.errors else 200,
-    )
+    outlook = sel.approval_outlook(requester=request.user, viewer=request.user)
+    context = _ctx(request, "new", form=form, outlook=outlook, title="Request registrations")
+    status = 400 if form.is_bound and form.errors else 200
+    return render(request, "clusters/registrations/new.html", context, status=status)
 
 
 @require_POST

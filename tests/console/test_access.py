@@ -12,8 +12,10 @@ import re
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, resolve
 
-PUBLIC = {"login", "healthz"}
+PUBLIC = {"login", "healthz", "users:set-password"}
 POST_ONLY = {"logout"}
+# For a logged-in user without a role; anyone with a role is sent to the dashboard.
+NO_ROLE_ONLY = {"users:no-role"}
 
 
 def _walk(patterns, prefix: str = "", namespace: str = ""):  # type: ignore[no-untyped-def]
@@ -85,7 +87,7 @@ def test_viewer_sees_every_shell_page(viewer_client) -> None:
     for path, name in all_routes():
         has_arguments = "x" in path.split("/") or "1" in path.split("/")
         token_only = path.startswith(("/api/", "/metrics"))  # own auth, tested elsewhere
-        if name in PUBLIC | POST_ONLY | above_viewer or token_only or has_arguments:
+        if name in PUBLIC | POST_ONLY | NO_ROLE_ONLY | above_viewer or token_only or has_arguments:
             continue
         response = viewer_client.get(path)
         # Pages that need a higher role refuse a viewer; POST-only endpoints refuse GET.
@@ -105,6 +107,8 @@ def test_user_without_role_is_forbidden(client, django_user_model) -> None:
     response = client.get("/")
     assert response.status_code == 403
     assert b"viewer role" in response.content
+    # ... and told why, on the page (tests/console/users/test_no_role.py has the rest).
+    assert b"You are signed in as <strong>nobody</strong> but have no role yet" in response.content
 
 
 @pytest.mark.django_db

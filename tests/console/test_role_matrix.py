@@ -15,10 +15,12 @@ from django.urls import get_resolver
 from clusters.core.roles import ADMIN, OPERATOR, ROLES, VIEWER
 from tests.console.test_access import _concrete, _walk
 
-# /metrics checks its own bearer token (tests/console/test_metrics.py).
-PUBLIC = {"login", "healthz", "metrics"}
-# Any logged-in user, whatever their role, may log out.
-ANY_USER = {"logout"}
+# /metrics checks its own bearer token (tests/console/test_metrics.py); a one-time
+# set-password link is opened logged out (its token is the check).
+PUBLIC = {"login", "healthz", "metrics", "users:set-password"}
+# Any logged-in user, whatever their role, may log out; the no-role page is for
+# logged-in users without a role (others are sent to the dashboard).
+ANY_USER = {"logout", "users:no-role"}
 RANK = {None: -1, VIEWER: 0, OPERATOR: 1, ADMIN: 2}
 
 
@@ -81,6 +83,25 @@ def test_role_matrix(clients) -> None:
                         failures.append((method, path, role, status, f"needs {needed}"))
                 elif status == 403:
                     failures.append((method, path, role, status, "wrongly forbidden"))
+    assert failures == []
+
+
+@pytest.mark.django_db
+def test_a_user_without_a_role_gets_the_no_role_page_everywhere(django_user_model) -> None:
+    """Logged in but holding no role: every page answers 403 with the page that says
+    so and whom to ask (console/users), never a bare refusal or a redirect loop."""
+    client = Client()
+    client.force_login(django_user_model.objects.create_user("nora-norole"))
+    failures = []
+    for path, _name, needed in views():
+        if needed in (None, "api"):
+            continue
+        for method in ("get", "post"):
+            response = getattr(client, method)(path)
+            if response.status_code == 405:
+                continue
+            if response.status_code != 403 or b'id="no-role"' not in response.content:
+                failures.append((method, path, response.status_code))
     assert failures == []
 
 
