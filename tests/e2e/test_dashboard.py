@@ -14,7 +14,6 @@ from deployments.samples.sampling import services_sample
 from deployments.sync import account_sync
 from tests.conftest import browser_login
 from tests.factories import PASSWORD
-from tests.peers import REPO
 
 REGIONS = ["us-east-1", "eu-west-1"]
 
@@ -64,7 +63,6 @@ def test_demo_fleet_dashboard_and_wallboard(
     assert "prod-ec2" in page.locator("#summary").inner_text()
     page.wait_for_selector("#trends svg.chart")
     page.screenshot(path=str(artifacts_dir / "dashboard-demo.png"), full_page=True)
-    page.screenshot(path=str(REPO / "docs" / "screenshots" / "dashboard.png"), full_page=True)
 
     # Acknowledge the failed deployment with a note: it sinks, marked with who/when.
     item = page.locator(".attention-item", has_text="Deployment of api failed").first
