@@ -284,7 +284,7 @@ def test_ordering_and_acknowledgement_per_state(c: Cluster, operator) -> None:  
     assert not any(i.acknowledged for i in items)
 
 
-def _queries_of_dashboard_data(django_assert_max_num_queries: Any) -> int:  # type: ignore[no-untyped-def]
+def _queries_of_dashboard_data(django_assert_max_num_queries: Any) -> int:
     from console.dashboard import dashboard_data
 
     fleet.health()
