@@ -78,6 +78,8 @@ def broken(db) -> Cluster:  # type: ignore[no-untyped-def]
 
 
 def _evaluate(capture) -> list[int]:  # type: ignore[no-untyped-def]
+    """The health beat, then the alerts beat: alerts read what the refresh stored."""
+    fleet.health()
     with capture(execute=True):
         return alerts_evaluate().deliveries
 
@@ -92,7 +94,11 @@ def test_delivered_once_then_resolved_then_fires_again(
     assert len(_evaluate(django_capture_on_commit_callbacks)) == 1
     assert _evaluate(django_capture_on_commit_callbacks) == []  # same fact: nothing new
     [fire] = receiver.bodies("fire")
-    assert fire["title"] == "worker: 0 of 3 tasks running" and fire["severity"] == "error"
+    worker = Service.objects.get(name="worker")
+    assert fire["fingerprint"] == f"health:service:{worker.arn}"
+    assert fire["title"] == "Service worker is down" and fire["severity"] == "error"
+    assert fire["source"] == "service" and fire["detail"] == "0 of 3 tasks running"
+    assert fire["url"].endswith(f"/services/{worker.pk}/")
     delivery = NotificationDelivery.objects.get(channel=channel, kind="fire")
     assert (delivery.status, delivery.attempts) == ("sent", 1)
 
@@ -127,7 +133,7 @@ def test_4xx_fails_without_retry_and_rules_filter(
 ) -> None:  # type: ignore[no-untyped-def]
     NotificationChannel.objects.create(name="bad", kind="webhook", target=receiver.url)
     NotificationChannel.objects.create(
-        name="only-sync", kind="webhook", target=receiver.url, sources=["sync"]
+        name="only-registrations", kind="webhook", target=receiver.url, sources=["registration"]
     )
     NotificationChannel.objects.create(
         name="other-cluster", kind="webhook", target=receiver.url, clusters=["staging"]
@@ -152,7 +158,7 @@ def test_slack_and_email_channels(
     [slack] = receiver.received
     assert set(slack) == {"text"} and "*FIRING*" in slack["text"]
     [message] = mail.outbox
-    assert message.subject.startswith("[Fleetdeck] FIRING worker")
+    assert message.subject == "[Fleetdeck] FIRING Service worker is down"
     assert message.to == ["oncall@example.com", "lead@example.com"]
 
 
@@ -213,6 +219,7 @@ def test_real_worker_retries_a_500_and_delivers(receiver, redis_url) -> None:  #
     fleet.service(c, "worker", desired=3, running=0)
     NotificationChannel.objects.create(name="ops", kind="webhook", target=receiver.url)
     receiver.statuses = [500]
+    fleet.health()
     with celery_worker_process({"REDIS_URL": redis_url}):
         alerts_evaluate()  # enqueues on commit (autocommit here: at once)
         assert wait_until(
@@ -251,6 +258,7 @@ def test_evaluate_task_prunes_old_resolved_states_and_deliveries(settings) -> No
 
 
 def _recorded_not_sent() -> int:
+    fleet.health()
     [pk] = alerts_evaluate(enqueue=lambda pk: None).deliveries
     return pk
 

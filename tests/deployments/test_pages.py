@@ -56,6 +56,10 @@ def test_pages_show_the_mirror(demo: AwsAccount, viewer_client: Client) -> None:
     api = Service.objects.get(cluster=prod, name="api")
     html = _get(viewer_client, f"/services/{api.pk}/")
     assert "FAILED" in html and "<progress" in html
+    # The incident header: the stored health and its reasons, set by the sync.
+    assert api.health_state == "failing"
+    assert f'data-subject="service:{api.pk}" data-health="failing"' in html
+    assert 'id="incident"' in html and 'data-reason="rollout-failed"' in html
     assert "deployment circuit breaker" in html.lower()
     assert 'id="events"' in html and "deployment failed" in html
 
@@ -69,9 +73,15 @@ def test_pages_show_the_mirror(demo: AwsAccount, viewer_client: Client) -> None:
     assert ci is not None
     html = _get(viewer_client, f"/instances/{ci.pk}/")
     assert "agent disconnected" in html and "ecs.capability.external" in html
+    assert 'data-reason="agent-disconnected"' in html
+    assert f'data-subject="instance:{ci.pk}" data-health="{ci.health_state}"' in html
 
     for url in ("/instances/", "/services/", "/tasks/", "/tasks/?status=stopped&q=OutOfMemory"):
         _get(viewer_client, url)
+    # One badge, one answer: every page that shows the service says the same.
+    badge = f'data-subject="service:{api.pk}" data-health="failing"'
+    for url in ("/services/", f"/clusters/{prod.pk}/", "/"):
+        assert badge in _get(viewer_client, url, max_queries=25), url
 
 
 def test_sync_now_needs_operator_and_shows_progress(

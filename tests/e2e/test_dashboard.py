@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from clusters.models import AwsAccount, ContainerInstance
 from clusters.registration import activations_refresh
+from deployments.health import health_refresh
 from deployments.models import Service
 from deployments.samples.sampling import services_sample
 from deployments.sync import account_sync
@@ -27,11 +28,12 @@ def _demo_fleet(sandbox) -> AwsAccount:  # type: ignore[no-untyped-def]
     assert run is not None and run.status == "succeeded", run and run.errors
     for region in REGIONS:
         activations_refresh(account=account, region=region)
-    # The mirror first saw the disconnected agent just now; the rule waits 5 minutes
-    # before calling it an outage. Move that first sighting back instead of sleeping.
+    # The mirror first saw the disconnected agent just now: move that first sighting
+    # back (an outage, not a blip), then re-evaluate as the 30 s health beat would.
     ContainerInstance.objects.filter(agent_connected=False).update(
         agent_connected_changed_at=timezone.now() - timedelta(minutes=12)
     )
+    health_refresh()
     # Trend samples as the beat task would have taken them over the demo's history.
     now = timezone.now()
     for minutes_ago in range(40, -1, -2):
@@ -57,25 +59,29 @@ def test_demo_fleet_dashboard_and_wallboard(
     browser_login(page, live_server, operator.username, PASSWORD)
     page.goto(f"{live_server.url}/")
     attention = page.locator("#attention")
-    assert "Deployment of api failed" in attention.inner_text()
-    assert "disconnected for 12 min" in attention.inner_text()
+    api = Service.objects.get(name="api", cluster__name="prod-ec2")
+    assert "Service api is failing" in attention.inner_text()
+    assert attention.locator(f'[data-subject="service:{api.pk}"][data-health="failing"]').count()
+    assert attention.locator('[data-reason="rollout-failed"]').count()
+    assert attention.locator('[data-reason="agent-disconnected"]').count()
     assert "Activation" in attention.inner_text() and "expires in" in attention.inner_text()
     assert "prod-ec2" in page.locator("#summary").inner_text()
     page.wait_for_selector("#trends svg.chart")
     page.screenshot(path=str(artifacts_dir / "dashboard-demo.png"), full_page=True)
 
-    # Acknowledge the failed deployment with a note: it sinks, marked with who/when.
-    item = page.locator(".attention-item", has_text="Deployment of api failed").first
+    # Acknowledge the failing service with a note: it sinks, marked with who/when.
+    item = page.locator(".attention-item", has_text="Service api is failing").first
     item.locator("input[name=note]").fill("rolling back to :41")
     item.locator("button", has_text="Acknowledge").click()
-    acked = page.locator(".attention-item.acknowledged", has_text="Deployment of api failed")
+    acked = page.locator(".attention-item.acknowledged", has_text="Service api is failing")
     acked.wait_for()
     assert "rolling back to :41" in acked.inner_text()
 
     # Live: a change in the fleet reaches the open page within a poll, no reload.
     page.evaluate("window.scrollTo(0, 200)")
     Service.objects.filter(name="reports").update(desired_count=3, running_count=0)
-    page.locator(".attention-item", has_text="reports: 0 of 3 tasks running").first.wait_for(
+    health_refresh()  # the health beat
+    page.locator(".attention-item", has_text="Service reports is down").first.wait_for(
         timeout=15_000
     )
     assert page.evaluate("window.scrollY") == 200
@@ -86,7 +92,7 @@ def test_demo_fleet_dashboard_and_wallboard(
     tv_page.context.add_cookies(page.context.cookies())
     tv_page.goto(f"{live_server.url}/?tv=1")
     assert tv_page.locator("nav.mainnav").count() == 0
-    assert "Deployment of api failed" not in tv_page.locator("#tv-attention").inner_text()  # acked
+    assert "Service api is failing" not in tv_page.locator("#tv-attention").inner_text()  # acked
     assert "failing" in tv_page.locator("#tv-summary").inner_text()
     height = tv_page.evaluate("document.documentElement.scrollHeight")
     assert height <= 1080

@@ -39,17 +39,34 @@ def test_api_lists_the_mirror_with_filters_and_pagination(
     accounts = _json(viewer_client, "/api/v1/accounts")
     assert accounts["count"] == 1 and accounts["results"][0]["name"] == "demo"
     assert "endpoint_url" not in accounts["results"][0]
+    assert set(accounts["results"][0]["health"]) == {"state", "reasons", "since", "updated_at"}
 
     clusters = _json(viewer_client, "/api/v1/clusters")["results"]
     assert {c["name"] for c in clusters} == {"prod-ec2", "onprem-edge"}
     cluster = next(c for c in clusters if c["name"] == "prod-ec2")
     assert _json(viewer_client, f"/api/v1/clusters/{cluster['id']}")["arn"] == cluster["arn"]
+    # The cluster's health rolls up its services' (the demo's api rollout failed).
+    assert cluster["health"]["state"] == "failing"
+    assert "services-unhealthy" in {r["code"] for r in cluster["health"]["reasons"]}
 
     instances = _json(viewer_client, "/api/v1/instances?cluster=onprem-edge")["results"]
     assert instances and all(i["ec2_instance_id"].startswith("mi-") for i in instances)
+    disconnected = [i for i in instances if not i["agent_connected"]]
+    assert disconnected and all(
+        "agent-disconnected" in {r["code"] for r in i["health"]["reasons"]} for i in disconnected
+    )
 
     services = _json(viewer_client, f"/api/v1/services?cluster={cluster['id']}")["results"]
     api = next(s for s in services if s["name"] == "api")
+    # One definition of health, stored by the sync; no second answer beside it.
+    assert "is_steady" not in api
+    health = api["health"]
+    assert health["state"] == "failing" and health["since"] and health["updated_at"]
+    [failed] = [r for r in health["reasons"] if r["code"] == "rollout-failed"]
+    assert set(failed) == {"code", "state", "message", "since", "evidence"}
+    assert failed["state"] == "failing" and failed["evidence"]["deployment_id"]
+    detail = _json(viewer_client, f"/api/v1/services/{api['id']}")
+    assert detail["health"] == health
     deployments = _json(viewer_client, f"/api/v1/deployments?service={api['arn']}")["results"]
     assert "FAILED" in {d["rollout_state"] for d in deployments}
 
@@ -67,6 +84,8 @@ def test_api_lists_the_mirror_with_filters_and_pagination(
 
     schema = _json(viewer_client, "/api/v1/schema")
     assert "/api/v1/tasks" in schema["paths"]
+    service_schema = schema["components"]["schemas"]["Service"]["properties"]
+    assert "health" in service_schema and "is_steady" not in service_schema
 
 
 def test_api_needs_a_login_and_is_read_only(

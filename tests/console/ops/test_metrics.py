@@ -38,22 +38,38 @@ def test_metrics_content(anon_client) -> None:  # type: ignore[no-untyped-def]
     fleet.service(c, "web", desired=2)
     fleet.instance(c)
     fleet.instance(c, connected=False)
+    fleet.health()  # /metrics reads the stored health, as every page does
     response = anon_client.get("/metrics", HTTP_AUTHORIZATION=f"Bearer {TOKEN}")
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/plain; version=0.0.4")
     text = response.content.decode()
-    assert (
-        'fleetdeck_services{account="prod",region="us-east-1",cluster="prod",state="healthy"} 1'
-        in text
+    services = 'fleetdeck_services{account="prod",region="us-east-1",cluster="prod",state='
+    assert services + '"healthy"} 1' in text and services + '"degraded"} 1' in text
+    for state in ("failing", "down", "unknown"):
+        assert f'{services}"{state}"}} 0' in text
+    assert 'state="inactive"}' not in "".join(
+        line for line in text.splitlines() if line.startswith("fleetdeck_services{")
     )
-    assert 'state="degraded"} 1' in text
-    assert re.search(r'fleetdeck_service_desired_tasks\{[^}]*service="api"[^}]*\} 3', text)
+    # One series per service and state: 1 for the state it is in.
+    where = 'account="prod",region="us-east-1",cluster="prod"'
+    assert f'fleetdeck_service_health{{service="api",state="degraded",{where}}} 1' in text
+    assert f'fleetdeck_service_health{{service="api",state="healthy",{where}}} 0' in text
+    assert f'fleetdeck_service_health{{service="web",state="healthy",{where}}} 1' in text
+    api_series = re.findall(r'fleetdeck_service_health\{service="api",state="(\w+)"', text)
+    assert sorted(api_series) == sorted(
+        ["healthy", "degraded", "failing", "down", "unknown", "inactive"]
+    )
+    assert 'fleetdeck_attention_items{severity="warning"} 2' in text  # api, the instance
+    assert re.search(
+        r'fleetdeck_service_desired_tasks\{[^}]*service="api",state="degraded"\} 3', text
+    )
     assert re.search(r'fleetdeck_service_running_tasks\{[^}]*service="api"[^}]*\} 1', text)
     assert 'fleetdeck_instances{region="us-east-1",cluster="prod",state="disconnected"} 1' in text
     assert re.search(r'fleetdeck_sync_age_seconds\{[^}]*cluster="prod"\} \d', text)
     assert 'fleetdeck_sync_failing{region="us-east-1",cluster="prod"} 0' in text
     assert re.search(r'fleetdeck_celery_queue_depth\{queue="celery"\} \d+', text)
     assert "# TYPE fleetdeck_services gauge" in text
+    assert "# TYPE fleetdeck_service_health gauge" in text
     # Every sample line parses as name{labels} value.
     for line in text.splitlines():
         if not line.startswith("#"):

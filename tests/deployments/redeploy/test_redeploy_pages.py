@@ -139,6 +139,9 @@ def test_mid_rollout_asks_for_confirmation(sandbox, operator_client) -> None:
     html = refused.content.decode()
     assert "is mid-rollout" in html and 'name="confirm_mid_rollout"' in html
     assert not Redeploy.objects.exists()
+    # The health model says the same thing (the sync refreshed it).
+    web.refresh_from_db()
+    assert "rollout-in-progress" in {r["code"] for r in web.health_reasons}
     ok = operator_client.post(
         start,
         {"reason": "again", "idempotency_key": key, "confirm_mid_rollout": "on"},
@@ -180,6 +183,9 @@ def test_bulk_redeploy_selects_and_starts_a_batch(sandbox, operator_client, view
     assert none.count(" checked") == 0
     every = operator_client.get(url + "?all=1").content.decode()
     assert every.count('name="services"') == 3 and every.count(" checked") == 3
+    for svc in fleet.services.values():  # each row carries the one health badge
+        assert f'data-subject="service:{svc.pk}" data-health="{svc.health_state}"' in every
+    assert {s.health_state for s in fleet.services.values()} == {"healthy"}
     from clusters.models import ContainerInstance
 
     instance = ContainerInstance.objects.get()
