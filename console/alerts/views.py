@@ -16,15 +16,16 @@ from clusters.core.roles import ADMIN, role_required
 from console.alerts.notifications import channel_test_send, delivery_waiting
 from console.models import NotificationChannel
 
+# Sources of "needs attention" items: the health model's subject kinds
+# (console.dashboard.rules.rule_health), then the extension rules'.
 SOURCES = [
-    ("deployment", "Deployments (failed / stuck rollouts)"),
-    ("service", "Services below desired count"),
-    ("task", "Failed tasks"),
-    ("container-instance", "Disconnected agents"),
-    ("sync", "Sync errors and stale data"),
+    ("service", "Services (failed or stuck rollouts, tasks not running, crash loops, placement)"),
+    ("instance", "Container instances (agent disconnected, draining, waiting room)"),
+    ("host", "Docker hosts (unreachable, containers restarting)"),
+    ("cluster", "Clusters (sync failing, stale data)"),
+    ("account", "Accounts (sync failing)"),
     ("drift", "Drift findings"),
-    ("docker-host", "Unreachable Docker hosts"),
-    ("registration", "Registration requests and waiting room"),
+    ("registration", "Registration requests"),
     ("activation", "Expiring activations"),
 ]
 

@@ -119,8 +119,9 @@ def rule_registrations(snap: FleetSnapshot) -> Iterable[AttentionItem]:
             )
 
 
-# Drift kinds another dashboard rule already reports (as "agent-disconnected" and
-# "docker-host-unreachable"): not listed twice.
+# Drift kinds the health model already reports (the instance's and the host's own
+# "agent-disconnected" and "host-unreachable" reasons, after the same grace): not
+# listed twice.
 _DRIFT_COVERED = {"agent-disconnected", "host-unreachable"}
 
 

@@ -152,7 +152,7 @@ class FleetSnapshot:
 
 
 def fleet_snapshot(*, now: datetime | None = None) -> FleetSnapshot:
-    """Eleven queries, whatever the fleet size."""
+    """Ten queries, whatever the fleet size."""
     now = now or timezone.now()
     clusters = list(
         Cluster.objects.filter(gone_at__isnull=True)

@@ -12,15 +12,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.conf import settings
 from django.db.models import Q
 
 from clusters.display import timestamp_text
 from clusters.models import Cluster, Container, ContainerInstance, DockerHost
+from deployments.health import AGENT_DISCONNECT_GRACE, host_unreachable_grace
 from deployments.models import DriftKind, DriftSeverity, Task
-
-AGENT_DISCONNECT_GRACE = timedelta(minutes=5)
-UNREACHABLE_SYNCS = 2
 
 
 @dataclass
@@ -69,7 +66,7 @@ def drift_snapshot(*, now: datetime) -> DriftSnapshot:
 
 
 def _unreachable_after() -> timedelta:
-    return timedelta(seconds=UNREACHABLE_SYNCS * settings.FLEETDECK_DOCKER_SYNC_INTERVAL_SECONDS)
+    return host_unreachable_grace()
 
 
 def rule_host_unreachable(snap: DriftSnapshot) -> Iterable[Spec]:

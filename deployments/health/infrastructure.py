@@ -5,7 +5,9 @@ plus what is wrong with them alone (their sync)."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
+
+from django.conf import settings
 
 from clusters.display import timestamp_text
 from clusters.health import RANK, HealthState, Reason, is_unhealthy, reason, worst
@@ -15,6 +17,15 @@ from deployments.health.services import Verdict
 
 H = HealthState
 GONE_INSTANCE_STATES = ("INACTIVE", "DEREGISTERING")
+# The ECS agent reconnects by itself after a network blip, and a Docker engine may
+# miss one sync: within these graces they are degraded (listed, amber), after them
+# failing. Drift findings wait as long (deployments/drift reads these).
+AGENT_DISCONNECT_GRACE = timedelta(minutes=5)
+UNREACHABLE_SYNCS = 2
+
+
+def host_unreachable_grace() -> timedelta:
+    return timedelta(seconds=UNREACHABLE_SYNCS * settings.FLEETDECK_DOCKER_SYNC_INTERVAL_SECONDS)
 
 
 def freshness(last_ok: datetime | None, now: datetime, noun: str, stale: object) -> list[Reason]:
@@ -70,17 +81,26 @@ def _instance_reasons(inst: ContainerInstance, facts: Facts) -> Iterable[Reason]
             inst.first_seen_at,
         )
     if not inst.agent_connected:
-        yield _disconnected(inst)
+        yield _disconnected(inst, facts.now)
     if inst.status == "DRAINING" and not waiting:
         yield reason("draining", H.DEGRADED, "draining: no new task is placed here", None)
     if inst.health_status == "IMPAIRED":
         yield reason("instance-impaired", H.DEGRADED, "ECS reports the instance IMPAIRED", None)
 
 
-def _disconnected(inst: ContainerInstance) -> Reason:
+def _disconnected(inst: ContainerInstance, now: datetime) -> Reason:
     # ECS does not say when an agent disconnected: this is when the mirror saw it.
     since = inst.agent_connected_changed_at or inst.first_seen_at
     tasks = inst.running_tasks_count
+    if tasks and now - since < AGENT_DISCONNECT_GRACE:
+        return reason(
+            "agent-disconnected",
+            H.DEGRADED,
+            f"agent disconnected with {tasks} task{'s' if tasks > 1 else ''} on it: agents "
+            "reconnect by themselves after short blips; failing if it stays away 5 min",
+            since,
+            running_tasks=tasks,
+        )
     if tasks:
         return reason(
             "agent-disconnected",
@@ -104,9 +124,11 @@ def host_verdict(host: DockerHost, facts: Facts) -> Verdict:
         return Verdict(H.INACTIVE)
     reasons: list[Reason] = []
     if not host.reachable and host.last_error:
-        since = host.unreachable_since or host.last_error_at
+        since = host.unreachable_since or host.last_error_at or facts.now
         message = f"Docker engine unreachable: {host.last_error[:300]}"
-        reasons.append(reason("host-unreachable", H.FAILING, message, since))
+        brief = facts.now - since <= host_unreachable_grace()
+        state = H.DEGRADED if brief else H.FAILING
+        reasons.append(reason("host-unreachable", state, message, since))
     elif host.last_ok_at is None and not host.last_error:
         reasons += freshness(None, facts.now, "Docker sync", host_stale_after())
     else:
@@ -173,7 +195,7 @@ def account_verdict(account: AwsAccount, clusters: list[tuple[str, str, str]]) -
         own.append(
             reason(
                 "sync-failed",
-                H.FAILING,
+                H.DEGRADED,
                 f"sync of the account fails: {error}",
                 account.last_sync_at,
             )

@@ -188,7 +188,7 @@ def test_channel_pages_for_admins_only(
             "kind": "webhook",
             "target": receiver.url,
             "min_severity": "error",
-            "sources": ["deployment", "task"],
+            "sources": ["service", "instance"],
             "clusters": "prod, staging",
             "enabled": "on",
         },
@@ -196,7 +196,7 @@ def test_channel_pages_for_admins_only(
     )
     assert response.status_code == 302
     channel = NotificationChannel.objects.get()
-    assert channel.sources == ["deployment", "task"] and channel.clusters == ["prod", "staging"]
+    assert channel.sources == ["service", "instance"] and channel.clusters == ["prod", "staging"]
     with django_capture_on_commit_callbacks(execute=True):
         response = admin_client_.post(
             f"/alerts/channels/{channel.pk}/test/", HTTP_X_CSRFTOKEN=token
