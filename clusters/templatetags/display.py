@@ -47,6 +47,12 @@ def stamp(value: datetime | None) -> SafeString:
 
 
 @register.filter
+def stamp_text(value: datetime | None) -> str:
+    """The same moment as plain text, for attributes (``title="..."``)."""
+    return timestamp_text(value) if isinstance(value, datetime) else "—"
+
+
+@register.filter
 def stamp_age(value: datetime | None) -> SafeString:
     """A moment and, after it, how long ago (or in how long) that is."""
     if not isinstance(value, datetime):
