@@ -179,7 +179,7 @@ def rollup(kind: str, children: Sequence[tuple[str, str, str]]) -> list[Reason]:
 
 
 def cluster_verdict(cluster: Cluster, own: list[Reason], children: list[Reason]) -> Verdict:
-    if cluster.status == "INACTIVE":
+    if cluster.status == "INACTIVE" or cluster.gone_at is not None:
         return Verdict(H.INACTIVE)
     if any(r["state"] == H.UNKNOWN for r in own):
         return Verdict(H.UNKNOWN, own + children)
