@@ -19,6 +19,7 @@ from deployments.health.facts import Facts, facts_load
 from deployments.health.infrastructure import (
     account_verdict,
     cluster_own_reasons,
+    cluster_retired,
     cluster_verdict,
     host_verdict,
     inherited,
@@ -177,9 +178,7 @@ def _cluster_evaluate(
     own = cluster_own_reasons(cluster, facts)
     via = inherited(own, f"cluster:{cluster.pk}")
     where = {"account": cluster.account.name, "region": cluster.region, "cluster_arn": cluster.arn}
-    # A cluster AWS deleted takes its services and instances with it, though a
-    # teardown between two syncs leaves only the cluster marked gone.
-    gone = cluster.gone_at is not None or cluster.status == "INACTIVE"
+    gone = cluster_retired(cluster)
     services, instances = [], []
     for svc in cluster_services:
         verdict = Verdict(HealthState.INACTIVE) if gone else service_verdict(svc, facts, via)

@@ -1,13 +1,16 @@
-"""Review findings on the health model: a cluster AWS deleted takes its services and
-instances out of "Needs attention", and a refresh that read the rows before another
-one wrote them does not overwrite the newer verdict."""
+"""Review findings on the health model: a cluster AWS deleted, or of a disabled
+account, takes its services and instances out of "Needs attention", and a refresh
+that read the rows before another one wrote them does not overwrite the newer
+verdict."""
 
 from __future__ import annotations
+
+from datetime import timedelta
 
 import pytest
 from django.utils import timezone
 
-from clusters.models import Cluster, Event, EventSource
+from clusters.models import AwsAccount, Cluster, Event, EventSource
 from console.dashboard.rules import needs_attention
 from deployments.health import health_refresh
 from deployments.health.facts import facts_load
@@ -37,6 +40,25 @@ def test_a_gone_clusters_services_and_instances_turn_inactive() -> None:
     assert (svc.health_state, inst.health_state, c.health_state) == ("inactive",) * 3
     subjects = {i.subject for i in needs_attention()}
     assert f"service:{svc.pk}" not in subjects and f"instance:{inst.pk}" not in subjects
+
+
+def test_a_disabled_accounts_clusters_are_inactive_not_unknown_for_ever() -> None:
+    acct = fleet.account()
+    c = fleet.cluster(acct, name="paused")
+    svc = fleet.service(c, "api")
+    fleet.deployment(svc)
+    health_refresh()
+    AwsAccount.objects.filter(pk=acct.pk).update(enabled=False)
+    Cluster.objects.filter(pk=c.pk).update(last_sync_at=timezone.now() - timedelta(hours=2))
+    health_refresh()
+    c.refresh_from_db()
+    svc.refresh_from_db()
+    assert (c.health_state, svc.health_state) == ("inactive", "inactive")
+    assert f"cluster:{c.pk}" not in {i.subject for i in needs_attention()}
+    AwsAccount.objects.filter(pk=acct.pk).update(enabled=True)  # back: judged again
+    health_refresh()
+    c.refresh_from_db()
+    assert c.health_state == "unknown"
 
 
 def test_an_older_read_does_not_overwrite_a_newer_verdict() -> None:
