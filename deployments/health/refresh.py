@@ -68,7 +68,9 @@ class HealthWriter:
         second timeline entry for the same change."""
         written = 0
         with transaction.atomic():
-            for model, rows in self.changed.items():
+            # One order of tables (and rows, by pk) for every writer: two refreshes
+            # never wait on each other in a cycle.
+            for model, rows in sorted(self.changed.items(), key=lambda kv: kv[0].__name__):
                 fresh = self._unchanged_since_read(model, rows)
                 model.objects.bulk_update(fresh, HEALTH_FIELDS, batch_size=100)
                 written += len(fresh)
