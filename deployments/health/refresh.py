@@ -123,7 +123,9 @@ def _transition(
     if now_state == HealthState.HEALTHY:
         message = f"{label} is healthy again (was {was})"
     else:
-        message = f"{label} is {now_state}: " + "; ".join(r["message"] for r in mine)
+        message = f"{label} is {now_state}" + "".join(
+            f"{': ' if i == 0 else '; '}{r['message']}" for i, r in enumerate(mine)
+        )
     return NewEvent(
         source=EventSource.HEALTH,
         severity=SEVERITY[now_state],

@@ -40,6 +40,8 @@ def test_a_gone_clusters_services_and_instances_turn_inactive() -> None:
     assert (svc.health_state, inst.health_state, c.health_state) == ("inactive",) * 3
     subjects = {i.subject for i in needs_attention()}
     assert f"service:{svc.pk}" not in subjects and f"instance:{inst.pk}" not in subjects
+    gone = Event.objects.filter(source=EventSource.HEALTH, service_arn=svc.arn).latest("id")
+    assert gone.message == "Service api is inactive" and gone.severity == "info"
 
 
 def test_a_disabled_accounts_clusters_are_inactive_not_unknown_for_ever() -> None:
