@@ -124,6 +124,7 @@ def service_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         "can_operate": can_operate,
         "recent_stops": service_recent_stops(service),
         "placement": service_last_placement_failure(service),
+        "part": part,
     }
     if part in ("live", "incident"):
         return render(request, f"deployments/service_detail.html#{part}", context)

@@ -133,7 +133,9 @@ def facts_load(
 
 
 def _clusters(cluster_ids: list[int] | None) -> list[Cluster]:
-    qs = Cluster.objects.filter(gone_at__isnull=True).select_related("account")
+    # A gone cluster is read once more, to store it and its children inactive.
+    live_or_stale = Q(gone_at__isnull=True) | ~Q(health_state=HealthState.INACTIVE)
+    qs = Cluster.objects.filter(live_or_stale).select_related("account")
     if cluster_ids is not None:
         qs = qs.filter(pk__in=cluster_ids)
     return list(

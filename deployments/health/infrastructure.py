@@ -178,8 +178,16 @@ def rollup(kind: str, children: Sequence[tuple[str, str, str]]) -> list[Reason]:
     return found
 
 
+def cluster_retired(cluster: Cluster) -> bool:
+    """Not watched any more, with its services and instances: deleted in AWS (a
+    teardown between two syncs marks only the cluster gone), or its account was
+    disabled (no sync will come: "unknown, no sync since" would stay for ever)."""
+    gone = cluster.status == "INACTIVE" or cluster.gone_at is not None
+    return gone or not cluster.account.enabled
+
+
 def cluster_verdict(cluster: Cluster, own: list[Reason], children: list[Reason]) -> Verdict:
-    if cluster.status == "INACTIVE":
+    if cluster_retired(cluster):
         return Verdict(H.INACTIVE)
     if any(r["state"] == H.UNKNOWN for r in own):
         return Verdict(H.UNKNOWN, own + children)

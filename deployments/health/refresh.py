@@ -19,6 +19,7 @@ from deployments.health.facts import Facts, facts_load
 from deployments.health.infrastructure import (
     account_verdict,
     cluster_own_reasons,
+    cluster_retired,
     cluster_verdict,
     host_verdict,
     inherited,
@@ -35,7 +36,9 @@ HEALTH_FIELDS = ["health_state", "health_reasons", "health_since", "health_updat
 class HealthWriter:
     now: datetime
     changed: dict[Any, list[Any]] = field(default_factory=lambda: defaultdict(list))
-    events: list[NewEvent] = field(default_factory=list)
+    # Per (model, pk): the health_updated_at this writer read, and its timeline entry.
+    read_at: dict[tuple[Any, int], datetime | None] = field(default_factory=dict)
+    events: dict[tuple[Any, int], NewEvent] = field(default_factory=dict)
     evaluated: int = 0
 
     def add(self, obj: Any, verdict: Verdict, subject: str, label: str, **where: Any) -> None:
@@ -47,9 +50,11 @@ class HealthWriter:
             reasons,
         ):
             return
+        key = (type(obj), obj.pk)
+        self.read_at[key] = obj.health_updated_at
         event = _transition(obj, verdict.state, reasons, subject, label, where)
         if event is not None:
-            self.events.append(event)
+            self.events[key] = event
         if obj.health_state != verdict.state or obj.health_since is None:
             obj.health_since = _state_since(verdict.state, reasons, self.now)
         obj.health_state, obj.health_reasons = verdict.state, reasons
@@ -57,11 +62,34 @@ class HealthWriter:
         self.changed[type(obj)].append(obj)
 
     def save(self) -> int:
+        """Write the changed rows, except those another refresh (a sync's, while this
+        one is the 30 s fleet's, or the reverse) wrote since this one read them: its
+        verdict is newer, and writing ours would bring back an older state and a
+        second timeline entry for the same change."""
+        written = 0
         with transaction.atomic():
-            for model, rows in self.changed.items():
-                model.objects.bulk_update(rows, HEALTH_FIELDS, batch_size=100)
-            events_record(self.events)
-        return sum(len(rows) for rows in self.changed.values())
+            # One order of tables (and rows, by pk) for every writer: two refreshes
+            # never wait on each other in a cycle.
+            for model, rows in sorted(self.changed.items(), key=lambda kv: kv[0].__name__):
+                fresh = self._unchanged_since_read(model, rows)
+                model.objects.bulk_update(fresh, HEALTH_FIELDS, batch_size=100)
+                written += len(fresh)
+                kept = {obj.pk for obj in fresh}
+                for obj in rows:
+                    if obj.pk not in kept:
+                        self.events.pop((model, obj.pk), None)
+            events_record(list(self.events.values()))
+        return written
+
+    def _unchanged_since_read(self, model: Any, rows: list[Any]) -> list[Any]:
+        """The rows whose stored verdict is still the one read (locked until commit)."""
+        stored = dict(
+            model.objects.select_for_update()
+            .filter(pk__in=[r.pk for r in rows])
+            .order_by("pk")
+            .values_list("pk", "health_updated_at")
+        )
+        return [r for r in rows if r.pk in stored and stored[r.pk] == self.read_at[(model, r.pk)]]
 
 
 def _carry_since(reasons: list[Reason], before: list[Reason], now: datetime) -> list[Reason]:
@@ -95,7 +123,9 @@ def _transition(
     if now_state == HealthState.HEALTHY:
         message = f"{label} is healthy again (was {was})"
     else:
-        message = f"{label} is {now_state}: " + "; ".join(r["message"] for r in mine)
+        message = f"{label} is {now_state}" + "".join(
+            f"{': ' if i == 0 else '; '}{r['message']}" for i, r in enumerate(mine)
+        )
     return NewEvent(
         source=EventSource.HEALTH,
         severity=SEVERITY[now_state],
@@ -152,15 +182,16 @@ def _cluster_evaluate(
     own = cluster_own_reasons(cluster, facts)
     via = inherited(own, f"cluster:{cluster.pk}")
     where = {"account": cluster.account.name, "region": cluster.region, "cluster_arn": cluster.arn}
+    gone = cluster_retired(cluster)
     services, instances = [], []
     for svc in cluster_services:
-        verdict = service_verdict(svc, facts, via)
+        verdict = Verdict(HealthState.INACTIVE) if gone else service_verdict(svc, facts, via)
         writer.add(
             svc, verdict, f"service:{svc.pk}", f"Service {svc.name}", service_arn=svc.arn, **where
         )
         services.append((f"service:{svc.pk}", svc.name, verdict.state))
     for inst in cluster_instances:
-        verdict = instance_verdict(inst, facts, via)
+        verdict = Verdict(HealthState.INACTIVE) if gone else instance_verdict(inst, facts, via)
         writer.add(
             inst, verdict, f"instance:{inst.pk}", f"Instance {inst}", instance_arn=inst.arn, **where
         )
