@@ -82,6 +82,7 @@ def service_recent_stops(service: Service) -> dict[str, Any]:
         .order_by("-task__stopped_at", "-task_id")
         .values("task_id", "exit_code", "reason", "task__stop_code")[: RECENT_STOPS * 4]
     )
+    rows = [r for r in rows if not _requested(r)]
     tasks = list(dict.fromkeys(r["task_id"] for r in rows))[:RECENT_STOPS]
     kept = [r for r in rows if r["task_id"] in set(tasks)]
     codes = Counter(r["exit_code"] for r in kept if r["exit_code"] is not None)
@@ -90,6 +91,13 @@ def service_recent_stops(service: Service) -> dict[str, Any]:
         "exit_codes": sorted(codes.items(), key=lambda kv: (-kv[1], kv[0])),
         "oom": len({r["task_id"] for r in kept if "OutOfMemory" in (r["reason"] or "")}),
     }
+
+
+def _requested(row: Any) -> bool:
+    """A stop the scheduler or a person asked for (a redeploy's 143s) is not a
+    failure, unless it was an OOM kill: the same rule as the health model's."""
+    oom = "OutOfMemory" in (row["reason"] or "")
+    return row["task__stop_code"] in ("ServiceSchedulerInitiated", "UserInitiated") and not oom
 
 
 def service_last_placement_failure(service: Service) -> dict[str, Any] | None:

@@ -9,6 +9,7 @@ STOPPED is final and never described again; only changed rows are written.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -38,6 +39,8 @@ from deployments.models import Service
 from deployments.task_sync import cluster_tasks_sync, service_tasks_sync
 from deployments.workload_sync import STOPPED, cluster_services_sync, services_fetch
 
+log = logging.getLogger(__name__)
+
 
 # --- orchestration ---------------------------------------------------------
 def cluster_sync(
@@ -55,7 +58,16 @@ def cluster_sync(
             cluster_id=cluster_id, run_id=run_id, reader=reader, described=described, final=final
         )
     finally:
+        _health_refresh_quietly(cluster_id)
+
+
+def _health_refresh_quietly(cluster_id: int) -> None:
+    """A bug in the health rules must not fail the sync (nor hide its own error):
+    logged, and the 30 s fleet refresh tries again."""
+    try:
         health_refresh(cluster_ids=[cluster_id])
+    except Exception:
+        log.exception("health refresh after the sync of cluster %s failed", cluster_id)
 
 
 def _cluster_sync(

@@ -45,12 +45,14 @@ def dashboard_summary(*, snapshot: FleetSnapshot | None = None) -> FleetSummary:
     rows = _cluster_rows(snap)
     _services_count(rows, snap)
     _instances_count(rows, snap)
+    # The fleet is as bad as its worst cluster, Docker host or account.
+    others = [r["health_state"] for r in snap.unhealthy if r["kind"] in ("host", "account")]
     groups: dict[tuple[str, str], list[ClusterSummary]] = defaultdict(list)
     for row in rows.values():
         groups[(row.account_name, row.region)].append(row)
     return FleetSummary(
         groups=[SummaryGroup(a, r, cl) for (a, r), cl in groups.items()],
-        totals=_totals(list(rows.values())),
+        totals=_totals(list(rows.values()), others),
         accounts_failing=[a.name for a in snap.accounts if a.last_sync_status == "failed"],
         generated_at=snap.now,
     )
@@ -125,7 +127,7 @@ _SUMMED = (
 )
 
 
-def _totals(rows: list[ClusterSummary]) -> ClusterSummary:
+def _totals(rows: list[ClusterSummary], others: list[str]) -> ClusterSummary:
     totals = ClusterSummary(id=0, arn="", name="All clusters", region="", account_name="")
     for row in rows:
         for attr in _SUMMED:
@@ -133,5 +135,6 @@ def _totals(rows: list[ClusterSummary]) -> ClusterSummary:
     ages = [r.sync_age_seconds for r in rows if r.sync_age_seconds is not None]
     totals.sync_age_seconds = max(ages) if ages else None
     totals.stale = any(r.stale for r in rows)
-    totals.state = worst((r.state for r in rows), default=HealthState.UNKNOWN)
+    states = [r.state for r in rows] + others
+    totals.state = worst(states, default=HealthState.UNKNOWN)
     return totals

@@ -118,7 +118,6 @@ def _services_write(out: Exposition, summary: FleetSummary, snap: FleetSnapshot)
             "region": c.region,
             "cluster": c.name,
             "service": svc["name"],
-            "state": svc["health_state"],
         }
         out.sample("fleetdeck_service_desired_tasks", svc["desired_count"], **labels)
         out.sample("fleetdeck_service_running_tasks", svc["running_count"], **labels)

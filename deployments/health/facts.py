@@ -83,6 +83,8 @@ class Facts:
     instances: list[ContainerInstance]
     hosts: list[DockerHost]
     newest_deployment: dict[int, Deployment] = field(default_factory=dict)
+    # FAILED deployments of the last hour that are no longer PRIMARY (rolled back).
+    recent_failed: dict[int, list[Deployment]] = field(default_factory=dict)
     stops: dict[int, list[Stop]] = field(default_factory=dict)
     placement: dict[str, PlacementFailure] = field(default_factory=dict)
     on_disconnected: dict[int, int] = field(default_factory=dict)
@@ -165,15 +167,19 @@ def _newest_success(**owner: Any) -> Subquery:
 def _deployments_attach(facts: Facts) -> None:
     """The newest PRIMARY deployment of each service (ECS keeps the newest one PRIMARY)."""
     ids = [s.pk for s in facts.services]
-    for d in Deployment.objects.filter(service_id__in=ids, status="PRIMARY").select_related(
-        "task_definition"
-    ):
+    recent = Q(rollout_state="FAILED", updated_at_aws__gte=facts.now - FAILED_TASKS_WINDOW)
+    for d in Deployment.objects.filter(
+        Q(status="PRIMARY") | recent, service_id__in=ids
+    ).select_related("task_definition"):
+        if d.status != "PRIMARY":
+            facts.recent_failed.setdefault(d.service_id, []).append(d)
+            continue
         seen = facts.newest_deployment.get(d.service_id)
-        if seen is None or _deployment_key(d) > _deployment_key(seen):
+        if seen is None or deployment_key(d) > deployment_key(seen):
             facts.newest_deployment[d.service_id] = d
 
 
-def _deployment_key(d: Deployment) -> tuple[float, int]:
+def deployment_key(d: Deployment) -> tuple[float, int]:
     return (d.created_at_aws.timestamp() if d.created_at_aws else 0.0, d.pk)
 
 
@@ -184,7 +190,7 @@ def _stops_attach(facts: Facts) -> None:
         TaskContainer.objects.filter(
             failure,
             task__service_id__in=ids,
-            task__stopped_at__gte=facts.now - FAILED_TASKS_WINDOW,
+            task__stopped_at__gte=facts.now - _stops_window(),
         )
         .values(
             "task_id",
@@ -211,6 +217,10 @@ def _stops_attach(facts: Facts) -> None:
     facts.stops = dict(by_service)
 
 
+def _stops_window() -> timedelta:
+    return max(FAILED_TASKS_WINDOW, timedelta(minutes=settings.FLEETDECK_CRASH_LOOP_MINUTES))
+
+
 def _placement_attach(facts: Facts) -> None:
     """Per service ARN: the placement failures since its last steady state, when the
     newest event about either is a failure."""
@@ -220,6 +230,7 @@ def _placement_attach(facts: Facts) -> None:
             Q(message__contains=PLACEMENT_FAILED) | Q(message__contains=STEADY_STATE),
             source=EventSource.ECS_SERVICE_EVENT,
             occurred_at__gte=facts.now - FAILED_TASKS_WINDOW,
+            service_arn__in=arns,
         )
         .values("service_arn", "message", "occurred_at")
         .order_by("occurred_at", "id")

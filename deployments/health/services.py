@@ -11,7 +11,7 @@ from django.conf import settings
 
 from clusters.display import timestamp_text
 from clusters.health import HealthState, Reason, reason, worst
-from deployments.health.facts import Facts, PlacementFailure, Stop
+from deployments.health.facts import Facts, PlacementFailure, Stop, deployment_key
 from deployments.models import Deployment, Service, TaskDefinition
 
 H = HealthState
@@ -34,6 +34,7 @@ def service_verdict(svc: Service, facts: Facts, inherited: list[Reason]) -> Verd
     dep = facts.newest_deployment.get(svc.pk)
     reasons = [
         *_rollout(svc, dep, facts),
+        *_rolled_back(svc, dep, facts),
         *_running(svc, dep),
         *_crashes(facts.stops.get(svc.pk, []), facts),
         *_placement(svc, dep, facts),
@@ -85,6 +86,39 @@ def _rollout(svc: Service, dep: Deployment | None, facts: Facts) -> list[Reason]
             **evidence,
         )
     ]
+
+
+def _rolled_back(svc: Service, dep: Deployment | None, facts: Facts) -> list[Reason]:
+    """A rollout that FAILED within the hour and was replaced by an earlier revision
+    (the circuit breaker's rollback, or a manual one): the service may be fine, but
+    the release it was given is not running. Never reported as a success."""
+    failed = [
+        d
+        for d in facts.recent_failed.get(svc.pk, [])
+        if dep is not None and deployment_key(d) < deployment_key(dep) and _older(dep, d)
+    ]
+    if not failed:
+        return []
+    last = max(failed, key=deployment_key)
+    why = (last.rollout_state_reason or "rollout state FAILED").rstrip(".")
+    now_runs = f"; now running {_td(dep, svc)}"
+    return [
+        reason(
+            "rolled-back",
+            H.DEGRADED,
+            f"rollout to {_td(last, svc)} failed and was replaced{now_runs}: {why}",
+            last.updated_at_aws,
+            deployment_id=last.deployment_id,
+            task_definition=_td(last, svc),
+        )
+    ]
+
+
+def _older(current: Deployment, failed: Deployment) -> bool:
+    """Does the current deployment run an earlier revision of the failed one's
+    family (a rollback), rather than a later fix?"""
+    now, bad = current.task_definition, failed.task_definition
+    return bool(now and bad and now.family == bad.family and now.revision < bad.revision)
 
 
 def _running(svc: Service, dep: Deployment | None) -> list[Reason]:

@@ -60,8 +60,10 @@ def test_metrics_content(anon_client) -> None:  # type: ignore[no-untyped-def]
         ["healthy", "degraded", "failing", "down", "unknown", "inactive"]
     )
     assert 'fleetdeck_attention_items{severity="warning"} 2' in text  # api, the instance
-    assert re.search(
-        r'fleetdeck_service_desired_tasks\{[^}]*service="api",state="degraded"\} 3', text
+    # Task counts carry no health label: a health change must not start a new series.
+    assert re.search(r'fleetdeck_service_desired_tasks\{[^}]*service="api"\} 3', text)
+    assert "fleetdeck_service_desired_tasks{" in text and ',state="' not in "".join(
+        line for line in text.splitlines() if line.startswith("fleetdeck_service_desired_tasks")
     )
     assert re.search(r'fleetdeck_service_running_tasks\{[^}]*service="api"[^}]*\} 1', text)
     assert 'fleetdeck_instances{region="us-east-1",cluster="prod",state="disconnected"} 1' in text

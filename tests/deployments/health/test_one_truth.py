@@ -57,6 +57,7 @@ def _api(client: Client) -> dict[str, str]:
         ("cluster", "clusters"),
         ("instance", "instances"),
         ("account", "accounts"),
+        ("host", "hosts"),
     ):
         body = client.get(f"/api/v1/{resource}?limit=500").json()
         for row in body["results"]:
@@ -71,8 +72,11 @@ def test_every_surface_agrees(trouble: None, operator_client: Client, settings: 
     for subject, states in badges.items():
         assert len(states) == 1, f"{subject} shown as {dict(states)}"
         [state] = states
-        if subject.split(":")[0] != "host":
-            assert api[subject] == state, (subject, state, api[subject])
+        assert api[subject] == state, (subject, state, api[subject])
+    # The fleet (dashboard tile, wallboard total) is its worst subject, hosts included.
+    html = operator_client.get("/").content.decode()
+    [fleet] = set(re.findall(r'data-subject="fleet" data-health="([a-z]+)"', html))
+    assert fleet == max(api.values(), key=lambda s: RANK[s])
     # Every service, cluster and instance has a badge somewhere.
     assert {s for s in api if not s.startswith("account")} <= set(badges)
     # /metrics: the one series at 1 per service is the API's state.

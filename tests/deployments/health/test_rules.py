@@ -94,6 +94,27 @@ def test_failed_rollout_is_failing_with_the_revision_and_reason(c: Cluster) -> N
     assert health(svc) == ("healthy", [])
 
 
+def test_a_failed_rollout_that_was_rolled_back_is_never_a_success(c: Cluster) -> None:
+    svc = fleet.service(c, "api", desired=2)
+    old = TaskDefinition.objects.create(arn="arn:td/api:1", family="api", revision=1)
+    new = TaskDefinition.objects.create(arn="arn:td/api:2", family="api", revision=2)
+    fleet.deployment(
+        svc,
+        "FAILED",
+        status="INACTIVE",
+        task_definition=new,
+        created=timezone.now() - timedelta(minutes=10),
+        rollout_state_reason="ECS deployment circuit breaker: rolling back.",
+    )
+    # The circuit breaker's rollback: a newer deployment of the old revision, done.
+    fleet.deployment(svc, "COMPLETED", task_definition=old)
+    assert health(svc) == ("degraded", ["rolled-back"])
+    assert reason(svc, "rolled-back")["message"] == (
+        "rollout to api:2 failed and was replaced; now running api:1: "
+        "ECS deployment circuit breaker: rolling back"
+    )
+
+
 def test_nothing_running_is_down_and_worse_than_failing(c: Cluster) -> None:
     svc = fleet.service(c, "api", desired=2, running=0)
     fleet.deployment(svc, "FAILED", rollout_state_reason="circuit breaker")
