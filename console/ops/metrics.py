@@ -8,10 +8,11 @@ format requires.
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db.models import Count
 from django.utils import timezone
 
@@ -26,6 +27,7 @@ from console.dashboard import (
     fleet_snapshot,
     needs_attention,
 )
+from deployments.health import FLEET_EVALUATED_KEY
 
 log = logging.getLogger(__name__)
 
@@ -122,6 +124,25 @@ def _services_write(out: Exposition, summary: FleetSummary, snap: FleetSnapshot)
         out.sample("fleetdeck_service_desired_tasks", svc["desired_count"], **labels)
         out.sample("fleetdeck_service_running_tasks", svc["running_count"], **labels)
     _service_health_write(out, snap)
+    _health_age_write(out, snap)
+
+
+def _health_age_write(out: Exposition, snap: FleetSnapshot) -> None:
+    """Health states are stored; if the beat stops, they stop changing. Alert on
+    this age (e.g. > 120) to know the states themselves are stale."""
+    out.family(
+        "fleetdeck_health_evaluation_age_seconds",
+        "gauge",
+        "Seconds since the whole fleet's health was last evaluated (absent: never).",
+    )
+    try:
+        raw = cache.get(FLEET_EVALUATED_KEY)
+    except Exception:  # the cache (Redis) is down: a missing sample says so
+        log.warning("cache unreachable while reading the health evaluation time")
+        return
+    if raw:
+        age = (snap.now - datetime.fromisoformat(raw)).total_seconds()
+        out.sample("fleetdeck_health_evaluation_age_seconds", max(0.0, age))
 
 
 def _service_health_write(out: Exposition, snap: FleetSnapshot) -> None:

@@ -19,10 +19,11 @@ beat refreshes the whole fleet every FLEETDECK_HEALTH_INTERVAL_SECONDS.
 from deployments.health.events import service_event_severity
 from deployments.health.facts import stale_after
 from deployments.health.infrastructure import AGENT_DISCONNECT_GRACE, host_unreachable_grace
-from deployments.health.refresh import health_refresh
+from deployments.health.refresh import FLEET_EVALUATED_KEY, health_refresh
 
 __all__ = [
     "AGENT_DISCONNECT_GRACE",
+    "FLEET_EVALUATED_KEY",
     "health_refresh",
     "host_unreachable_grace",
     "service_event_severity",

@@ -29,6 +29,8 @@ from deployments.health.infrastructure import (
 from deployments.health.services import Verdict, service_verdict
 from deployments.models import Service
 
+# When the whole fleet was last evaluated (set by the beat task; read by /metrics).
+FLEET_EVALUATED_KEY = "fleetdeck:health:fleet-evaluated-at"
 HEALTH_FIELDS = ["health_state", "health_reasons", "health_since", "health_updated_at"]
 
 
