@@ -16,6 +16,11 @@ IN_FLIGHT_STATUSES = frozenset(
 )
 
 
+def deployment_id_of(service_deployment_arn: str) -> str:
+    """The ECS deployment id (``ecs-svc/…``) a service deployment ARN names."""
+    return "ecs-svc/" + service_deployment_arn.rsplit("/", 1)[-1]
+
+
 @dataclass(frozen=True)
 class ServiceDeploymentBrief:
     """One row of ListServiceDeployments."""
@@ -32,8 +37,9 @@ class ServiceDeploymentBrief:
 
     @property
     def deployment_id(self) -> str:
-        """The id's digits, as DescribeServices' ``deployments[].id`` ends (``ecs-svc/…``)."""
-        return self.arn.rsplit("/", 1)[-1]
+        """DescribeServices' ``deployments[].id`` of this deployment: the ARN ends with its
+        digits (``…/service-deployment/CLUSTER/SERVICE/123…`` is ``ecs-svc/123…``)."""
+        return deployment_id_of(self.arn)
 
 
 @dataclass(frozen=True)
@@ -82,7 +88,7 @@ class ServiceDeploymentInfo:
 
     @property
     def deployment_id(self) -> str:
-        return self.arn.rsplit("/", 1)[-1]
+        return deployment_id_of(self.arn)
 
     @property
     def in_flight(self) -> bool:

@@ -50,7 +50,7 @@ def test_history_is_read_in_full_pages_and_batches_of_20(account: AwsAccount, sa
     newest = history[0]
     assert newest.status == "PENDING"
     primary = reader.services("hist", [svc])[0].deployments[0]
-    assert primary.deployment_id == "ecs-svc/" + newest.deployment_id
+    assert primary.deployment_id == newest.deployment_id
     assert [d.arn for d in reader.service_deployments("hist", svc, status=["PENDING"])] == [
         newest.arn
     ]
