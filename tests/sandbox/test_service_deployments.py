@@ -12,6 +12,11 @@ from botocore.exceptions import ClientError
 from tests.sandbox.helpers import activate_and_register, service
 
 
+def _unknown(arn: str) -> str:
+    """The same ARN with an id no deployment has (ids are 19 random digits)."""
+    return arn.rsplit("/", 1)[0] + "/" + "0" * 19
+
+
 def _td(ecs: Any, image: str) -> str:
     return ecs.register_task_definition(
         family="web",
@@ -145,7 +150,7 @@ def test_describe_calls_take_at_most_20_arns_and_report_unknown_ones(aws, sandbo
     ecs = aws("ecs")
     _web(ecs, desired=1)
     known = _history(ecs)[0]
-    gone = known["serviceDeploymentArn"][:-3] + "999"
+    gone = _unknown(known["serviceDeploymentArn"])
     out = ecs.describe_service_deployments(
         serviceDeploymentArns=[known["serviceDeploymentArn"], gone]
     )
@@ -205,7 +210,7 @@ def test_stop_service_deployment_rolls_back_without_circuit_breaker(aws, sandbox
         ecs.stop_service_deployment(serviceDeploymentArn=arn, stopType="ROLLBACK")
     assert err.value.response["Error"]["Code"] == "ConflictException"
     with pytest.raises(ClientError) as err:
-        ecs.stop_service_deployment(serviceDeploymentArn=arn[:-3] + "999")
+        ecs.stop_service_deployment(serviceDeploymentArn=_unknown(arn))
     assert err.value.response["Error"]["Code"] == "ServiceDeploymentNotFoundException"
 
 

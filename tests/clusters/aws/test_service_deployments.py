@@ -20,6 +20,11 @@ from tests.ecs_seed import boto, seed_external_fleet
 pytestmark = pytest.mark.django_db
 
 
+def _unknown(arn: str) -> str:
+    """The same ARN with an id no deployment has (ids are 19 random digits)."""
+    return arn.rsplit("/", 1)[0] + "/" + "0" * 19
+
+
 @pytest.fixture
 def account(sandbox: Any) -> AwsAccount:
     seed_external_fleet(sandbox, cluster="hist", instances=2, services=1, tasks_per_service=1)
@@ -59,7 +64,7 @@ def test_history_is_read_in_full_pages_and_batches_of_20(account: AwsAccount, sa
     recent = reader.service_deployments("hist", svc, created_after=fifth.created_at)
     assert [d.arn for d in recent] == [d.arn for d in history[:5]]
 
-    gone = newest.arn[:-4] + "0000"
+    gone = _unknown(newest.arn)
     described, missing = reader.describe_service_deployments([d.arn for d in history[:21]] + [gone])
     assert reader.calls["DescribeServiceDeployments"] == 2
     assert {d.arn for d in described} == {d.arn for d in history[:21]} and missing == [gone]
@@ -113,4 +118,4 @@ def test_stop_rolls_back_and_maps_errors(account: AwsAccount, sandbox: Any):
         service_deployment_stop(arn, account=account)
     assert err.value.code == "ConflictException"
     with pytest.raises(ServiceDeploymentNotFound):
-        service_deployment_stop(arn[:-4] + "0000", account=account)
+        service_deployment_stop(_unknown(arn), account=account)
