@@ -14,7 +14,7 @@ from moto.moto_server.werkzeug_app import (
 )
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from sandbox import ecs_api, scheduler, ssm_activations
+from sandbox import ecs_api, scheduler, service_deployments_api, ssm_activations
 from sandbox.control import ControlApp
 from sandbox.faults import AwsMiddleware
 from sandbox.state import CLOCK
@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 
 def build_app() -> ControlApp:
     ecs_api.apply()
+    service_deployments_api.apply()
     ssm_activations.apply()
     aws = AwsMiddleware(DomainDispatcherApplication(create_backend_app))
     return ControlApp(aws, aws)

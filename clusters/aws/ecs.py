@@ -13,8 +13,18 @@ import weakref
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import datetime
 from typing import Any
 
+from clusters.aws.ecs_history_types import (
+    ContainerImageInfo,
+    ServiceDeploymentBrief,
+    ServiceDeploymentInfo,
+    ServiceRevisionInfo,
+    _service_deployment,
+    _service_deployment_brief,
+    _service_revision,
+)
 from clusters.aws.ecs_types import (
     ClusterInfo,
     ContainerInfo,
@@ -36,15 +46,21 @@ __all__ = [
     "DESCRIBE_CLUSTERS_BATCH",
     "DESCRIBE_INSTANCES_BATCH",
     "DESCRIBE_SERVICES_BATCH",
+    "DESCRIBE_SERVICE_DEPLOYMENTS_BATCH",
+    "DESCRIBE_SERVICE_REVISIONS_BATCH",
     "DESCRIBE_TASKS_BATCH",
     "LIST_PAGE",
     "ClusterInfo",
+    "ContainerImageInfo",
     "ContainerInfo",
     "ContainerInstanceInfo",
     "DeploymentInfo",
     "EcsReader",
+    "ServiceDeploymentBrief",
+    "ServiceDeploymentInfo",
     "ServiceEventInfo",
     "ServiceInfo",
+    "ServiceRevisionInfo",
     "TaskDefinitionInfo",
     "TaskInfo",
     "batches",
@@ -55,6 +71,9 @@ DESCRIBE_TASKS_BATCH = 100
 DESCRIBE_INSTANCES_BATCH = 100
 DESCRIBE_SERVICES_BATCH = 10
 DESCRIBE_CLUSTERS_BATCH = 100
+# ListServiceDeployments pages up to 100 (default 20); its describes take 20 ARNs.
+DESCRIBE_SERVICE_DEPLOYMENTS_BATCH = 20
+DESCRIBE_SERVICE_REVISIONS_BATCH = 20
 
 
 def batches(items: Sequence[str], size: int) -> Iterator[list[str]]:
@@ -206,6 +225,60 @@ class EcsReader:
         described once in its lifetime."""
         page = self._call("DescribeTaskDefinition", taskDefinition=arn)
         return _task_definition(page["taskDefinition"])
+
+    # --- deployment history (service deployments and revisions) -----------
+    def service_deployments(
+        self,
+        cluster: str,
+        service: str,
+        status: Sequence[str] | None = None,
+        created_after: datetime | None = None,
+    ) -> list[ServiceDeploymentBrief]:
+        """Every page of ListServiceDeployments (newest first, as AWS lists them)."""
+        args: dict[str, Any] = {"cluster": cluster, "service": service, "maxResults": LIST_PAGE}
+        if status:
+            args["status"] = list(status)
+        if created_after is not None:
+            args["createdAt"] = {"after": created_after}
+        out: list[ServiceDeploymentBrief] = []
+        while True:
+            page = self._call("ListServiceDeployments", **args)
+            out.extend(_service_deployment_brief(d) for d in page.get("serviceDeployments") or [])
+            args["nextToken"] = page.get("nextToken")
+            if not args["nextToken"]:
+                return out
+
+    def describe_service_deployments(
+        self, arns: Sequence[str]
+    ) -> tuple[list[ServiceDeploymentInfo], list[str]]:
+        """Described service deployments, and the ARNs AWS reported as failures."""
+        out: list[ServiceDeploymentInfo] = []
+        missing: list[str] = []
+        for page in self._batched(
+            "DescribeServiceDeployments",
+            arns,
+            DESCRIBE_SERVICE_DEPLOYMENTS_BATCH,
+            "serviceDeploymentArns",
+        ):
+            out.extend(_service_deployment(d) for d in page.get("serviceDeployments") or [])
+            missing.extend(str(f.get("arn")) for f in page.get("failures") or [])
+        return out, missing
+
+    def describe_service_revisions(
+        self, arns: Sequence[str]
+    ) -> tuple[list[ServiceRevisionInfo], list[str]]:
+        """Described revisions (immutable: describe each once), and the missing ARNs."""
+        out: list[ServiceRevisionInfo] = []
+        missing: list[str] = []
+        for page in self._batched(
+            "DescribeServiceRevisions",
+            arns,
+            DESCRIBE_SERVICE_REVISIONS_BATCH,
+            "serviceRevisionArns",
+        ):
+            out.extend(_service_revision(d) for d in page.get("serviceRevisions") or [])
+            missing.extend(str(f.get("arn")) for f in page.get("failures") or [])
+        return out, missing
 
 
 def _snake(operation: str) -> str:

@@ -1,4 +1,5 @@
-"""Write side of ECS: the actions operators take (forced redeploys)."""
+"""Write side of ECS: the actions operators take (forced redeploys, stopping a
+service deployment with a rollback)."""
 
 from __future__ import annotations
 
@@ -45,3 +46,41 @@ def ecs_force_new_deployment(
             operation="UpdateService",
         )
     return ForcedDeployment(deployment=primary, service=service)
+
+
+class ServiceDeploymentNotFound(AwsPermanentError):
+    """StopServiceDeployment: AWS knows no such service deployment (or not any more)."""
+
+
+class ServiceDeploymentNotInFlight(AwsPermanentError):
+    """StopServiceDeployment: the deployment already finished (SUCCESSFUL, STOPPED,
+    ROLLBACK_SUCCESSFUL/FAILED); roll back with UpdateService instead."""
+
+
+STOP_ERRORS: dict[str, type[AwsPermanentError]] = {
+    "ServiceDeploymentNotFoundException": ServiceDeploymentNotFound,
+    "ConflictException": ServiceDeploymentNotInFlight,
+}
+
+
+def service_deployment_stop(
+    arn: str, stop_type: str = "ROLLBACK", *, account: AwsAccount, region: str | None = None
+) -> str:
+    """Ask AWS to stop an in-flight service deployment (ROLLBACK: back to the previous
+    service revision, even where the circuit breaker's rollback is off).
+
+    Retries are safe: a deployment already rolling back "continues the rollback", so a
+    repeated call answers the same. The region is the ARN's unless given. Returns the
+    stopped deployment's ARN; raises ``ServiceDeploymentNotFound`` /
+    ``ServiceDeploymentNotInFlight`` (both ``AwsPermanentError``) or the usual typed errors.
+    """
+    ecs = aws_client(account=account, region=region or arn.split(":")[3], service="ecs")
+    try:
+        with aws_call_errors():
+            answer = ecs.stop_service_deployment(serviceDeploymentArn=arn, stopType=stop_type)
+    except AwsPermanentError as exc:
+        mapped = STOP_ERRORS.get(exc.code)
+        if mapped is None:
+            raise
+        raise mapped(exc.code, exc.message, operation=exc.operation) from exc
+    return str(answer.get("serviceDeploymentArn") or arn)
