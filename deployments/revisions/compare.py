@@ -43,6 +43,14 @@ class Comparison:
     lines: list[Line]
     changes: list[Change]
 
+    @property
+    def changed_count(self) -> int:
+        return sum(1 for x in self.lines if x.state == "changed")
+
+    @property
+    def unknown_count(self) -> int:
+        return sum(1 for x in self.lines if x.state == "unknown")
+
 
 def _arn_prefix(service: Service) -> str:
     """``arn:aws:ecs:<region>:<account>:`` of the service, for ``family:revision``."""

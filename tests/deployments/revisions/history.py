@@ -3,6 +3,8 @@ mirrored before Fleetdeck kept container details (for the page and API tests).""
 
 from __future__ import annotations
 
+import html
+import re
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -69,3 +71,13 @@ def history_create() -> History:
     service.task_definition = tds[2]
     service.save(update_fields=["task_definition"])
     return History(service, tds, deployments)
+
+
+def page_text(fragment: str) -> str:
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", fragment)).split())
+
+
+def row_changes(page: str, deployment_id: str) -> str:
+    """The text of a service page's "what this deployment changed" cell."""
+    (row,) = [r for r in page.split("<tr") if f'<td class="mono">{deployment_id}</td>' in r]
+    return page_text(row.split('data-col="changes">', 1)[1].split("</td>", 1)[0])

@@ -12,7 +12,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from tests.console import fleet
-from tests.deployments.revisions.history import History, history_create
+from tests.deployments.revisions.history import History, history_create, page_text, row_changes
 
 pytestmark = pytest.mark.django_db
 
@@ -29,15 +29,6 @@ def _get(client: Client, url: str) -> tuple[str, int]:
     return response.content.decode(), len(ctx.captured_queries)
 
 
-def _text(fragment: str) -> str:
-    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", fragment)).split())
-
-
-def _row_changes(page: str, deployment_id: str) -> str:
-    (row,) = [r for r in page.split("<tr") if f'<td class="mono">{deployment_id}</td>' in r]
-    return _text(row.split('data-col="changes">', 1)[1].split("</td>", 1)[0])
-
-
 def _diff_rows(page: str) -> dict[str, tuple[str, list[str]]]:
     """{field: (state, [before, after])} of the compare table."""
     rows = re.findall(
@@ -46,7 +37,7 @@ def _diff_rows(page: str) -> dict[str, tuple[str, list[str]]]:
     return {
         html.unescape(f): (
             state,
-            [_text(c) for c in re.findall(r"<td[^>]*>(.*?)</td>", body, re.S)[1:]],
+            [page_text(c) for c in re.findall(r"<td[^>]*>(.*?)</td>", body, re.S)[1:]],
         )
         for f, state, body in rows
     }
@@ -54,23 +45,23 @@ def _diff_rows(page: str) -> dict[str, tuple[str, list[str]]]:
 
 def _error(page: str) -> str:
     found = re.search(r'id="compare-error">(.*?)</p>', page, re.S)
-    return _text(found.group(1)) if found else ""
+    return page_text(found.group(1)) if found else ""
 
 
 def test_each_deployment_row_says_what_it_changed(history: History, viewer_client: Client) -> None:
     page, queries = _get(viewer_client, f"/services/{history.service.pk}/")
     d1, d2, d3, d4 = (d.deployment_id for d in history.deployments)
-    newest = _row_changes(page, d4)
+    newest = row_changes(page, d4)
     assert "container web: image tag: 1 → 2" in newest
     assert "container web: memory (hard): 256 → 512" in newest
     assert "container web: environment LOG_LEVEL: info → debug" in newest
     assert "secret" not in newest  # unchanged
     assert f"from={d3}&amp;to={d4}" in page  # the link to the side-by-side
-    assert "no task definition change (same api:2)" in _row_changes(page, d3)
+    assert "no task definition change (same api:2)" in row_changes(page, d3)
     # api:1 was mirrored before the details were kept: "not recorded", not "no change".
-    second = _row_changes(page, d2)
+    second = row_changes(page, d2)
     assert "10 fields not recorded" in second
-    assert "first mirrored" in _row_changes(page, d1)
+    assert "first mirrored" in row_changes(page, d1)
 
     # The same number of queries with many more deployments (no N+1).
     start = history.deployments[0].created_at_aws
@@ -103,6 +94,7 @@ def test_compare_page_side_by_side(history: History, viewer_client: Client) -> N
     assert "<style" not in page and " style=" not in page  # strict CSP: styles in the CSS file
 
     page, _ = _get(viewer_client, f"{url}?from=api:1&to=api:3&only=changed")
+    assert "2 changes, 10 fields not recorded" in page
     rows = _diff_rows(page)
     assert {state for state, _ in rows.values()} == {"changed", "unknown"}
     unknown = [f for f, (state, _) in rows.items() if state == "unknown"]
