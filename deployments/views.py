@@ -21,6 +21,7 @@ from clusters.mirror.selectors import clusters_overview, instances_query, pagina
 from clusters.mirror.sync import sync_run_start
 from clusters.models import AwsAccount, Cluster, ContainerInstance, Event, EventSource, SyncRun
 from deployments.models import Deployment, Service, Task
+from deployments.revisions.selectors import changes_attach, with_previous
 from deployments.selectors import (
     TASK_STATUSES,
     service_in_flight,
@@ -103,8 +104,11 @@ def service_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         context = {"service": service, "can_operate": can_operate}
         return render(request, "deployments/_service_actions.html", context)
     deployments = list(
-        Deployment.objects.filter(service=service).select_related("task_definition")[:20]
+        with_previous(Deployment.objects.filter(service=service)).select_related("task_definition")[
+            :20
+        ]
     )
+    changes_attach(deployments)
     status = _task_status(request)
     page = paginate(tasks_query(service=service, status=status), request.GET.get("page"))
     events = list(

@@ -283,26 +283,65 @@ def _task(d: dict[str, Any]) -> TaskInfo:
     )
 
 
-def _task_definition(d: dict[str, Any]) -> TaskDefinitionInfo:
-    containers = [
+def _port_mappings(c: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
         {
-            "name": c.get("name", ""),
-            "image": c.get("image", ""),
-            "cpu": c.get("cpu", 0),
-            "memory": c.get("memory"),
-            "memoryReservation": c.get("memoryReservation"),
-            "essential": c.get("essential", True),
-            "portMappings": [
-                {
-                    "containerPort": p.get("containerPort"),
-                    "hostPort": p.get("hostPort"),
-                    "protocol": p.get("protocol", "tcp"),
-                }
-                for p in c.get("portMappings", []) or []
-            ],
+            "containerPort": p.get("containerPort"),
+            "hostPort": p.get("hostPort"),
+            "protocol": p.get("protocol", "tcp"),
         }
-        for c in d.get("containerDefinitions", []) or []
+        for p in c.get("portMappings", []) or []
     ]
+
+
+def _log_configuration(c: dict[str, Any]) -> dict[str, Any] | None:
+    conf = c.get("logConfiguration")
+    if not conf:
+        return None
+    return {"logDriver": conf.get("logDriver", ""), "options": dict(conf.get("options") or {})}
+
+
+def _container_definition(c: dict[str, Any]) -> dict[str, Any]:
+    """What a diff between revisions needs of one container. Secrets keep their
+    name and ``valueFrom`` (where the value lives) only: ECS never returns a
+    resolved value, and neither does this. Every key is written, even when empty,
+    so a definition mirrored before a key existed is told apart (it lacks it)."""
+    return {
+        "name": c.get("name", ""),
+        "image": c.get("image", ""),
+        "cpu": c.get("cpu", 0),
+        "memory": c.get("memory"),
+        "memoryReservation": c.get("memoryReservation"),
+        "essential": c.get("essential", True),
+        "portMappings": _port_mappings(c),
+        "command": c.get("command"),
+        "entryPoint": c.get("entryPoint"),
+        "environment": [
+            {"name": e.get("name", ""), "value": e.get("value", "")}
+            for e in c.get("environment", []) or []
+        ],
+        "secrets": [
+            {"name": e.get("name", ""), "valueFrom": e.get("valueFrom", "")}
+            for e in c.get("secrets", []) or []
+        ],
+        "healthCheck": c.get("healthCheck"),
+        "logConfiguration": _log_configuration(c),
+        "stopTimeout": c.get("stopTimeout"),
+        "workingDirectory": c.get("workingDirectory"),
+        "user": c.get("user"),
+        "ulimits": [
+            {
+                "name": u.get("name"),
+                "softLimit": u.get("softLimit"),
+                "hardLimit": u.get("hardLimit"),
+            }
+            for u in c.get("ulimits", []) or []
+        ],
+    }
+
+
+def _task_definition(d: dict[str, Any]) -> TaskDefinitionInfo:
+    containers = [_container_definition(c) for c in d.get("containerDefinitions", []) or []]
     return TaskDefinitionInfo(
         arn=d["taskDefinitionArn"],
         family=str(d.get("family") or ""),

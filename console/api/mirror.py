@@ -3,12 +3,16 @@ services, deployments, tasks, events). Paginated with limit/offset."""
 
 from __future__ import annotations
 
+from typing import Any
+
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers, viewsets
 
 from clusters.models import AwsAccount, Cluster, ContainerInstance, Event
 from console.api import filters
 from console.api.health import HealthSerializer
 from deployments.models import Deployment, Service, Task, TaskContainer
+from deployments.revisions.selectors import changes_attach, with_previous
 
 
 class AccountSerializer(serializers.ModelSerializer[AwsAccount]):
@@ -120,10 +124,32 @@ class ServiceSerializer(serializers.ModelSerializer[Service]):
         ]
 
 
+class ChangeSerializer(serializers.Serializer[dict[str, Any]]):
+    field = serializers.CharField(help_text="e.g. `container web: image tag`, `task: cpu`")
+    before = serializers.CharField(allow_null=True, help_text="null: absent on that side")
+    after = serializers.CharField(allow_null=True, help_text='"not recorded": unknown')
+
+
 class DeploymentSerializer(serializers.ModelSerializer[Deployment]):
     service = serializers.CharField(source="service.arn")
     task_definition = serializers.CharField(source="task_definition.arn", default=None)
     is_terminal = serializers.BooleanField(read_only=True)
+    changes_against = serializers.SerializerMethodField(
+        help_text="the deployment before this one (by created time) that `changes` compares with"
+    )
+    changes = serializers.SerializerMethodField(
+        help_text="what this deployment changed against the one before it; null when there "
+        "is none or a task definition is not mirrored"
+    )
+
+    def get_changes_against(self, obj: Deployment) -> str | None:
+        previous = getattr(obj, "previous", None)
+        return previous.deployment_id if previous is not None else None
+
+    @extend_schema_field(ChangeSerializer(many=True, allow_null=True))
+    def get_changes(self, obj: Deployment) -> list[dict[str, Any]] | None:
+        changes = getattr(obj, "changes", None)
+        return None if changes is None else [c.as_dict() for c in changes]
 
     class Meta:
         model = Deployment
@@ -142,6 +168,8 @@ class DeploymentSerializer(serializers.ModelSerializer[Deployment]):
             "created_at_aws",
             "updated_at_aws",
             "is_terminal",
+            "changes_against",
+            "changes",
         ]
 
 
@@ -239,9 +267,23 @@ class ServiceViewSet(viewsets.ReadOnlyModelViewSet[Service]):
 class DeploymentViewSet(viewsets.ReadOnlyModelViewSet[Deployment]):
     """Service deployments (rollouts): state, reason, counts, task definition."""
 
-    queryset = Deployment.objects.select_related("service", "task_definition").order_by("-id")
+    queryset = with_previous(
+        Deployment.objects.select_related("service", "task_definition").order_by("-id")
+    )
     serializer_class = DeploymentSerializer
     filterset_class = filters.DeploymentFilter
+
+    def paginate_queryset(self, queryset: Any) -> Any:
+        # The deployments before a page's, in one query (deployments.revisions).
+        page = super().paginate_queryset(queryset)
+        if page is not None:
+            changes_attach(page)
+        return page
+
+    def get_object(self) -> Deployment:
+        deployment = super().get_object()
+        changes_attach([deployment])
+        return deployment
 
 
 class TaskViewSet(viewsets.ReadOnlyModelViewSet[Task]):

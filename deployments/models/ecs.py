@@ -19,7 +19,10 @@ class TaskDefinition(models.Model):
     network_mode = models.CharField(max_length=32, blank=True)
     cpu = models.CharField(max_length=32, blank=True)
     memory = models.CharField(max_length=32, blank=True)
-    # [{"name","image","cpu","memory","memoryReservation","essential","portMappings"}]
+    # [{"name","image","cpu","memory","memoryReservation","essential","portMappings",
+    #   "command","entryPoint","environment","secrets" (name, valueFrom only),"healthCheck",
+    #   "logConfiguration","stopTimeout","workingDirectory","user","ulimits"}]; rows
+    # mirrored before the second line existed lack those keys ("not recorded" in a diff).
     containers = models.JSONField(default=list, blank=True)
     task_role_arn = models.CharField(max_length=2048, blank=True)
     execution_role_arn = models.CharField(max_length=2048, blank=True)

@@ -14,7 +14,7 @@ import requests
 
 from clusters.aws.session import clients_forget
 from clusters.models import AwsAccount, ContainerInstance
-from deployments.models import Service, Task, TaskContainer
+from deployments.models import Service, Task, TaskContainer, TaskDefinition
 from deployments.sync import account_sync
 from tests.ecs_seed import boto
 
@@ -62,7 +62,24 @@ def ec2_cluster(moto_url: str) -> str:
     ecs.register_task_definition(
         family="web",
         containerDefinitions=[
-            {"name": "web", "image": "nginx:1.27", "cpu": 64, "memory": 64, "essential": True}
+            {
+                "name": "web",
+                "image": "nginx:1.27",
+                "cpu": 64,
+                "memory": 64,
+                "essential": True,
+                # What a diff between revisions reads (deployments/revisions).
+                "command": ["nginx", "-g", "daemon off;"],
+                "entryPoint": ["/docker-entrypoint.sh"],
+                "environment": [{"name": "MODE", "value": "plain"}],
+                "secrets": [{"name": "TOKEN", "valueFrom": "arn:aws:ssm:us-east-1:1:parameter/t"}],
+                "healthCheck": {"command": ["CMD", "true"], "interval": 10, "retries": 2},
+                "logConfiguration": {"logDriver": "json-file", "options": {"max-size": "1m"}},
+                "stopTimeout": 20,
+                "workingDirectory": "/srv",
+                "user": "101",
+                "ulimits": [{"name": "nofile", "softLimit": 1024, "hardLimit": 2048}],
+            }
         ],
     )
     ecs.create_service(
@@ -135,6 +152,15 @@ def test_ec2_cluster_mirrors_exactly_against_plain_moto(moto_url: str, ec2_clust
         assert t.created_at_aws == d.get("createdAt")
         names = set(TaskContainer.objects.filter(task=t).values_list("name", flat=True))
         assert names == {c["name"] for c in d["containers"]}
+
+    # the task definition: every container field the diff reads, as moto describes it
+    td = ecs.describe_task_definition(taskDefinition="web")["taskDefinition"]
+    (container,) = TaskDefinition.objects.get(arn=td["taskDefinitionArn"]).containers
+    (truth_c,) = td["containerDefinitions"]
+    for key in ("command", "entryPoint", "environment", "secrets", "healthCheck", "stopTimeout"):
+        assert container[key] == truth_c[key], key
+    for key in ("workingDirectory", "user", "ulimits", "logConfiguration"):
+        assert container[key] == truth_c[key], key
 
     # nothing changed: the second sync writes nothing
     again = account_sync(account_id=account.pk)
