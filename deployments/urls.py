@@ -2,6 +2,7 @@ from django.urls import path
 
 from deployments import views
 from deployments.redeploy.urls import urlpatterns as redeploy_urlpatterns
+from deployments.rollback.urls import urlpatterns as rollback_urlpatterns
 
 app_name = "deployments"
 
@@ -18,4 +19,5 @@ urlpatterns = [
     path("tasks/", views.task_list, name="tasks"),
     path("tasks/<int:pk>/", views.task_detail, name="task"),
     *redeploy_urlpatterns,
+    *rollback_urlpatterns,
 ]
