@@ -331,8 +331,8 @@ def _outcome_message(
         return f"{name} rolled back to {target}{dep} (requested by {who})", EventSeverity.INFO
     if status == RedeployStatus.COMPLETED:
         return f"{what} of {name}{dep} completed (requested by {who})", EventSeverity.INFO
-    if rolled_back:
-        return f"{what} of {name}{dep} failed and was rolled back: {error}", EventSeverity.WARNING
+    if rolled_back:  # still a failure of what was asked: an error
+        return f"{what} of {name}{dep} failed and was rolled back: {error}", EventSeverity.ERROR
     return f"{what} of {name}{dep} failed: {error}", EventSeverity.ERROR
 
 

@@ -284,8 +284,8 @@ def redeploy_retry(
 ) -> RedeployResult:
     """Try a failed redeploy again: a new Redeploy linked to the failed one."""
     failed = Redeploy.objects.filter(pk=redeploy_id).first()
-    if failed is None or failed.status != RedeployStatus.FAILED:
-        raise RedeployRefused("not_failed", "Only a failed redeploy can be retried.")
+    if failed is None or failed.status != RedeployStatus.FAILED or failed.is_rollback:
+        raise RedeployRefused("not_failed", "Only a failed forced redeploy can be retried.")
     return service_force_redeploy(
         service_id=failed.service_id,
         actor=actor,
