@@ -12,6 +12,7 @@ this package's names (``from deployments.redeploy import service_force_redeploy`
 """
 
 from deployments.redeploy.rollout import redeploy_execute, redeploy_refresh
+from deployments.redeploy.selectors import RedeployProgress, redeploy_progress
 from deployments.redeploy.start import (
     IDEMPOTENCY_WINDOW,
     STALE_DISPATCH,
@@ -39,6 +40,7 @@ __all__ = [
     "STALE_TRACKING",
     "BatchResult",
     "RedeployPlan",
+    "RedeployProgress",
     "RedeployRefused",
     "RedeployResult",
     "SweepResult",
@@ -50,6 +52,7 @@ __all__ = [
     "redeploy_existing",
     "redeploy_not_sent",
     "redeploy_plan",
+    "redeploy_progress",
     "redeploy_refresh",
     "redeploy_retry",
     "redeploys_sweep",

@@ -71,7 +71,8 @@ def _adopt_started_deployment(redeploy: Redeploy) -> bool:
         event_record(
             source=EventSource.DEPLOYMENT,
             message=f"Deployment {deployment.deployment_id} of {redeploy.service.name} started "
-            f"(forced new deployment; the worker stopped during the call and the deployment "
+            f"({'rollback' if redeploy.is_rollback else 'forced new deployment'}; the worker "
+            "stopped during the call and the deployment "
             f"was found in AWS afterwards: {redeploy.reason})",
             dedupe_key=dedupe_key("deployment", deployment.deployment_id, "started"),
             actor=redeploy.requested_by,

@@ -16,8 +16,7 @@ from clusters.core.htmx import HtmxHttpRequest, flash
 from clusters.core.jobs import QUEUED_WHILE_PAUSED
 from clusters.core.roles import OPERATOR, role_required
 from deployments.models import Service
-from deployments.redeploy import redeploy_not_sent
-from deployments.redeploy.selectors import redeploy_progress
+from deployments.redeploy import redeploy_not_sent, redeploy_progress
 from deployments.rollback.start import RollbackRefused, rollback_plan, service_rollback
 
 TEMPLATE = "deployments/rollback_confirm.html"

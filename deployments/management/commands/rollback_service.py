@@ -33,9 +33,7 @@ class Command(BaseCommand):
         parser.add_argument("--service", required=True, help="service name")
         parser.add_argument("--reason", required=True, help="why (goes in the audit log)")
         parser.add_argument("--to", default="", help="revision: api:1, 1 or the task def ARN")
-        parser.add_argument(
-            "--wait", action="store_true", help="follow until AWS reports the end"
-        )
+        parser.add_argument("--wait", action="store_true", help="follow until AWS reports the end")
 
     def handle(self, *args: Any, **opts: Any) -> None:
         service = _service(opts["account"], opts["cluster"], opts["service"])

@@ -50,9 +50,9 @@ def test_rollback_after_a_failed_release_puts_aws_back_on_the_revision_that_comp
     rollback = result.redeploy
     assert result.created and rollback.kind == RedeployKind.ROLLBACK
     assert rollback.target_task_definition_arn == fleet.task_definition_arn
-    rollback = redeploy_execute(redeploy_id=rollback.pk)  # the worker's call
-    assert rollback is not None
-    rollback = _follow(sandbox, rollback)
+    executed = redeploy_execute(redeploy_id=rollback.pk)  # the worker's call
+    assert executed is not None
+    rollback = _follow(sandbox, executed)
     assert rollback.status == RedeployStatus.COMPLETED, rollback.aws_error
 
     # AWS, not only the mirror: the PRIMARY deployment is the rollback's, COMPLETED,
