@@ -82,3 +82,17 @@ def test_without_wait_the_rollback_is_queued_for_the_worker(sandbox) -> None:
     rollback = Redeploy.objects.get()
     assert rollback.status == RedeployStatus.QUEUED and rollback.dispatched_at is not None
     assert "requested" in out.getvalue()
+
+
+def test_wait_exits_1_when_the_rollback_fails(sandbox) -> None:
+    """app:1 now crashes too: the breaker fails the rollback's deployment."""
+    fleet, _ = broken_release(sandbox)
+    sandbox.client.crash_task_definition(fleet.task_definition_arn, exit_code=1)
+    out = io.StringIO()
+    with _Clock(sandbox), pytest.raises(CommandError) as failed:
+        call_command("rollback_service", *_args("web", "--reason", "undo", "--wait"), stdout=out)
+    assert failed.value.returncode == 1
+    rollback = Redeploy.objects.get()
+    assert rollback.status == RedeployStatus.FAILED
+    assert f"rollback #{rollback.pk} failed: " in str(failed.value)
+    assert "tasks failed to start" in str(failed.value)
