@@ -3,6 +3,7 @@ from django.urls import path
 from deployments import views
 from deployments.redeploy.urls import urlpatterns as redeploy_urlpatterns
 from deployments.revisions.urls import urlpatterns as revisions_urlpatterns
+from deployments.rollback.urls import urlpatterns as rollback_urlpatterns
 
 app_name = "deployments"
 
@@ -20,4 +21,5 @@ urlpatterns = [
     path("tasks/<int:pk>/", views.task_detail, name="task"),
     *redeploy_urlpatterns,
     *revisions_urlpatterns,
+    *rollback_urlpatterns,
 ]

@@ -1,10 +1,10 @@
-"""Write side of ECS: the actions operators take (forced redeploys, stopping a
-service deployment with a rollback)."""
+"""Write side of ECS: the actions operators take (forced redeploys, rollbacks,
+stopping a service deployment with a rollback)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from clusters.aws.ecs import DeploymentInfo, ServiceInfo, _service
 from clusters.aws.errors import AwsPermanentError, aws_call_errors
@@ -37,6 +37,28 @@ def ecs_force_new_deployment(
         answer = ecs.update_service(
             cluster=cluster_arn, service=service_arn, forceNewDeployment=True
         )
+    return _forced(answer)
+
+
+def ecs_service_task_definition_set(
+    *,
+    account: AwsAccount,
+    region: str,
+    cluster_arn: str,
+    service_arn: str,
+    task_definition_arn: str,
+) -> ForcedDeployment:
+    """Start a deployment of the service on another task definition (a rollback to
+    an earlier revision). One attempt only, for the reason given above."""
+    ecs = aws_client(account=account, region=region, service="ecs", max_attempts=1)
+    with aws_call_errors():
+        answer = ecs.update_service(
+            cluster=cluster_arn, service=service_arn, taskDefinition=task_definition_arn
+        )
+    return _forced(answer)
+
+
+def _forced(answer: dict[str, Any]) -> ForcedDeployment:
     service = _service(answer["service"])
     primary = next((d for d in service.deployments if d.status == "PRIMARY"), None)
     if primary is None:

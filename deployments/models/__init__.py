@@ -5,7 +5,9 @@ from deployments.models.redeploy import (
     TERMINAL_STATUSES,
     Redeploy,
     RedeployBatch,
+    RedeployKind,
     RedeployStatus,
+    RollbackMethod,
 )
 from deployments.models.samples import ServiceSample
 
@@ -18,7 +20,9 @@ __all__ = [
     "DriftSeverity",
     "Redeploy",
     "RedeployBatch",
+    "RedeployKind",
     "RedeployStatus",
+    "RollbackMethod",
     "Service",
     "ServiceSample",
     "Task",

@@ -1,4 +1,7 @@
-"""Forced redeploys: who asked, why, what AWS did, how the rollout ended."""
+"""Forced redeploys and rollbacks: who asked, why, what AWS did, how the rollout
+ended. A rollback is a Redeploy of kind ``rollback`` with a target task
+definition: both are one new deployment of a service that Fleetdeck asked for and
+follows to its end, so they share the request, worker, tracking and sweep."""
 
 from __future__ import annotations
 
@@ -16,6 +19,20 @@ class RedeployStatus(models.TextChoices):
     IN_PROGRESS = "in_progress", "In progress"
     COMPLETED = "completed", "Completed"
     FAILED = "failed", "Failed"
+
+
+class RedeployKind(models.TextChoices):
+    REDEPLOY = "redeploy", "Forced redeploy"  # UpdateService(forceNewDeployment)
+    ROLLBACK = "rollback", "Rollback"  # back to an earlier completed task definition
+
+
+class RollbackMethod(models.TextChoices):
+    """How a rollback reaches AWS (``deployments.rollback.rollback_method`` picks)."""
+
+    UPDATE_SERVICE = "update-service", "UpdateService(taskDefinition)"
+    # StopServiceDeployment(stopType=ROLLBACK), for a deployment in flight; not
+    # offered until the AWS adapter has the call.
+    STOP_DEPLOYMENT = "stop-deployment", "StopServiceDeployment(ROLLBACK)"
 
 
 ACTIVE_STATUSES = (RedeployStatus.QUEUED, RedeployStatus.REQUESTED, RedeployStatus.IN_PROGRESS)
@@ -49,6 +66,12 @@ class Redeploy(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     reason = models.TextField()
+    kind = models.CharField(
+        max_length=16, choices=RedeployKind.choices, default=RedeployKind.REDEPLOY
+    )
+    # A rollback's target: the task definition it puts the service back on, and how.
+    target_task_definition_arn = models.CharField(max_length=2048, blank=True)
+    method = models.CharField(max_length=16, choices=RollbackMethod.choices, blank=True)
     # Sent by the confirmation form: a double submit of the same form is one redeploy.
     idempotency_key = models.CharField(max_length=64)
     status = models.CharField(
@@ -92,6 +115,20 @@ class Redeploy(models.Model):
 
     def __str__(self) -> str:
         return f"Redeploy {self.pk} of {self.service_id} ({self.status})"
+
+    @property
+    def is_rollback(self) -> bool:
+        return self.kind == RedeployKind.ROLLBACK
+
+    @property
+    def target_revision(self) -> str:
+        """A rollback's target as ``family:revision``."""
+        return self.target_task_definition_arn.rsplit("/", 1)[-1]
+
+    @property
+    def noun(self) -> str:
+        """How pages and events name it: "Rollback" or "Redeploy"."""
+        return "Rollback" if self.is_rollback else "Redeploy"
 
     @property
     def is_terminal(self) -> bool:

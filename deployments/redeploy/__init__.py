@@ -1,5 +1,6 @@
-"""Forced redeploys: request (with idempotency and a mid-rollout warning), execute
-(UpdateService forceNewDeployment), follow the rollout through the mirror until
+"""Forced redeploys (and the rollbacks ``deployments.rollback`` requests): request
+(with idempotency and a mid-rollout warning), execute (UpdateService
+forceNewDeployment, or a rollback's taskDefinition), follow the rollout through the mirror until
 it is terminal, and run batches with a concurrency limit.
 
 Every step is idempotent: state moves with conditional UPDATEs, timeline events
@@ -11,6 +12,7 @@ this package's names (``from deployments.redeploy import service_force_redeploy`
 """
 
 from deployments.redeploy.rollout import redeploy_execute, redeploy_refresh
+from deployments.redeploy.selectors import RedeployProgress, redeploy_progress
 from deployments.redeploy.start import (
     IDEMPOTENCY_WINDOW,
     STALE_DISPATCH,
@@ -20,11 +22,14 @@ from deployments.redeploy.start import (
     RedeployResult,
     redeploy_batch_advance,
     redeploy_batch_start,
+    redeploy_create,
     redeploy_dispatch,
+    redeploy_existing,
     redeploy_not_sent,
     redeploy_plan,
     redeploy_retry,
     service_force_redeploy,
+    service_subjects,
 )
 from deployments.redeploy.sweep import STALE_REQUEST, STALE_TRACKING, SweepResult, redeploys_sweep
 
@@ -35,17 +40,22 @@ __all__ = [
     "STALE_TRACKING",
     "BatchResult",
     "RedeployPlan",
+    "RedeployProgress",
     "RedeployRefused",
     "RedeployResult",
     "SweepResult",
     "redeploy_batch_advance",
     "redeploy_batch_start",
+    "redeploy_create",
     "redeploy_dispatch",
     "redeploy_execute",
+    "redeploy_existing",
     "redeploy_not_sent",
     "redeploy_plan",
+    "redeploy_progress",
     "redeploy_refresh",
     "redeploy_retry",
     "redeploys_sweep",
     "service_force_redeploy",
+    "service_subjects",
 ]

@@ -1,4 +1,5 @@
-"""Running a redeploy: the one UpdateService(forceNewDeployment) call, then
+"""Running a redeploy or a rollback: the one UpdateService call
+(forceNewDeployment, or the rollback's target task definition), then
 following the rollout through the mirror (the cluster's sync) until its
 deployment is terminal or the tracking timeout passes, and finishing the
 redeploy with one timeline event. State moves with conditional UPDATEs, so a
@@ -14,13 +15,24 @@ from django.conf import settings
 from django.db.models import Max
 from django.utils import timezone
 
-from clusters.aws.ecs_actions import ecs_force_new_deployment
-from clusters.aws.errors import AwsError, AwsTransientError
+from clusters.aws.ecs_actions import (
+    ForcedDeployment,
+    ecs_force_new_deployment,
+    ecs_service_task_definition_set,
+)
+from clusters.aws.errors import AwsError, AwsPermanentError, AwsTransientError
 from clusters.core.timeline import dedupe_key, event_record
 from clusters.mirror.sync import SyncLockBusy
 from clusters.models import Event, EventSeverity, EventSource, SyncRunStatus
-from deployments.models import ACTIVE_STATUSES, Deployment, Redeploy, RedeployStatus, Service
-from deployments.redeploy.start import _subjects, redeploy_batch_advance
+from deployments.models import (
+    ACTIVE_STATUSES,
+    Deployment,
+    Redeploy,
+    RedeployStatus,
+    RollbackMethod,
+    Service,
+)
+from deployments.redeploy.start import redeploy_batch_advance, service_subjects
 from deployments.sync import cluster_sync, service_sync
 
 
@@ -45,14 +57,8 @@ def redeploy_execute(*, redeploy_id: int) -> Redeploy | None:
     if redeploy is None or not won:
         return redeploy
     service = redeploy.service
-    cluster = service.cluster
     try:
-        forced = ecs_force_new_deployment(
-            account=cluster.account,
-            region=cluster.region,
-            cluster_arn=cluster.arn,
-            service_arn=service.arn,
-        )
+        forced = _aws_start(redeploy)
     except AwsError as exc:
         _finish(redeploy, RedeployStatus.FAILED, error=f"{exc.operation or 'UpdateService'}: {exc}")
         redeploy.refresh_from_db()
@@ -65,10 +71,15 @@ def redeploy_execute(*, redeploy_id: int) -> Redeploy | None:
         requested_at=now,
     )
     who = redeploy.requested_by.get_username() if redeploy.requested_by else "system"
+    what = (
+        f"rollback to {_revision(redeploy.target_task_definition_arn)}"
+        if redeploy.is_rollback
+        else "forced new deployment"
+    )
     event_record(
         source=EventSource.DEPLOYMENT,
         message=f"Deployment {deployment.deployment_id} of {service.name} started "
-        f"(forced new deployment by {who}: {redeploy.reason})",
+        f"({what} by {who}: {redeploy.reason})",
         dedupe_key=dedupe_key("deployment", deployment.deployment_id, "started"),
         actor=redeploy.requested_by,
         # When UpdateService answered (Fleetdeck's clock, like the audit entry
@@ -80,9 +91,38 @@ def redeploy_execute(*, redeploy_id: int) -> Redeploy | None:
             "taskDefinition": deployment.task_definition_arn,
             "createdAt": deployment.created_at.isoformat() if deployment.created_at else None,
         },
-        **_subjects(service),
+        **service_subjects(service),
     )
     return redeploy_refresh(redeploy_id=redeploy.pk)
+
+
+def _aws_start(redeploy: Redeploy) -> ForcedDeployment:
+    """The one AWS call: forceNewDeployment for a redeploy; for a rollback, the call
+    its ``method`` names (only UpdateService(taskDefinition) exists today)."""
+    cluster, service = redeploy.service.cluster, redeploy.service
+    where: dict[str, Any] = {
+        "account": cluster.account,
+        "region": cluster.region,
+        "cluster_arn": cluster.arn,
+        "service_arn": service.arn,
+    }
+    if not redeploy.is_rollback:
+        return ecs_force_new_deployment(**where)
+    if redeploy.method != RollbackMethod.UPDATE_SERVICE:
+        # SEAM: StopServiceDeployment(ROLLBACK) goes here once clusters.aws has it.
+        raise AwsPermanentError(
+            "UnsupportedRollbackMethod",
+            f"rollback method {redeploy.method!r} is not available yet",
+            operation="StopServiceDeployment",
+        )
+    return ecs_service_task_definition_set(
+        **where, task_definition_arn=redeploy.target_task_definition_arn
+    )
+
+
+def _revision(arn: str) -> str:
+    """``family:revision`` of a task definition ARN, as the pages show it."""
+    return arn.rsplit("/", 1)[-1]
 
 
 def redeploy_refresh(*, redeploy_id: int, sync: bool = True) -> Redeploy | None:
@@ -156,15 +196,61 @@ def _deployment_link(redeploy: Redeploy) -> Deployment | None:
 
 
 def _finish_rollout(redeploy: Redeploy, deployment: Deployment) -> None:
-    if deployment.rollout_state == "COMPLETED":
-        _finish(redeploy, RedeployStatus.COMPLETED, at=deployment.updated_at_aws)
-    else:
-        _finish(
-            redeploy,
-            RedeployStatus.FAILED,
-            error=_failure_reason(redeploy, deployment),
-            at=deployment.updated_at_aws,
+    """Report the end the mirror (just read from AWS) shows. A rollback succeeds only
+    when its deployment is the COMPLETED PRIMARY on the target task definition; a
+    deployment the circuit breaker replaced is reported as rolled back, never as a
+    success of the service's newest deployment (deployment ids are compared)."""
+    at = deployment.updated_at_aws
+    missed = _target_missed(redeploy, deployment)
+    if deployment.rollout_state == "COMPLETED" and not missed:
+        _finish(redeploy, RedeployStatus.COMPLETED, at=at)
+        return
+    error = missed or _failure_reason(redeploy, deployment)
+    breaker = _breaker_rollback(deployment)
+    if breaker is not None:
+        error = (
+            f"{error} The circuit breaker rolled {redeploy.service.name} back to "
+            f"{_revision(_arn(breaker))} (deployment {breaker.deployment_id})."
         )
+    _finish(redeploy, RedeployStatus.FAILED, error=error, at=at, rolled_back=breaker is not None)
+
+
+def _arn(deployment: Deployment) -> str:
+    td = deployment.task_definition
+    return td.arn if td is not None else "(unknown)"
+
+
+def _target_missed(redeploy: Redeploy, deployment: Deployment) -> str:
+    """Why a completed rollback deployment is not the end asked for ("" if it is)."""
+    if not redeploy.is_rollback or deployment.rollout_state != "COMPLETED":
+        return ""
+    if deployment.status != "PRIMARY":
+        return f"Deployment {deployment.deployment_id} completed but is no longer PRIMARY."
+    if _arn(deployment) != redeploy.target_task_definition_arn:
+        return (
+            f"Deployment {deployment.deployment_id} completed on "
+            f"{_revision(_arn(deployment))}, not on {redeploy.target_revision}."
+        )
+    return ""
+
+
+def _breaker_rollback(deployment: Deployment) -> Deployment | None:
+    """The deployment that replaced ``deployment`` when it failed: the service's
+    PRIMARY now, another deployment id, created after it (the circuit breaker's
+    rollback, which AWS starts without being asked)."""
+    if deployment.status == "PRIMARY" or deployment.created_at_aws is None:
+        return None
+    return (
+        Deployment.objects.select_related("task_definition")
+        .filter(
+            service_id=deployment.service_id,
+            status="PRIMARY",
+            created_at_aws__gte=deployment.created_at_aws,
+        )
+        .exclude(pk=deployment.pk)
+        .order_by("-created_at_aws", "-id")
+        .first()
+    )
 
 
 def _sync_due(last_sync_at: Any) -> bool:
@@ -195,7 +281,9 @@ def _failure_reason(redeploy: Redeploy, deployment: Deployment) -> str:
     return f"Deployment {deployment.deployment_id} was replaced before it completed."
 
 
-def _finish(redeploy: Redeploy, status: str, *, error: str = "", at: Any = None) -> None:
+def _finish(
+    redeploy: Redeploy, status: str, *, error: str = "", at: Any = None, rolled_back: bool = False
+) -> None:
     now = timezone.now()
     won = Redeploy.objects.filter(pk=redeploy.pk, status__in=ACTIVE_STATUSES).update(
         status=status, aws_error=error, finished_at=now
@@ -203,14 +291,7 @@ def _finish(redeploy: Redeploy, status: str, *, error: str = "", at: Any = None)
     if not won:
         return
     service = redeploy.service
-    who = redeploy.requested_by.get_username() if redeploy.requested_by else "system"
-    deployment = f" (deployment {redeploy.aws_deployment_id})" if redeploy.aws_deployment_id else ""
-    if status == RedeployStatus.COMPLETED:
-        message = f"Forced redeploy of {service.name}{deployment} completed (requested by {who})"
-        severity = EventSeverity.INFO
-    else:
-        message = f"Forced redeploy of {service.name}{deployment} failed: {error}"
-        severity = EventSeverity.ERROR
+    message, severity = _outcome_message(redeploy, status, error, rolled_back)
     event_record(
         source=EventSource.DEPLOYMENT,
         severity=severity,
@@ -218,11 +299,41 @@ def _finish(redeploy: Redeploy, status: str, *, error: str = "", at: Any = None)
         dedupe_key=dedupe_key("redeploy", redeploy.pk, status),
         actor=redeploy.requested_by,
         occurred_at=_observed_at(service, at, now),
-        details={"redeploy_id": redeploy.pk, "deploymentId": redeploy.aws_deployment_id},
-        **_subjects(service),
+        details={
+            "redeploy_id": redeploy.pk,
+            "kind": redeploy.kind,
+            "deploymentId": redeploy.aws_deployment_id,
+            "rolled_back": rolled_back
+            or (redeploy.is_rollback and status == RedeployStatus.COMPLETED),
+            **(
+                {"taskDefinition": redeploy.target_task_definition_arn}
+                if redeploy.is_rollback
+                else {}
+            ),
+        },
+        **service_subjects(service),
     )
     if redeploy.batch_id:
         redeploy_batch_advance(batch_id=redeploy.batch_id)
+
+
+def _outcome_message(
+    redeploy: Redeploy, status: str, error: str, rolled_back: bool
+) -> tuple[str, str]:
+    """The timeline's words: "rolled back" for a completed rollback and for a
+    deployment the circuit breaker undid; "completed" only for what was asked."""
+    name = redeploy.service.name
+    who = redeploy.requested_by.get_username() if redeploy.requested_by else "system"
+    dep = f" (deployment {redeploy.aws_deployment_id})" if redeploy.aws_deployment_id else ""
+    what = "Rollback" if redeploy.is_rollback else "Forced redeploy"
+    if status == RedeployStatus.COMPLETED and redeploy.is_rollback:
+        target = _revision(redeploy.target_task_definition_arn)
+        return f"{name} rolled back to {target}{dep} (requested by {who})", EventSeverity.INFO
+    if status == RedeployStatus.COMPLETED:
+        return f"{what} of {name}{dep} completed (requested by {who})", EventSeverity.INFO
+    if rolled_back:  # still a failure of what was asked: an error
+        return f"{what} of {name}{dep} failed and was rolled back: {error}", EventSeverity.ERROR
+    return f"{what} of {name}{dep} failed: {error}", EventSeverity.ERROR
 
 
 def _observed_at(service: Service, at: Any, now: Any) -> Any:

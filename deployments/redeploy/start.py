@@ -25,6 +25,7 @@ from deployments.models import (
     Deployment,
     Redeploy,
     RedeployBatch,
+    RedeployKind,
     RedeployStatus,
     Service,
     Task,
@@ -136,21 +137,25 @@ class RedeployResult:
     created: bool  # False: an existing redeploy answered this request (idempotency)
 
 
-def _existing(service: Service, key: str) -> Redeploy | None:
+def redeploy_existing(
+    service: Service, key: str, kind: str = RedeployKind.REDEPLOY
+) -> Redeploy | None:
+    """The request that answers this one: same form, any live one (of any kind: one
+    new deployment at a time), or one of this kind that completed just now."""
     recent = timezone.now() - IDEMPOTENCY_WINDOW
     return (
         Redeploy.objects.filter(service=service)
         .filter(
             Q(idempotency_key=key)
             | Q(status__in=ACTIVE_STATUSES)
-            | Q(created_at__gte=recent, status=RedeployStatus.COMPLETED)
+            | Q(created_at__gte=recent, status=RedeployStatus.COMPLETED, kind=kind)
         )
         .order_by("-created_at", "-id")
         .first()
     )
 
 
-def _subjects(service: Service) -> dict[str, Any]:
+def service_subjects(service: Service) -> dict[str, Any]:
     cluster = service.cluster
     return {
         "account": cluster.account.name,
@@ -189,7 +194,7 @@ def service_force_redeploy(
     if service is None:
         raise RedeployRefused("missing", "This service is gone; there is nothing to redeploy.")
     key = (idempotency_key or uuid.uuid4().hex)[:64]
-    existing = _existing(service, key)
+    existing = redeploy_existing(service, key)
     if existing is not None:
         return RedeployResult(redeploy=existing, created=False)
     plan = redeploy_plan(service=service)
@@ -201,7 +206,7 @@ def service_force_redeploy(
         )
     user = actor if actor is not None and actor.is_authenticated else None
     fields = {"requested_by": user, "reason": reason, "batch": batch, "retry_of": retry_of}
-    result = _redeploy_create(service, key, fields)
+    result = redeploy_create(service, key, fields)
     if not result.created:
         return result
     _redeploy_audit(result.redeploy, actor=actor, request=request, mid_rollout=plan.mid_rollout)
@@ -217,13 +222,13 @@ def _reason_required(reason: str) -> str:
     return reason
 
 
-def _redeploy_create(service: Service, key: str, fields: dict[str, Any]) -> RedeployResult:
+def redeploy_create(service: Service, key: str, fields: dict[str, Any]) -> RedeployResult:
     try:
         with transaction.atomic():
             redeploy = Redeploy.objects.create(service=service, idempotency_key=key, **fields)
     except IntegrityError:
         # Another request won the race; the database kept exactly one.
-        existing = _existing(service, key)
+        existing = redeploy_existing(service, key, fields.get("kind", RedeployKind.REDEPLOY))
         if existing is None:
             raise
         return RedeployResult(redeploy=existing, created=False)
@@ -250,7 +255,7 @@ def _redeploy_audit(
             "batch_id": batch_id,
             "retry_of": retry_of_id,
         },
-        **_subjects(service),
+        **service_subjects(service),
     )
 
 
@@ -279,8 +284,8 @@ def redeploy_retry(
 ) -> RedeployResult:
     """Try a failed redeploy again: a new Redeploy linked to the failed one."""
     failed = Redeploy.objects.filter(pk=redeploy_id).first()
-    if failed is None or failed.status != RedeployStatus.FAILED:
-        raise RedeployRefused("not_failed", "Only a failed redeploy can be retried.")
+    if failed is None or failed.status != RedeployStatus.FAILED or failed.is_rollback:
+        raise RedeployRefused("not_failed", "Only a failed forced redeploy can be retried.")
     return service_force_redeploy(
         service_id=failed.service_id,
         actor=actor,

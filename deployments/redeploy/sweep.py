@@ -21,9 +21,9 @@ from deployments.models import Deployment, Redeploy, RedeployBatch, RedeployStat
 from deployments.redeploy.rollout import _finish
 from deployments.redeploy.start import (
     STALE_DISPATCH,
-    _subjects,
     redeploy_batch_advance,
     redeploy_dispatch,
+    service_subjects,
 )
 from deployments.sync import cluster_sync
 
@@ -71,12 +71,13 @@ def _adopt_started_deployment(redeploy: Redeploy) -> bool:
         event_record(
             source=EventSource.DEPLOYMENT,
             message=f"Deployment {deployment.deployment_id} of {redeploy.service.name} started "
-            f"(forced new deployment; the worker stopped during the call and the deployment "
+            f"({'rollback' if redeploy.is_rollback else 'forced new deployment'}; the worker "
+            "stopped during the call and the deployment "
             f"was found in AWS afterwards: {redeploy.reason})",
             dedupe_key=dedupe_key("deployment", deployment.deployment_id, "started"),
             actor=redeploy.requested_by,
             details={"deploymentId": deployment.deployment_id, "redeploy_id": redeploy.pk},
-            **_subjects(redeploy.service),
+            **service_subjects(redeploy.service),
         )
     return bool(won)
 

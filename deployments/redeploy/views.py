@@ -143,11 +143,12 @@ def redeploy_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     # The mirror was refreshed before the worker reported the outcome: the page's
     # deployments, tasks and events reload at once, not on their next poll.
     response = _changed(HttpResponseStopPolling(html))
+    name = redeploy.service.name
+    if redeploy.status == RedeployStatus.COMPLETED and redeploy.is_rollback:
+        return flash(response, "success", f"{name} rolled back to {redeploy.target_revision}.")
     if redeploy.status == RedeployStatus.COMPLETED:
-        return flash(response, "success", f"Redeploy of {redeploy.service.name} completed.")
-    return flash(
-        response, "error", f"Redeploy of {redeploy.service.name} failed: {redeploy.aws_error}"
-    )
+        return flash(response, "success", f"Redeploy of {name} completed.")
+    return flash(response, "error", f"{redeploy.noun} of {name} failed: {redeploy.aws_error}")
 
 
 @require_POST

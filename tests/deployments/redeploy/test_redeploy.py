@@ -188,6 +188,9 @@ def test_a_failing_redeploy_is_recorded_as_failed_with_the_reason(
         "failure",
     )
     assert events[i_failed].severity == "error"
+    # The breaker (rollback on) replaced the deployment: reported as rolled back.
+    assert "failed and was rolled back" in events[i_failed].message
+    assert "The circuit breaker rolled web back to app:1" in redeploy.aws_error
     assert 0 < i_start < min(crashed) <= max(crashed) < i_failed
     assert i_failed_event < i_failed
 

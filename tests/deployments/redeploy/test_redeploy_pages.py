@@ -307,4 +307,6 @@ def test_confirm_says_a_failed_rollout_is_run_again(sandbox, operator_client) ->
     assert "The newest rollout of web failed" in html
     assert 're-runs the same broken revision <span class="mono">app:2</span>' in html
     assert "ECS deployment circuit breaker: tasks failed to start." in html
-    assert "Rolling back to an earlier revision is not offered here." in html
+    # The rollback is offered instead (deployments.rollback), to the revision that completed.
+    assert f'href="/services/{web.pk}/rollback/"' in html
+    assert "Roll back to app:1 (last revision that completed) instead" in html
