@@ -44,8 +44,14 @@ def _serve(args: argparse.Namespace) -> int:
     server.start()
     print(f"sandbox listening on {server.url}", flush=True)
     done.wait()
-    server.stop()
-    return 0
+    # Stop within a bounded time whatever a request or a tick is doing: once seen in a
+    # loaded CI run, the process outlived `make run`'s 30 s grace and was SIGKILLed.
+    # This is a test and demo peer with nothing to flush, so a hard exit is safe.
+    stopper = threading.Thread(target=server.stop, name="sandbox-stop", daemon=True)
+    stopper.start()
+    stopper.join(timeout=10)
+    sys.stdout.flush()
+    os._exit(0)
 
 
 def _register(args: argparse.Namespace) -> int:
