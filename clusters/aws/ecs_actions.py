@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from clusters.aws.ecs import DeploymentInfo, ServiceInfo, _service
+from clusters.aws.ecs_history_types import ServiceDeploymentBrief, _service_deployment_brief
 from clusters.aws.errors import AwsPermanentError, aws_call_errors
 from clusters.aws.session import aws_client
 
@@ -106,3 +107,17 @@ def service_deployment_stop(
             raise
         raise mapped(exc.code, exc.message, operation=exc.operation) from exc
     return str(answer.get("serviceDeploymentArn") or arn)
+
+
+def service_deployments_in_flight(
+    *, account: AwsAccount, region: str, cluster_arn: str, service_arn: str
+) -> list[ServiceDeploymentBrief]:
+    """The service's deployments AWS still rolls out (PENDING / IN_PROGRESS), newest
+    first: one ListServiceDeployments call (a service has one or two in flight at
+    most, far below a page), to find the ARN StopServiceDeployment needs."""
+    ecs = aws_client(account=account, region=region, service="ecs")
+    with aws_call_errors():
+        answer = ecs.list_service_deployments(
+            cluster=cluster_arn, service=service_arn, status=["IN_PROGRESS", "PENDING"]
+        )
+    return [_service_deployment_brief(d) for d in answer.get("serviceDeployments") or []]

@@ -30,8 +30,8 @@ class RollbackMethod(models.TextChoices):
     """How a rollback reaches AWS (``deployments.rollback.rollback_method`` picks)."""
 
     UPDATE_SERVICE = "update-service", "UpdateService(taskDefinition)"
-    # StopServiceDeployment(stopType=ROLLBACK), for a deployment in flight; not
-    # offered until the AWS adapter has the call.
+    # StopServiceDeployment(stopType=ROLLBACK), for a deployment in flight
+    # (deployments.redeploy.stop).
     STOP_DEPLOYMENT = "stop-deployment", "StopServiceDeployment(ROLLBACK)"
 
 

@@ -1,5 +1,6 @@
-"""Running a redeploy or a rollback: the one UpdateService call
-(forceNewDeployment, or the rollback's target task definition), then
+"""Running a redeploy or a rollback: the one AWS call (UpdateService with
+forceNewDeployment or the rollback's target task definition, or, for a rollback of
+a deployment in flight, StopServiceDeployment: ``redeploy.stop``), then
 following the rollout through the mirror (the cluster's sync) until its
 deployment is terminal or the tracking timeout passes, and finishing the
 redeploy with one timeline event. State moves with conditional UPDATEs, so a
@@ -20,7 +21,7 @@ from clusters.aws.ecs_actions import (
     ecs_force_new_deployment,
     ecs_service_task_definition_set,
 )
-from clusters.aws.errors import AwsError, AwsPermanentError, AwsTransientError
+from clusters.aws.errors import AwsError, AwsTransientError
 from clusters.core.timeline import dedupe_key, event_record
 from clusters.mirror.sync import SyncLockBusy
 from clusters.models import Event, EventSeverity, EventSource, SyncRunStatus
@@ -33,6 +34,13 @@ from deployments.models import (
     Service,
 )
 from deployments.redeploy.start import redeploy_batch_advance, service_subjects
+from deployments.redeploy.stop import (
+    StoppedDeployment,
+    rollback_stop,
+    stop_fallback_record,
+    stop_rollback_resolved,
+    stop_started,
+)
 from deployments.sync import cluster_sync, service_sync
 
 
@@ -58,11 +66,15 @@ def redeploy_execute(*, redeploy_id: int) -> Redeploy | None:
         return redeploy
     service = redeploy.service
     try:
-        forced = _aws_start(redeploy)
+        forced, note = _aws_start(redeploy)
     except AwsError as exc:
         _finish(redeploy, RedeployStatus.FAILED, error=f"{exc.operation or 'UpdateService'}: {exc}")
         redeploy.refresh_from_db()
         return redeploy
+    who = redeploy.requested_by.get_username() if redeploy.requested_by else "system"
+    if isinstance(forced, StoppedDeployment):
+        stop_started(redeploy, forced, who)
+        return redeploy_refresh(redeploy_id=redeploy.pk)
     deployment = forced.deployment
     now = timezone.now()
     Redeploy.objects.filter(pk=redeploy.pk).update(
@@ -70,12 +82,13 @@ def redeploy_execute(*, redeploy_id: int) -> Redeploy | None:
         aws_deployment_id=deployment.deployment_id,
         requested_at=now,
     )
-    who = redeploy.requested_by.get_username() if redeploy.requested_by else "system"
     what = (
         f"rollback to {_revision(redeploy.target_task_definition_arn)}"
         if redeploy.is_rollback
         else "forced new deployment"
     )
+    if note:
+        what = f"{what}; {note}"
     event_record(
         source=EventSource.DEPLOYMENT,
         message=f"Deployment {deployment.deployment_id} of {service.name} started "
@@ -89,6 +102,7 @@ def redeploy_execute(*, redeploy_id: int) -> Redeploy | None:
             "deploymentId": deployment.deployment_id,
             "redeploy_id": redeploy.pk,
             "taskDefinition": deployment.task_definition_arn,
+            **({"fallback": note} if note else {}),
             "createdAt": deployment.created_at.isoformat() if deployment.created_at else None,
         },
         **service_subjects(service),
@@ -96,9 +110,11 @@ def redeploy_execute(*, redeploy_id: int) -> Redeploy | None:
     return redeploy_refresh(redeploy_id=redeploy.pk)
 
 
-def _aws_start(redeploy: Redeploy) -> ForcedDeployment:
+def _aws_start(redeploy: Redeploy) -> tuple[ForcedDeployment | StoppedDeployment, str]:
     """The one AWS call: forceNewDeployment for a redeploy; for a rollback, the call
-    its ``method`` names (only UpdateService(taskDefinition) exists today)."""
+    its ``method`` names: StopServiceDeployment(ROLLBACK) on the deployment in flight
+    or, when that one is no longer in flight (then once, said in the returned note),
+    UpdateService(taskDefinition=target)."""
     cluster, service = redeploy.service.cluster, redeploy.service
     where: dict[str, Any] = {
         "account": cluster.account,
@@ -107,17 +123,17 @@ def _aws_start(redeploy: Redeploy) -> ForcedDeployment:
         "service_arn": service.arn,
     }
     if not redeploy.is_rollback:
-        return ecs_force_new_deployment(**where)
-    if redeploy.method != RollbackMethod.UPDATE_SERVICE:
-        # SEAM: StopServiceDeployment(ROLLBACK) goes here once clusters.aws has it.
-        raise AwsPermanentError(
-            "UnsupportedRollbackMethod",
-            f"rollback method {redeploy.method!r} is not available yet",
-            operation="StopServiceDeployment",
-        )
-    return ecs_service_task_definition_set(
+        return ecs_force_new_deployment(**where), ""
+    note = ""
+    if redeploy.method == RollbackMethod.STOP_DEPLOYMENT:
+        stopped = rollback_stop(redeploy, where)
+        if isinstance(stopped, StoppedDeployment):
+            return stopped, ""
+        note = stop_fallback_record(redeploy, stopped)
+    forced = ecs_service_task_definition_set(
         **where, task_definition_arn=redeploy.target_task_definition_arn
     )
+    return forced, note
 
 
 def _revision(arn: str) -> str:
@@ -142,7 +158,11 @@ def redeploy_refresh(*, redeploy_id: int, sync: bool = True) -> Redeploy | None:
         return redeploy
     Redeploy.objects.filter(pk=redeploy.pk).update(checked_at=timezone.now())
     fresh = sync and _sync_due(redeploy.service.cluster.last_sync_at) and _cluster_synced(redeploy)
-    deployment = _deployment_link(redeploy)
+    # A StopServiceDeployment rollback: AWS's own rollback deployment, once mirrored.
+    waiting = redeploy.method == RollbackMethod.STOP_DEPLOYMENT and not stop_rollback_resolved(
+        redeploy
+    )
+    deployment = None if waiting else _deployment_link(redeploy)
     if deployment is not None and deployment.is_terminal:
         behind = sync and not fresh and not _service_synced(redeploy)
         if behind and not _timed_out(redeploy):

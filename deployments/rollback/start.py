@@ -30,9 +30,10 @@ from deployments.redeploy import (
     service_subjects,
 )
 
-# SEAM (issue 18 item 4): flip to True once clusters.aws has StopServiceDeployment
-# and ``rollout._aws_start`` calls it for ``RollbackMethod.STOP_DEPLOYMENT``.
-STOP_DEPLOYMENT_AVAILABLE = False
+# clusters.aws has StopServiceDeployment and ``redeploy.rollout._aws_start`` calls it
+# for ``RollbackMethod.STOP_DEPLOYMENT`` (``redeploy.stop``). False: a rollback of a
+# deployment in flight is refused again.
+STOP_DEPLOYMENT_AVAILABLE = True
 
 
 class RollbackRefused(RedeployRefused):
@@ -46,8 +47,8 @@ def rollback_method(*, in_flight: bool) -> RollbackMethod:
     With no deployment in flight: UpdateService(taskDefinition=target), a new
     deployment of the earlier revision. With a deployment IN_PROGRESS, AWS's own
     StopServiceDeployment(stopType=ROLLBACK) is the right call (it stops that
-    deployment and returns to the source revision); until the AWS adapter has it
-    (``STOP_DEPLOYMENT_AVAILABLE``), this returns UPDATE_SERVICE and
+    deployment and returns to the previous completed revision). Without it
+    (``STOP_DEPLOYMENT_AVAILABLE`` False) this returns UPDATE_SERVICE and
     ``service_rollback`` refuses a rollback in flight."""
     if in_flight and STOP_DEPLOYMENT_AVAILABLE:
         return RollbackMethod.STOP_DEPLOYMENT
@@ -78,6 +79,18 @@ class RollbackPlan:
         return rollback_method(in_flight=bool(self.in_flight))
 
     @property
+    def method_summary(self) -> str:
+        """What the rollback will ask AWS, in the confirm step's and the command's words."""
+        target = self.target_task_definition or "the target"
+        if self.method == RollbackMethod.STOP_DEPLOYMENT:
+            ids = ", ".join(d.deployment_id for d in self.in_flight)
+            return (
+                f"stops the in-flight deployment {ids} and rolls back to {target} "
+                "(StopServiceDeployment)"
+            )
+        return f"starts a new deployment on {target} (UpdateService)"
+
+    @property
     def refusal(self) -> RollbackRefused | None:
         """Why this rollback cannot start now (None: it can)."""
         name = self.service.name
@@ -93,8 +106,8 @@ class RollbackPlan:
             return RollbackRefused(
                 "in_flight",
                 f"A deployment of {name} is in flight ({ids}, IN_PROGRESS). Rolling back a "
-                "deployment in flight needs StopServiceDeployment(ROLLBACK), which Fleetdeck "
-                "does not call yet; wait until it completes or fails, then roll back.",
+                "deployment in flight needs StopServiceDeployment(ROLLBACK), which is switched "
+                "off here; wait until it completes or fails, then roll back.",
             )
         return None
 
@@ -147,8 +160,9 @@ def service_rollback(
 
     Idempotent like redeploys: the same form twice, a second tab, or a click while
     the rollback runs returns the existing one. Refused (``RollbackRefused``) with
-    no reason, with nothing to roll back to, while a deployment is in flight, or
-    while a forced redeploy of the service runs. Audited; the AWS call happens in
+    no reason, with nothing to roll back to, or while a forced redeploy of the
+    service runs; a deployment in flight is stopped with a rollback
+    (StopServiceDeployment, ``redeploy.stop``). Audited; the AWS call happens in
     the redeploy worker after the transaction commits."""
     reason = reason.strip()
     if not reason:

@@ -19,7 +19,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from clusters.models import Cluster
 from deployments.models import Redeploy, RedeployStatus, Service
 from deployments.redeploy import redeploy_execute, redeploy_refresh
-from deployments.rollback import RollbackRefused, service_rollback
+from deployments.rollback import RollbackRefused, rollback_plan, service_rollback
 
 REFUSED = 2
 
@@ -37,6 +37,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **opts: Any) -> None:
         service = _service(opts["account"], opts["cluster"], opts["service"])
+        plan = rollback_plan(service=service, to_revision=opts["to"])
         try:
             result = service_rollback(
                 service_id=service.pk,
@@ -52,6 +53,8 @@ class Command(BaseCommand):
         self.stdout.write(
             f"rollback #{rollback.pk} of {service.name} to {rollback.target_revision}: {verb}"
         )
+        if result.created:
+            self.stdout.write(f"method: {plan.method_summary}")
         if not opts["wait"]:
             return
         if not result.created and rollback.status == RedeployStatus.QUEUED:

@@ -12,7 +12,7 @@ import pytest
 from clusters.models import AuditEntry, Event
 from deployments.models import Redeploy, RedeployKind, RedeployStatus, RollbackMethod
 from deployments.redeploy import redeploy_execute, redeploy_refresh, service_force_redeploy
-from deployments.rollback import RollbackRefused, rollback_method, rollback_plan, service_rollback
+from deployments.rollback import RollbackRefused, rollback_plan, service_rollback
 from tests.deployments.redeploy_fleet import fleet_create
 from tests.deployments.rollback.fleet import aws_primary, broken_release
 
@@ -120,43 +120,6 @@ def test_a_rollback_while_a_redeploy_runs_is_refused(sandbox, operator) -> None:
     with pytest.raises(RollbackRefused) as refused:
         service_rollback(service_id=web.pk, actor=operator, reason="undo")
     assert refused.value.code == "busy"
-
-
-def _register(fleet: Any, image: str) -> str:
-    return fleet.ecs.register_task_definition(
-        family="app",
-        requiresCompatibilities=["EXTERNAL"],
-        networkMode="bridge",
-        containerDefinitions=[
-            {"name": "app", "image": image, "cpu": 128, "memory": 256, "essential": True}
-        ],
-    )["taskDefinition"]["taskDefinitionArn"]
-
-
-def test_a_deployment_in_flight_is_refused_until_stop_deployment_exists(sandbox, operator) -> None:
-    from deployments.sync import cluster_sync
-
-    fleet = fleet_create(sandbox, desired=1, instances=1)
-    web = fleet.services["web"]
-    good = _register(fleet, "example/app:2")
-    fleet.ecs.update_service(cluster="edge", service="web", taskDefinition=good)
-    for _ in range(6):
-        sandbox.client.tick(1)
-    # app:3 starts rolling out; the sandbox clock stands still, so it stays IN_PROGRESS.
-    fleet.ecs.update_service(
-        cluster="edge", service="web", taskDefinition=_register(fleet, "example/app:3")
-    )
-    cluster_sync(cluster_id=web.cluster_id)
-    plan = rollback_plan(service=web)
-    assert str(plan.current_task_definition) == "app:3"
-    assert str(plan.target_task_definition) == "app:2"
-    assert [d.rollout_state for d in plan.in_flight] == ["IN_PROGRESS"]
-    assert rollback_method(in_flight=True) == RollbackMethod.UPDATE_SERVICE  # the seam, today
-    with pytest.raises(RollbackRefused) as refused:
-        service_rollback(service_id=web.pk, actor=operator, reason="undo")
-    assert refused.value.code == "in_flight"
-    assert "StopServiceDeployment(ROLLBACK)" in refused.value.message
-    assert not Redeploy.objects.exists()
 
 
 def test_the_circuit_breakers_own_rollback_is_reported_as_rolled_back(sandbox, operator) -> None:
