@@ -159,3 +159,41 @@ def test_a_refused_listing_is_not_retried_until_the_deployments_change(
     assert any("AccessDeniedException" in e for e in run.errors)
     _sync(fleet)
     assert len(tries) == 1
+
+
+def test_a_rollout_state_change_is_listed_and_described_again_its_revisions_not(
+    sandbox: Any,
+) -> None:
+    """The circuit breaker fails a rollout (rollback off): no new deployment id, only a
+    rollout state change in DescribeServices. One listing, one describe, no revision."""
+    fleet = fleet_create(sandbox, desired=2, instances=1, rollback=False)
+    broken = _register(fleet, "example/app:2")
+    sandbox.client.crash_task_definition(broken, exit_code=1)
+    fleet.ecs.update_service(cluster="edge", service="web", taskDefinition=broken)
+    _sync(fleet)  # the new deployment, in flight
+    newest = ServiceDeployment.objects.filter(service=fleet.services["web"]).first()
+    assert newest is not None and newest.status in ("PENDING", "IN_PROGRESS")
+
+    def rollout() -> str:
+        svc = fleet.ecs.describe_services(cluster="edge", services=["web"])["services"][0]
+        return str(next(d for d in svc["deployments"] if d["status"] == "PRIMARY")["rolloutState"])
+
+    for _ in range(15):
+        if rollout() == "FAILED":
+            break
+        sandbox.client.tick(1)
+    assert rollout() == "FAILED"
+    sandbox.client.reset_request_counts()
+    _sync(fleet)
+    assert _history_calls(sandbox) == {
+        "ecs:ListServiceDeployments": 1,
+        "ecs:DescribeServiceDeployments": 1,
+    }
+    newest.refresh_from_db()
+    aws = fleet.ecs.describe_service_deployments(serviceDeploymentArns=[newest.arn])
+    assert newest.status == aws["serviceDeployments"][0]["status"] != "IN_PROGRESS"
+    assert newest.circuit_breaker is not None and newest.circuit_breaker["status"] == "TRIGGERED"
+
+    sandbox.client.reset_request_counts()
+    _sync(fleet)
+    assert _history_calls(sandbox) == {}
