@@ -9,10 +9,13 @@ Starts a sandbox (manual clock), seeds one external cluster, then in the same ru
 - times our full sync (fresh mirror) vs a bare boto3 script making exactly the
   minimum calls against the same server (no writes);
 - times a no-change re-sync (must write 0 rows) vs the bare fetch without the
-  one-off DescribeTaskDefinition calls;
+  one-off DescribeTaskDefinition and deployment history calls;
 - times the AWS CLI doing the same listing (one process per call, as a shell
   script would), if `aws` is installed.
 Targets: calls <= minimum; full sync <= 1.25x bare boto3; re-sync <= 1.1x bare fetch.
+The deployment history adds, on a first sync only, N = S + ceil(D/20) + ceil(R/20)
+calls for S services, D deployments and R distinct revisions (one ListServiceDeployments
+per never-listed service, the describes 20 ARNs a call); a no-change re-sync makes none.
 """
 
 from __future__ import annotations
@@ -34,6 +37,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 CLUSTER = "bench"
+# A first sync's calls that a no-change re-sync does not repeat.
+ONE_OFF = (
+    "DescribeTaskDefinition",
+    "ListServiceDeployments",
+    "DescribeServiceDeployments",
+    "DescribeServiceRevisions",
+)
 
 
 def _free_port() -> int:
@@ -77,9 +87,20 @@ def setup_django(db_path: str) -> None:
     call_command("createcachetable", verbosity=0)
 
 
-def minimum_calls(tasks: int, services: int, instances: int, tds: int) -> dict[str, int]:
+def minimum_calls(
+    tasks: int, services: int, instances: int, tds: int, deployments: int = 0, revisions: int = 0
+) -> dict[str, int]:
+    """A first sync's minimum. The deployment history: one listing per service (never
+    listed; one page up to 100 deployments), its deployments and revisions described 20
+    a call. A no-change re-sync's minimum drops DescribeTaskDefinition and the history."""
     pages = lambda n: max(1, math.ceil(n / 100))  # noqa: E731
+    history = {
+        "ListServiceDeployments": services,
+        "DescribeServiceDeployments": math.ceil(deployments / 20),
+        "DescribeServiceRevisions": math.ceil(revisions / 20),
+    }
     return {
+        **{op: n for op, n in history.items() if n},
         "ListClusters": 1,
         "DescribeClusters": 1,
         "ListContainerInstances": pages(instances),
@@ -128,10 +149,26 @@ def bare_fetch(url: str, *, task_definitions: bool) -> float:
     arns = running + stopped
     for i in range(0, len(arns), 100):
         ecs.describe_tasks(cluster=CLUSTER, tasks=arns[i : i + 100])
-    if task_definitions:
+    if task_definitions:  # the one-off calls of a first sync
         for td in sorted(tds):
             ecs.describe_task_definition(taskDefinition=td)
+        _history_fetch(ecs, svcs)
     return time.perf_counter() - started
+
+
+def _history_fetch(ecs: Any, services: list[str]) -> None:
+    """The deployment history of every service (a first sync's minimum)."""
+    deps: list[str] = []
+    for svc in services:
+        page = ecs.list_service_deployments(cluster=CLUSTER, service=svc, maxResults=100)
+        deps += [d["serviceDeploymentArn"] for d in page["serviceDeployments"]]
+    revs: set[str] = set()
+    for i in range(0, len(deps), 20):
+        out = ecs.describe_service_deployments(serviceDeploymentArns=deps[i : i + 20])
+        revs |= {d["targetServiceRevision"]["arn"] for d in out["serviceDeployments"]}
+    ordered = sorted(revs)
+    for i in range(0, len(ordered), 20):
+        ecs.describe_service_revisions(serviceRevisionArns=ordered[i : i + 20])
 
 
 def cli_fetch(url: str, services: int) -> float:
@@ -207,7 +244,7 @@ def main() -> int:
         setup_django(os.path.join(tmp, "bench.sqlite3"))
         from clusters.aws.session import clients_forget
         from clusters.models import AwsAccount
-        from deployments.models import TaskDefinition
+        from deployments.models import ServiceDeployment, ServiceRevision, TaskDefinition
         from deployments.sync import account_sync
         from sandbox.client import SandboxClient
         from tests.ecs_seed import seed_external_fleet
@@ -269,14 +306,26 @@ def main() -> int:
                 k.split(":", 1)[1]: v for k, v in sandbox.client.request_counts().items()
             }
         tds = TaskDefinition.objects.count()
-        minimum = minimum_calls(n_tasks, args.services, args.instances, tds)
+        minimum = minimum_calls(
+            n_tasks,
+            args.services,
+            args.instances,
+            tds,
+            ServiceDeployment.objects.count(),
+            ServiceRevision.objects.count(),
+        )
         min_resync = {**minimum}
-        del min_resync["DescribeTaskDefinition"]
+        for op in ONE_OFF:
+            min_resync.pop(op, None)
         med = statistics.median
         print()
-        print(f"{'operation':<28}{'ours':>8}{'minimum':>9}")
-        for op in sorted(set(minimum) | set(calls_full)):
-            print(f"{op:<28}{calls_full.get(op, 0):>8}{minimum.get(op, 0):>9}")
+        print(f"{'':<28}{'full sync':>17}{'no-change re-sync':>20}")
+        print(f"{'operation':<28}{'ours':>8}{'minimum':>9}{'ours':>11}{'minimum':>9}")
+        for op in sorted(set(minimum) | set(calls_full) | set(calls_resync)):
+            print(
+                f"{op:<28}{calls_full.get(op, 0):>8}{minimum.get(op, 0):>9}"
+                f"{calls_resync.get(op, 0):>11}{min_resync.get(op, 0):>9}"
+            )
         total, total_min = sum(calls_full.values()), sum(minimum.values())
         print(f"{'total (full sync)':<28}{total:>8}{total_min:>9}   ratio {total / total_min:.2f}")
         rs, rs_min = sum(calls_resync.values()), sum(min_resync.values())

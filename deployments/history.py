@@ -1,4 +1,7 @@
-"""Retention: history AWS has dropped is kept for FLEETDECK_RETENTION_DAYS, then pruned."""
+"""Retention: history AWS has dropped is kept for FLEETDECK_RETENTION_DAYS, then pruned.
+
+The deployment history (``ServiceDeployment``, ``ServiceRevision``) is not pruned: it
+is kept as long as its service (``deployments.deployment_history``)."""
 
 from __future__ import annotations
 

@@ -34,6 +34,7 @@ from clusters.mirror.sync import (
     sync_runs_abandoned_close,
 )
 from clusters.models import AwsAccount, Cluster, SyncRun
+from deployments.deployment_history import cluster_history_sync
 from deployments.health import health_refresh
 from deployments.models import Service
 from deployments.task_sync import cluster_tasks_sync, service_tasks_sync
@@ -199,9 +200,12 @@ def _cluster_phases(
             cluster=cluster, reader=reader, stats=stats, infos=f_instances.result()
         )
         progress("services")
+        service_infos = f_services.result()
         services = cluster_services_sync(
-            cluster=cluster, reader=reader, stats=stats, infos=f_services.result()
+            cluster=cluster, reader=reader, stats=stats, infos=service_infos
         )
+        progress("deployment history")
+        cluster_history_sync(cluster=cluster, reader=reader, stats=stats, infos=service_infos)
         progress("tasks")
         cluster_tasks_sync(
             cluster=cluster,

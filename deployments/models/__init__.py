@@ -1,5 +1,6 @@
 from deployments.models.drift import DriftFinding, DriftKind, DriftSeverity
 from deployments.models.ecs import Deployment, Service, Task, TaskContainer, TaskDefinition
+from deployments.models.history import ServiceDeployment, ServiceHistoryCursor, ServiceRevision
 from deployments.models.redeploy import (
     ACTIVE_STATUSES,
     TERMINAL_STATUSES,
@@ -24,6 +25,9 @@ __all__ = [
     "RedeployStatus",
     "RollbackMethod",
     "Service",
+    "ServiceDeployment",
+    "ServiceHistoryCursor",
+    "ServiceRevision",
     "ServiceSample",
     "Task",
     "TaskContainer",

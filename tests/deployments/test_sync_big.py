@@ -56,6 +56,11 @@ def _minimum_calls(n_tds: int) -> dict[str, int]:
         # RUNNING listing pages + one (empty) STOPPED listing page
         "ecs:ListTasks": pages(N_TASKS) + 1,
         "ecs:DescribeTasks": pages(N_TASKS),
+        # The deployment history, on a first sync only (each service was never listed):
+        # one listing a service, its one deployment and one revision described 20 a call.
+        "ecs:ListServiceDeployments": N_SERVICES,
+        "ecs:DescribeServiceDeployments": math.ceil(N_SERVICES / 20),
+        "ecs:DescribeServiceRevisions": math.ceil(N_SERVICES / 20),
     }
 
 
@@ -209,5 +214,8 @@ def test_big_cluster_mirrors_exactly_in_minimum_calls_and_resync_writes_nothing(
     assert writes == []
     second = _minimum_calls(0)
     del second["sts:GetCallerIdentity"], second["ecs:DescribeTaskDefinition"]
+    # nothing changed in DescribeServices' deployments: no history call at all
+    del second["ecs:ListServiceDeployments"], second["ecs:DescribeServiceDeployments"]
+    del second["ecs:DescribeServiceRevisions"]
     assert big_fleet.client.request_counts() == second
     assert run2.calls == {k.split(":", 1)[1]: v for k, v in second.items()}
