@@ -63,6 +63,7 @@ class Stop:
     stopped_at: datetime
     exit_code: int | None
     oom: bool
+    task_definition_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,8 @@ class Facts:
     instances: list[ContainerInstance]
     hosts: list[DockerHost]
     newest_deployment: dict[int, Deployment] = field(default_factory=dict)
+    # Per service: the task definitions its live (PRIMARY or ACTIVE) deployments run.
+    live_task_definitions: dict[int, set[int | None]] = field(default_factory=dict)
     # FAILED deployments of the last hour that are no longer PRIMARY (rolled back).
     recent_failed: dict[int, list[Deployment]] = field(default_factory=dict)
     stops: dict[int, list[Stop]] = field(default_factory=dict)
@@ -165,14 +168,19 @@ def _newest_success(**owner: Any) -> Subquery:
 
 
 def _deployments_attach(facts: Facts) -> None:
-    """The newest PRIMARY deployment of each service (ECS keeps the newest one PRIMARY)."""
+    """The newest PRIMARY deployment of each service (ECS keeps the newest one
+    PRIMARY), the task definitions its live deployments run, and its FAILED
+    deployments of the last hour that are no longer PRIMARY (rolled back)."""
     ids = [s.pk for s in facts.services]
+    live = Q(status__in=("PRIMARY", "ACTIVE"))
     recent = Q(rollout_state="FAILED", updated_at_aws__gte=facts.now - FAILED_TASKS_WINDOW)
-    for d in Deployment.objects.filter(
-        Q(status="PRIMARY") | recent, service_id__in=ids
-    ).select_related("task_definition"):
+    rows = Deployment.objects.filter(live | recent, service_id__in=ids)
+    for d in rows.select_related("task_definition"):
+        if d.status in ("PRIMARY", "ACTIVE"):
+            facts.live_task_definitions.setdefault(d.service_id, set()).add(d.task_definition_id)
         if d.status != "PRIMARY":
-            facts.recent_failed.setdefault(d.service_id, []).append(d)
+            if d.rollout_state == "FAILED":
+                facts.recent_failed.setdefault(d.service_id, []).append(d)
             continue
         seen = facts.newest_deployment.get(d.service_id)
         if seen is None or deployment_key(d) > deployment_key(seen):
@@ -198,6 +206,7 @@ def _stops_attach(facts: Facts) -> None:
             "task__service_id",
             "task__stopped_at",
             "task__stop_code",
+            "task__task_definition_id",
             "exit_code",
             "reason",
         )
@@ -212,7 +221,14 @@ def _stops_attach(facts: Facts) -> None:
             continue
         seen.add(row["task_id"])
         by_service[row["task__service_id"]].append(
-            Stop(row["task_id"], row["task__arn"], row["task__stopped_at"], row["exit_code"], oom)
+            Stop(
+                row["task_id"],
+                row["task__arn"],
+                row["task__stopped_at"],
+                row["exit_code"],
+                oom,
+                row["task__task_definition_id"],
+            )
         )
     facts.stops = dict(by_service)
 

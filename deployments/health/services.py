@@ -36,7 +36,7 @@ def service_verdict(svc: Service, facts: Facts, inherited: list[Reason]) -> Verd
         *_rollout(svc, dep, facts),
         *_rolled_back(svc, dep, facts),
         *_running(svc, dep),
-        *_crashes(facts.stops.get(svc.pk, []), facts),
+        *_crashes(_current_stops(svc, facts), facts),
         *_placement(svc, dep, facts),
         *_disconnected(facts.on_disconnected.get(svc.pk, 0)),
     ]
@@ -130,6 +130,17 @@ def _running(svc: Service, dep: Deployment | None) -> list[Reason]:
     if running == 0:
         return [reason("no-tasks-running", H.DOWN, text, None, **evidence)]
     return [reason("below-desired", H.DEGRADED, text, None, **evidence)]
+
+
+def _current_stops(svc: Service, facts: Facts) -> list[Stop]:
+    """Failed stops of the revisions the service still runs: after a rollback, the
+    crashes of the revision it left are history (its `rolled-back` reason says so),
+    not a crash loop of the service as it is now."""
+    stops = facts.stops.get(svc.pk, [])
+    live = facts.live_task_definitions.get(svc.pk)
+    if not live:
+        return stops
+    return [s for s in stops if s.task_definition_id in live]
 
 
 def _crashes(stops: list[Stop], facts: Facts) -> list[Reason]:

@@ -19,7 +19,7 @@ from clusters.models import (
     SyncRun,
 )
 from deployments.health import health_refresh
-from deployments.models import Deployment, Service, TaskDefinition
+from deployments.models import Deployment, Service, Task, TaskDefinition
 from tests.console import fleet
 
 pytestmark = pytest.mark.django_db
@@ -106,8 +106,13 @@ def test_a_failed_rollout_that_was_rolled_back_is_never_a_success(c: Cluster) ->
         created=timezone.now() - timedelta(minutes=10),
         rollout_state_reason="ECS deployment circuit breaker: rolling back.",
     )
-    # The circuit breaker's rollback: a newer deployment of the old revision, done.
+    # Its tasks crashed (what tripped the breaker) ...
+    for _ in range(3):
+        task = fleet.stopped_task(svc, 137, "OutOfMemoryError: killed")
+        Task.objects.filter(pk=task.pk).update(task_definition=new)
+    # ... then the circuit breaker's rollback: a newer deployment of the old revision.
     fleet.deployment(svc, "COMPLETED", task_definition=old)
+    # The crashes were the revision it left: not a crash loop of the service now.
     assert health(svc) == ("degraded", ["rolled-back"])
     assert reason(svc, "rolled-back")["message"] == (
         "rollout to api:2 failed and was replaced; now running api:1: "
