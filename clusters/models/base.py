@@ -41,12 +41,3 @@ class HealthFields(models.Model):
 
     class Meta:
         abstract = True
-
-    @property
-    def health(self) -> dict[str, object]:
-        return {
-            "state": self.health_state,
-            "reasons": self.health_reasons,
-            "since": self.health_since,
-            "updated_at": self.health_updated_at,
-        }

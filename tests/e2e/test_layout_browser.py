@@ -170,10 +170,10 @@ def test_phone_width_folds_the_menu_and_nothing_scrolls_sideways(
     assert desktop.locator(".nav-toggle-label").is_hidden()
     desktop.screenshot(path=str(shots / "desktop-services.png"), full_page=True)
 
-    # The alert channel form is laid out like the other forms: fields as p.field,
+    # The alert channel form is laid out like the other forms: fields as div.field,
     # the sources as a fieldset of inline checkboxes (not full-width boxes).
     desktop.goto(f"{live_server.url}/alerts/channels/new/")
-    assert desktop.locator("#channel-form p.field").count() >= 5
+    assert desktop.locator("#channel-form div.field").count() >= 5
     assert desktop.locator("#channel-form fieldset.choices legend").inner_text() == "Sources"
     for checkbox in ["#id_enabled", "#id_sources_0"]:
         box = desktop.locator(checkbox).bounding_box()
