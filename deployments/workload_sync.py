@@ -56,6 +56,7 @@ def task_definitions_ensure(
                 task_role_arn=info.task_role_arn,
                 execution_role_arn=info.execution_role_arn,
                 registered_at=info.registered_at,
+                volumes=info.volumes,
             )
         )
     if new:
@@ -80,6 +81,10 @@ def _service_values(info: ServiceInfo, tds: dict[str, int]) -> dict[str, Any]:
         "deployment_configuration": info.deployment_configuration,
         "task_definition_id": tds.get(info.task_definition_arn),
         "created_at_aws": info.created_at,
+        "load_balancers": info.load_balancers,
+        "service_registries": info.service_registries,
+        "capacity_provider_strategy": info.capacity_provider_strategy,
+        "service_connect_configuration": info.service_connect_configuration,
         "gone_at": None,
     }
 

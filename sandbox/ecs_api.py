@@ -333,8 +333,29 @@ def create_service(self: EC2ContainerServiceResponse) -> tuple[str, dict[str, st
         enable_ecs_managed_tags=bool(self._get_param("enableECSManagedTags")),
         role_arn=self._get_param("role"),
     )
+    _networking_set(self, svc)
+    svc.primary.service_connect_configuration = svc.service_connect_configuration
     backend.services[f"{cluster.name}:{name}"] = svc  # type: ignore[assignment]
     return _json({"service": svc.render()})
+
+
+def _networking_set(self: EC2ContainerServiceResponse, svc: SandboxService) -> bool:
+    """Load balancers, service registries, capacity providers and Service Connect, as
+    CreateService/UpdateService take them; ECS accepts them for EXTERNAL services too
+    (which then get no traffic). True when Service Connect changed: ECS rolls out a new
+    deployment for that."""
+    for key, attr in (
+        ("loadBalancers", "load_balancers"),
+        ("serviceRegistries", "service_registries"),
+        ("capacityProviderStrategy", "capacity_provider_strategy"),
+    ):
+        if self._get_param(key) is not None:
+            setattr(svc, attr, self._get_param(key))
+    connect = self._get_param("serviceConnectConfiguration")
+    if connect is None or connect == svc.service_connect_configuration:
+        return False
+    svc.service_connect_configuration = connect
+    return True
 
 
 def list_services(self: EC2ContainerServiceResponse) -> tuple[str, dict[str, str]]:
@@ -396,9 +417,14 @@ def update_service(self: EC2ContainerServiceResponse) -> tuple[str, dict[str, st
     ):
         if self._get_param(key) is not None:
             setattr(svc, attr, self._get_param(key))
+    connect_changed = _networking_set(self, svc)
     td_ref = self._get_param("taskDefinition")
     td = backend.describe_task_definition(td_ref) if td_ref else svc.primary.task_definition
-    if td.arn != svc.primary.task_definition.arn or self._get_param("forceNewDeployment"):
+    if (
+        td.arn != svc.primary.task_definition.arn
+        or self._get_param("forceNewDeployment")
+        or connect_changed
+    ):
         scheduler.new_deployment(svc, td)
     else:
         svc.primary.desired_count = svc.desired_count

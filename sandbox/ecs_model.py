@@ -270,6 +270,9 @@ class Deployment:
     pending_count: int = 0
     # A rollback deployment remembers it is one (for the rolloutStateReason).
     rollback_of: str | None = None
+    # ECS returns a service's Service Connect configuration on each deployment, not on
+    # the service (botocore's Deployment shape): each deployment keeps the one it ran.
+    service_connect_configuration: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         if not self.rollout_state_reason:
@@ -289,6 +292,11 @@ class Deployment:
             "launchType": self.launch_type,
             "rolloutState": self.rollout_state,
             "rolloutStateReason": self.rollout_state_reason,
+            **(
+                {"serviceConnectConfiguration": self.service_connect_configuration}
+                if self.service_connect_configuration
+                else {}
+            ),
         }
 
 
@@ -317,6 +325,11 @@ class SandboxService:
     pending_count: int = 0
     steady: bool = False
     role_arn: str | None = None
+    load_balancers: list[dict[str, Any]] = field(default_factory=list)
+    service_registries: list[dict[str, Any]] = field(default_factory=list)
+    capacity_provider_strategy: list[dict[str, Any]] = field(default_factory=list)
+    # What the next deployment will carry (ECS: CreateService/UpdateService parameter).
+    service_connect_configuration: dict[str, Any] | None = None
 
     @property
     def arn(self) -> str:
@@ -369,8 +382,8 @@ class SandboxService:
             "placementStrategy": self.placement_strategy,
             "schedulingStrategy": self.scheduling_strategy,
             "deploymentController": {"type": "ECS"},
-            "loadBalancers": [],
-            "serviceRegistries": [],
+            "loadBalancers": self.load_balancers,
+            "serviceRegistries": self.service_registries,
             "propagateTags": self.propagate_tags,
             "enableECSManagedTags": self.enable_ecs_managed_tags,
             "enableExecuteCommand": False,
@@ -380,6 +393,8 @@ class SandboxService:
             out["networkConfiguration"] = self.network_configuration
         if self.role_arn:
             out["roleArn"] = self.role_arn
+        if self.capacity_provider_strategy:
+            out["capacityProviderStrategy"] = self.capacity_provider_strategy
         if include_tags:
             out["tags"] = self.tags
         return out

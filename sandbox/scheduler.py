@@ -213,6 +213,7 @@ def new_deployment(
             d.status = "ACTIVE"
             d.updated_at = now
     dep = Deployment(deployment_id(), td, svc.desired_count, svc.launch_type)
+    dep.service_connect_configuration = svc.service_connect_configuration
     if rollback_to:
         dep.rollout_state_reason = (
             f"ECS deployment circuit breaker: rolling back to deploymentId {rollback_to}."

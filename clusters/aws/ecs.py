@@ -25,6 +25,7 @@ from clusters.aws.ecs_history_types import (
     _service_deployment_brief,
     _service_revision,
 )
+from clusters.aws.ecs_task_definitions import TaskDefinitionInfo, _task_definition
 from clusters.aws.ecs_types import (
     ClusterInfo,
     ContainerInfo,
@@ -32,13 +33,11 @@ from clusters.aws.ecs_types import (
     DeploymentInfo,
     ServiceEventInfo,
     ServiceInfo,
-    TaskDefinitionInfo,
     TaskInfo,
     _cluster,
     _container_instance,
     _service,
     _task,
-    _task_definition,
 )
 from clusters.aws.errors import aws_call_errors
 

@@ -17,6 +17,8 @@ class ClusterInfo:
     running_tasks_count: int
     pending_tasks_count: int
     active_services_count: int
+    # {"namespace": ARN or name} when the cluster has a Service Connect default.
+    service_connect_defaults: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -79,6 +81,13 @@ class ServiceInfo:
     created_at: datetime | None
     deployments: list[DeploymentInfo] = field(default_factory=list)
     events: list[ServiceEventInfo] = field(default_factory=list)
+    # How the service is reached: what external instances cannot do (load balancers,
+    # Cloud Map registries, Service Connect, capacity providers) and what the service map
+    # draws. Service Connect is the PRIMARY deployment's (ECS returns it per deployment).
+    load_balancers: list[dict[str, Any]] = field(default_factory=list)
+    service_registries: list[dict[str, Any]] = field(default_factory=list)
+    capacity_provider_strategy: list[dict[str, Any]] = field(default_factory=list)
+    service_connect_configuration: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -115,23 +124,6 @@ class TaskInfo:
     containers: list[ContainerInfo] = field(default_factory=list)
 
 
-@dataclass(frozen=True)
-class TaskDefinitionInfo:
-    arn: str
-    family: str
-    revision: int
-    status: str
-    compatibilities: list[str]
-    requires_compatibilities: list[str]
-    network_mode: str
-    cpu: str
-    memory: str
-    containers: list[dict[str, Any]]
-    task_role_arn: str
-    execution_role_arn: str
-    registered_at: datetime | None
-
-
 def _cluster(d: dict[str, Any]) -> ClusterInfo:
     return ClusterInfo(
         arn=d["clusterArn"],
@@ -141,6 +133,7 @@ def _cluster(d: dict[str, Any]) -> ClusterInfo:
         running_tasks_count=int(d.get("runningTasksCount") or 0),
         pending_tasks_count=int(d.get("pendingTasksCount") or 0),
         active_services_count=int(d.get("activeServicesCount") or 0),
+        service_connect_defaults=dict(d.get("serviceConnectDefaults") or {}),
     )
 
 
@@ -240,7 +233,18 @@ def _service(d: dict[str, Any]) -> ServiceInfo:
         created_at=d.get("createdAt"),
         deployments=deployments,
         events=events,
+        load_balancers=list(d.get("loadBalancers") or []),
+        service_registries=list(d.get("serviceRegistries") or []),
+        capacity_provider_strategy=list(d.get("capacityProviderStrategy") or []),
+        service_connect_configuration=_primary_service_connect(d),
     )
+
+
+def _primary_service_connect(d: dict[str, Any]) -> dict[str, Any]:
+    for deployment in d.get("deployments") or []:
+        if deployment.get("status") == "PRIMARY":
+            return dict(deployment.get("serviceConnectConfiguration") or {})
+    return {}
 
 
 def _exit_code(value: Any) -> int | None:
@@ -280,80 +284,4 @@ def _task(d: dict[str, Any]) -> TaskInfo:
         stopping_at=d.get("stoppingAt"),
         stopped_at=d.get("stoppedAt"),
         containers=containers,
-    )
-
-
-def _port_mappings(c: dict[str, Any]) -> list[dict[str, Any]]:
-    return [
-        {
-            "containerPort": p.get("containerPort"),
-            "hostPort": p.get("hostPort"),
-            "protocol": p.get("protocol", "tcp"),
-        }
-        for p in c.get("portMappings", []) or []
-    ]
-
-
-def _log_configuration(c: dict[str, Any]) -> dict[str, Any] | None:
-    conf = c.get("logConfiguration")
-    if not conf:
-        return None
-    return {"logDriver": conf.get("logDriver", ""), "options": dict(conf.get("options") or {})}
-
-
-def _container_definition(c: dict[str, Any]) -> dict[str, Any]:
-    """What a diff between revisions needs of one container. Secrets keep their
-    name and ``valueFrom`` (where the value lives) only: ECS never returns a
-    resolved value, and neither does this. Every key is written, even when empty,
-    so a definition mirrored before a key existed is told apart (it lacks it)."""
-    return {
-        "name": c.get("name", ""),
-        "image": c.get("image", ""),
-        "cpu": c.get("cpu", 0),
-        "memory": c.get("memory"),
-        "memoryReservation": c.get("memoryReservation"),
-        "essential": c.get("essential", True),
-        "portMappings": _port_mappings(c),
-        "command": c.get("command"),
-        "entryPoint": c.get("entryPoint"),
-        "environment": [
-            {"name": e.get("name", ""), "value": e.get("value", "")}
-            for e in c.get("environment", []) or []
-        ],
-        "secrets": [
-            {"name": e.get("name", ""), "valueFrom": e.get("valueFrom", "")}
-            for e in c.get("secrets", []) or []
-        ],
-        "healthCheck": c.get("healthCheck"),
-        "logConfiguration": _log_configuration(c),
-        "stopTimeout": c.get("stopTimeout"),
-        "workingDirectory": c.get("workingDirectory"),
-        "user": c.get("user"),
-        "ulimits": [
-            {
-                "name": u.get("name"),
-                "softLimit": u.get("softLimit"),
-                "hardLimit": u.get("hardLimit"),
-            }
-            for u in c.get("ulimits", []) or []
-        ],
-    }
-
-
-def _task_definition(d: dict[str, Any]) -> TaskDefinitionInfo:
-    containers = [_container_definition(c) for c in d.get("containerDefinitions", []) or []]
-    return TaskDefinitionInfo(
-        arn=d["taskDefinitionArn"],
-        family=str(d.get("family") or ""),
-        revision=int(d.get("revision") or 0),
-        status=str(d.get("status") or ""),
-        compatibilities=list(d.get("compatibilities") or []),
-        requires_compatibilities=list(d.get("requiresCompatibilities") or []),
-        network_mode=str(d.get("networkMode") or ""),
-        cpu=str(d.get("cpu") or ""),
-        memory=str(d.get("memory") or ""),
-        containers=containers,
-        task_role_arn=str(d.get("taskRoleArn") or ""),
-        execution_role_arn=str(d.get("executionRoleArn") or ""),
-        registered_at=d.get("registeredAt"),
     )

@@ -129,6 +129,7 @@ def _cluster_values(info: ClusterInfo) -> dict[str, Any]:
         "running_tasks_count": info.running_tasks_count,
         "pending_tasks_count": info.pending_tasks_count,
         "active_services_count": info.active_services_count,
+        "service_connect_defaults": info.service_connect_defaults,
         "gone_at": None,
     }
 

@@ -65,6 +65,8 @@ class Cluster(HealthFields, MirroredModel):
     running_tasks_count = models.IntegerField(default=0)
     pending_tasks_count = models.IntegerField(default=0)
     active_services_count = models.IntegerField(default=0)
+    # {"namespace": ...}: where new Service Connect services of the cluster register.
+    service_connect_defaults = models.JSONField(default=dict, blank=True)
     hold_new_instances = models.BooleanField(
         default=True,
         help_text="New external instances wait (DRAINING) until an operator approves them.",

@@ -27,6 +27,8 @@ class TaskDefinition(models.Model):
     task_role_arn = models.CharField(max_length=2048, blank=True)
     execution_role_arn = models.CharField(max_length=2048, blank=True)
     registered_at = models.DateTimeField(null=True, blank=True)
+    # [{"name", "type": "host"|"docker"|"efs"|"fsx"|"task"|"launch", "config"}]
+    volumes = models.JSONField(default=list, blank=True)
 
     class Meta:
         ordering = ["family", "-revision"]
@@ -51,6 +53,12 @@ class Service(HealthFields, MirroredModel):
         TaskDefinition, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     created_at_aws = models.DateTimeField(null=True, blank=True)
+    # How the service is reached, as DescribeServices says (Service Connect: the PRIMARY
+    # deployment's). External instances support none of these.
+    load_balancers = models.JSONField(default=list, blank=True)
+    service_registries = models.JSONField(default=list, blank=True)
+    capacity_provider_strategy = models.JSONField(default=list, blank=True)
+    service_connect_configuration = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["name", "id"]

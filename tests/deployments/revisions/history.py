@@ -11,7 +11,7 @@ from typing import Any
 
 from django.utils import timezone
 
-from clusters.aws.ecs_types import _container_definition
+from clusters.aws.ecs_task_definitions import _container_definition
 from deployments.models import Deployment, Service, TaskDefinition
 from tests.console import fleet
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from clusters.aws.ecs_types import _container_definition
+from clusters.aws.ecs_task_definitions import _container_definition
 from deployments.revisions import NOT_RECORDED, Revision, revision_diff, revision_lines
 from deployments.revisions.fields import image_parts
 
