@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs
 
+from sandbox import ecs_events
 from sandbox.state import LOCK
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
@@ -163,9 +164,16 @@ class AwsMiddleware:
                 time.sleep(rule.stall_seconds)
             elif rule.fault != "stall_after":
                 return _error(environ, start_response, rule.fault)
-        with LOCK:
-            # Materialise the body under the lock: moto does its work lazily.
+        if service == "sqs":
+            # SQS long polls (ReceiveMessage waits up to 20 s) must not hold the sandbox
+            # still; moto's queues have their own lock.
             body = list(self.app(environ, start_response))
+        else:
+            with LOCK:
+                # Materialise the body under the lock: moto does its work lazily.
+                body = list(self.app(environ, start_response))
+                # What this request changed reaches EventBridge as ECS events.
+                ecs_events.flush()
         if rule is not None and rule.fault == "stall_after":
             time.sleep(rule.stall_seconds)  # outside the lock: AWS goes on meanwhile
         return body
