@@ -87,6 +87,14 @@ class SandboxClient:
         body = {"rules": rules, "seed": seed, "events": events}
         return self._call("POST", "faults", body)  # type: ignore[no-any-return]
 
+    def throttle(self, enabled: bool = True, scale: float = 1.0) -> dict[str, Any]:
+        """ECS's per-category request throttling (documented rates times ``scale``)."""
+        body = {"enabled": enabled, "scale": scale}
+        return self._call("POST", "throttle", body)  # type: ignore[no-any-return]
+
+    def throttle_state(self) -> dict[str, Any]:
+        return self._call("GET", "throttle")  # type: ignore[no-any-return]
+
     def clear_faults(self) -> None:
         self._call("DELETE", "faults")
 

@@ -17,6 +17,7 @@ from sandbox import ecs_anywhere, ecs_events, scheduler
 from sandbox.ecs_model import all_tasks
 from sandbox.faults import AwsMiddleware, WSGIApp
 from sandbox.state import CLOCK, LOCK, SETTINGS, reset_settings
+from sandbox.throttle import THROTTLE
 
 Handler = Callable[[dict[str, Any]], Any]
 
@@ -62,6 +63,8 @@ class ControlApp:
                 "events": ecs_events.DELIVERY.describe(),
             },
             ("DELETE", "faults"): self.clear_faults,
+            ("POST", "throttle"): lambda body: THROTTLE.configure(body),
+            ("GET", "throttle"): lambda body: THROTTLE.describe(),
             ("POST", "crash-task-definition"): self.crash_task_definition,
             ("POST", "stop-task"): self.stop_task,
             ("POST", "seed"): self.seed,
@@ -187,6 +190,7 @@ class ControlApp:
         reset_all()
         self.aws.faults.clear()
         self.aws.reset_counts()
+        THROTTLE.configure({"enabled": False})
         return {"reset": True}
 
 

@@ -2,7 +2,8 @@
 
 Counting happens at the HTTP layer (one count per AWS request, by
 ``service:Operation``) so the console's tests can assert how many calls a page
-costs. Faults (throttle / error500 / stall / stall_after) are off by default and are set with
+costs. ECS's own throttling (``sandbox.throttle``) and the faults
+(throttle / error500 / stall / stall_after) are off by default and are set with
 ``POST /_sandbox/faults``. Every AWS request also takes the sandbox lock, so a
 scheduler tick never runs in the middle of one.
 """
@@ -23,6 +24,7 @@ from urllib.parse import parse_qs
 
 from sandbox import ecs_events
 from sandbox.state import LOCK
+from sandbox.throttle import THROTTLE
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
@@ -64,6 +66,11 @@ def identify(environ: dict[str, Any]) -> tuple[str, str] | None:
             "PATH_INFO", ""
         )
     return None
+
+
+def _region(environ: dict[str, Any]) -> str:
+    scope = _SCOPE.search(environ.get("HTTP_AUTHORIZATION", ""))
+    return scope.group(1) if scope else "us-east-1"
 
 
 # stall: the request waits before AWS handles it; stall_after: AWS handles it at
@@ -159,6 +166,8 @@ class AwsMiddleware:
         with self._lock:
             self.counts[f"{service}:{operation}"] += 1
             rule = self.faults.pick(service, operation)
+        if service == "ecs" and not THROTTLE.admit(_region(environ), operation):
+            return _error(environ, start_response, "throttle")
         if rule is not None:
             if rule.fault == "stall":
                 time.sleep(rule.stall_seconds)
