@@ -213,10 +213,11 @@ def _changes(ecs: EC2ContainerServiceBackend, seen: Seen) -> list[dict[str, Any]
             seen.tasks[task.task_arn] = task.version
             out.append(_envelope(ecs, TASK, task.task_arn, _task_detail(task.render(), now)))
     for ci in all_instances(ecs):
-        rendered = render_container_instance(ecs, ci)
         mark = (ci.version, ci.agent_connected, ci.status)
         if seen.instances.get(ci.container_instance_arn) != mark:
             seen.instances[ci.container_instance_arn] = mark
+            # Rendered only when it changed: its resources cost a pass over the tasks.
+            rendered = render_container_instance(ecs, ci)
             rendered["updatedAt"] = iso(now)
             rendered["registeredAt"] = iso(ci.registered_at)
             rendered["clusterArn"] = ci.cluster_arn
