@@ -121,8 +121,10 @@ class Delivery:
             self.delivered += len(batch)
             return
         for event in batch:
-            # Each event late by up to delay_seconds: later changes can overtake it.
-            delay = self.delay_seconds * (self.rng.random() if self.reorder else 1.0)
+            # Each event late by delay_seconds, or with reorder by half of it to all of it:
+            # later changes can overtake it.
+            part = 0.5 + 0.5 * self.rng.random() if self.reorder else 1.0
+            delay = self.delay_seconds * part
             timer = threading.Timer(delay, self._late, args=(backend, event))
             timer.daemon = True
             timer.start()
