@@ -13,7 +13,7 @@ from pathlib import Path
 import dj_database_url
 from csp import constants as csp_constants
 
-from console.env import ConfigError, env_bool, env_int, env_list, env_secret, env_str
+from console.env import ConfigError, env_bool, env_int, env_list, env_rates, env_secret, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(env_str("FLEETDECK_DATA_DIR", str(BASE_DIR / ".data")))
@@ -348,6 +348,10 @@ FLEETDECK_REDEPLOY_POLL_SECONDS = env_int("FLEETDECK_REDEPLOY_POLL_SECONDS", 3, 
 # Redeploys in one cluster share its sync when it ran less than this ago.
 FLEETDECK_REDEPLOY_SYNC_MIN_SECONDS = env_int("FLEETDECK_REDEPLOY_SYNC_MIN_SECONDS", 2, minimum=0)
 FLEETDECK_REDEPLOY_TIMEOUT_SECONDS = env_int("FLEETDECK_REDEPLOY_TIMEOUT_SECONDS", 3600, minimum=60)
+# One API budget per AWS account and Region (clusters/aws/budget.py, docs/mirror.md):
+FLEETDECK_API_BUDGET = env_bool("FLEETDECK_API_BUDGET", True)
+FLEETDECK_API_BUDGET_PERCENT = env_int("FLEETDECK_API_BUDGET_PERCENT", 80, minimum=1)
+FLEETDECK_API_BUDGET_OVERRIDES = env_rates("FLEETDECK_API_BUDGET_OVERRIDES")
 # The most rows one timeline export (CSV/JSON) streams.
 FLEETDECK_TIMELINE_EXPORT_MAX = env_int("FLEETDECK_TIMELINE_EXPORT_MAX", 100_000, minimum=1)
 FLEETDECK_AWS_ENDPOINT_URL = env_str("FLEETDECK_AWS_ENDPOINT_URL")
