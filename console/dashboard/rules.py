@@ -17,6 +17,8 @@ from console.dashboard.snapshot import (
     _cluster_fields,
     fleet_snapshot,
 )
+from deployments.diagnosis import services_diagnose
+from deployments.models import Service
 
 
 class Links(TypedDict):
@@ -84,6 +86,17 @@ def _links(kind: str, row: dict[str, Any]) -> Links:
 CORE_RULES: list[Rule] = [rule_health]
 
 
+def why_attach(items: list[AttentionItem]) -> None:
+    """A short "why" on each service row, from the same diagnosis as the service
+    page (deployments.diagnosis): three queries for any number of rows."""
+    ids = {int(i.subject.split(":", 1)[1]): i for i in items if i.subject.startswith("service:")}
+    if not ids:
+        return
+    services = Service.objects.filter(pk__in=ids)
+    for pk, found in services_diagnose(services).items():
+        ids[pk].why_title, ids[pk].why = found.title, found.summary
+
+
 def needs_attention(*, snapshot: FleetSnapshot | None = None) -> list[AttentionItem]:
     """Every item that needs attention: unacknowledged first, then by severity, then
     newest first. Acknowledged items sink to the bottom until their state changes."""
@@ -95,6 +108,7 @@ def needs_attention(*, snapshot: FleetSnapshot | None = None) -> list[AttentionI
     for _, rule in EXTENSION_RULES:
         items.extend(rule(snap))
     acknowledgements_attach(items)
+    why_attach(items)
     items.sort(
         key=lambda i: (
             i.acknowledged,
