@@ -17,6 +17,7 @@ from clusters.health import is_unhealthy
 from clusters.models import Activation, ContainerInstance, InstanceAdmission
 from deployments.diagnosis.catalogue import Entry, Signal, catalogue, entry_for
 from deployments.diagnosis.evidence import (
+    LABELS,
     PLACEMENT_KEYS,
     TASK_EVIDENCE,
     memory_limit_words,
@@ -43,11 +44,12 @@ class Diagnosis:
     @property
     def evidence_rows(self) -> list[tuple[str, str]]:
         """The evidence as (label, text) rows for a page."""
-        return [
-            (key.replace("_", " "), _text(value))
-            for key, value in self.evidence.items()
-            if value not in (None, "", [])
-        ]
+        rows = []
+        for key, value in self.evidence.items():
+            label = LABELS.get(key, key.replace("_", " ").capitalize())
+            if label and value not in (None, "", []):
+                rows.append((label, _text(value)))
+        return rows
 
     def as_dict(self) -> dict[str, Any]:
         """The API's ``diagnosis`` object."""

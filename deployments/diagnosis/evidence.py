@@ -86,6 +86,45 @@ TASK_EVIDENCE = {
     "execution_role": execution_role_evidence,
 }
 
+# How a page names each evidence key (the API keeps the keys).
+LABELS = {
+    "container": "Container",
+    "memory_hard_mib": "Hard limit (memory), MiB",
+    "memory_soft_mib": "Soft limit (memoryReservation), MiB",
+    "task_memory_mib": "Task size (memory), MiB",
+    "task_definition": "Task definition",
+    "exit_code": "Exit code",
+    "same_way": "Recent stops of the service that were OOM kills",
+    "recent_tasks": "Recent stops read",
+    "stop_timeout_seconds": "stopTimeout, seconds",
+    "stop_timeout_set": "stopTimeout set in the definition",
+    "image": "Image",
+    "execution_role_arn": "Task execution role",
+    "secrets": "Secrets (valueFrom)",
+    "log_groups": "awslogs groups",
+    "resource": "Resource",
+    "requested": "The task asks for",
+    "largest_free": "Largest free on any instance",
+    "unit": "Unit",
+    "closest_instance": "Closest instance",
+    "closest_instance_pk": "",
+    "event": "Service event",
+    "tasks": "Tasks that stopped this way",
+    "of": "Of the newest stopped tasks",
+    "task_ids": "Those tasks",
+    "agent_connected": "Agent connected",
+    "disconnected_since": "Disconnected since",
+    "agent_version": "Agent version",
+    "running_tasks": "Tasks still running on it",
+    "activation_id": "Activation",
+    "hostname": "Hostname",
+    "other_registrations": "Other registrations of this machine",
+    "iam_role": "Activation IAM role",
+    "registration_limit": "Registration limit",
+    "registrations_count": "Registrations used",
+    "expires_at": "Expires",
+}
+
 # From the service's stored cannot-place reason (deployments.health.services).
 PLACEMENT_KEYS = (
     "resource",
