@@ -21,12 +21,12 @@ from clusters.mirror.selectors import clusters_overview, instances_query, pagina
 from clusters.mirror.sync import sync_run_start
 from clusters.models import AwsAccount, Cluster, ContainerInstance, Event, EventSource, SyncRun
 from deployments.diagnosis import (
+    cluster_external_only,
     external_unsupported,
     instance_diagnose,
     service_diagnose,
     task_diagnose,
 )
-from deployments.diagnosis.external import cluster_external_only
 from deployments.models import Deployment, Service, Task
 from deployments.revisions.selectors import changes_attach, with_previous
 from deployments.selectors import (

@@ -22,12 +22,13 @@ from deployments.diagnosis.diagnose import (
     services_diagnose,
     task_diagnose,
 )
-from deployments.diagnosis.external import Finding, external_unsupported
+from deployments.diagnosis.external import Finding, cluster_external_only, external_unsupported
 
 __all__ = [
     "Diagnosis",
     "Finding",
     "activation_diagnose",
+    "cluster_external_only",
     "external_unsupported",
     "instance_diagnose",
     "service_diagnose",

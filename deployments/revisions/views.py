@@ -7,8 +7,7 @@ from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET
 
 from clusters.core.roles import VIEWER, role_required
-from deployments.diagnosis import external_unsupported
-from deployments.diagnosis.external import cluster_external_only
+from deployments.diagnosis import cluster_external_only, external_unsupported
 from deployments.models import Deployment, Service
 from deployments.revisions.compare import CompareError, Comparison, comparison_build
 

@@ -28,12 +28,14 @@ def trouble(sandbox: Any) -> Any:
 
 
 def _oom_task() -> Task:
-    return (
+    task = (
         Task.objects.filter(service__name="worker", containers__reason__contains="OutOfMemory")
         .select_related("service", "task_definition")
         .order_by("-stopped_at")
         .first()
-    )  # type: ignore[return-value]
+    )
+    assert task is not None
+    return task
 
 
 def test_an_oom_killed_task_names_memory_with_its_limit(
