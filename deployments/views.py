@@ -21,7 +21,6 @@ from clusters.mirror.selectors import clusters_overview, instances_query, pagina
 from clusters.mirror.sync import sync_run_start
 from clusters.models import AwsAccount, Cluster, ContainerInstance, Event, EventSource, SyncRun
 from deployments.diagnosis import (
-    cluster_external_only,
     external_unsupported,
     instance_diagnose,
     service_diagnose,
@@ -136,9 +135,7 @@ def service_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         "recent_stops": service_recent_stops(service),
         "placement": service_last_placement_failure(service),
         "diagnosis": service_diagnose(service),
-        "external_findings": external_unsupported(
-            service=service, cluster_external_only=cluster_external_only(service.cluster)
-        ),
+        "external_findings": external_unsupported(service=service, cluster=service.cluster),
         "part": part,
     }
     if part in ("live", "incident"):

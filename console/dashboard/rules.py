@@ -88,7 +88,7 @@ CORE_RULES: list[Rule] = [rule_health]
 
 def why_attach(items: list[AttentionItem]) -> None:
     """A short "why" on each service row, from the same diagnosis as the service
-    page (deployments.diagnosis): three queries for any number of rows."""
+    page (deployments.diagnosis): two queries for any number of rows."""
     ids = {int(i.subject.split(":", 1)[1]): i for i in items if i.subject.startswith("service:")}
     if not ids:
         return

@@ -138,7 +138,7 @@ def service_diagnose(service: Service) -> Diagnosis | None:
 def services_diagnose(services: Iterable[Service]) -> dict[int, Diagnosis]:
     """Per unhealthy service (the stored health says so: one truth), the diagnosis
     of what is wrong: a placement failure from its ``cannot-place`` reason, else the
-    most common cause among its newest stopped tasks of the last hour. Two queries
+    most common cause among its newest stopped tasks of the last hour. One query
     for any number of services."""
     subjects = [s for s in services if is_unhealthy(s.health_state)]
     out: dict[int, Diagnosis] = {}
@@ -167,29 +167,42 @@ def _placement(svc: Service) -> Diagnosis | None:
     return _diagnosis(entry, reason["message"], evidence)
 
 
-def _recent_stopped(services: list[Service]) -> dict[int, list[Task]]:
+Stopped = tuple[Task, list[TaskContainer]]
+
+
+def _recent_stopped(services: list[Service]) -> dict[int, list[Stopped]]:
+    """Per service, its newest SERVICE_SAMPLE stopped tasks of the last hour with
+    their containers: one query (containers joined to their tasks), so the count
+    does not depend on whether any task stopped."""
     if not services:
         return {}
     since = timezone.now() - FAILED_TASKS_WINDOW
     rows = (
-        Task.objects.filter(service__in=services, last_status="STOPPED", stopped_at__gte=since)
-        .select_related("task_definition", "service")
-        .prefetch_related("containers")
-        .order_by("service_id", "-stopped_at", "-id")
+        TaskContainer.objects.filter(
+            task__service__in=services, task__last_status="STOPPED", task__stopped_at__gte=since
+        )
+        .select_related("task", "task__task_definition")
+        .order_by("task__service_id", "-task__stopped_at", "-task_id", "name")
     )
-    by_service: dict[int, list[Task]] = defaultdict(list)
-    for task in rows:
-        sample = by_service[task.service_id]  # type: ignore[index]
-        if len(sample) < SERVICE_SAMPLE:
-            sample.append(task)
+    tasks: dict[int, Stopped] = {}
+    by_service: dict[int, list[Stopped]] = defaultdict(list)
+    for container in rows:
+        task = container.task
+        if task.pk not in tasks:
+            sample = by_service[task.service_id]  # type: ignore[index]
+            if len(sample) >= SERVICE_SAMPLE:
+                continue
+            tasks[task.pk] = (task, [])
+            sample.append(tasks[task.pk])
+        tasks[task.pk][1].append(container)
     return dict(by_service)
 
 
-def _aggregate(tasks: list[Task]) -> Diagnosis | None:
+def _aggregate(stopped: list[Stopped]) -> Diagnosis | None:
     """'4 of the last 5 tasks were OOM-killed: container web hits its 128 MiB limit'."""
     found: list[tuple[Entry, Task, TaskContainer | None]] = []
-    for task in tasks:
-        match = _task_match(task, list(task.containers.all()))
+    for task, containers in stopped:
+        match = _task_match(task, containers)
         if match is not None and match[0].problem:
             found.append((match[0], task, match[1]))
     if not found:
@@ -199,10 +212,9 @@ def _aggregate(tasks: list[Task]) -> Diagnosis | None:
     entry, task, container = next(f for f in found if f[0].code == code)
     builder = TASK_EVIDENCE.get(entry.evidence)
     evidence = builder(task, container) if builder else {}
-    evidence.update(
-        tasks=n, of=len(tasks), task_ids=[t.short_id for e, t, _ in found if e is entry]
-    )
-    head = f"{n} of the last {len(tasks)} task{'s' if len(tasks) > 1 else ''}"
+    ids = [t.short_id for e, t, _ in found if e is entry]
+    evidence.update(tasks=n, of=len(stopped), task_ids=ids)
+    head = f"{n} of the last {len(stopped)} task{'s' if len(stopped) > 1 else ''}"
     if entry.evidence == "memory":
         summary = f"{head} were OOM-killed: {memory_limit_words(evidence)}"
     else:

@@ -31,37 +31,36 @@ def bound_for_external(
     *,
     service: Service | None = None,
     task_definition: TaskDefinition | None = None,
-    cluster_external_only: bool = False,
+    cluster: Cluster | None = None,
 ) -> bool:
     """Launch type EXTERNAL, a task definition requiring EXTERNAL, or a cluster whose
-    instances are all external."""
+    instances are all external (asked last: the one query)."""
     if service is not None and service.launch_type == "EXTERNAL":
         return True
     td = task_definition or (service.task_definition if service else None)
     if td is not None and "EXTERNAL" in (td.requires_compatibilities or []):
         return True
-    return cluster_external_only
+    return cluster is not None and cluster_external_only(cluster)
 
 
 def external_unsupported(
     *,
     service: Service | None = None,
     task_definition: TaskDefinition | None = None,
-    cluster_external_only: bool = False,
+    cluster: Cluster | None = None,
 ) -> list[Finding]:
     """What the service (and the task definition it runs, or ``task_definition``)
-    uses that external instances do not support; [] when it is not bound for them."""
-    if not bound_for_external(
-        service=service,
-        task_definition=task_definition,
-        cluster_external_only=cluster_external_only,
-    ):
-        return []
+    uses that external instances do not support; [] when it is not bound for them.
+    ``cluster``: also count it bound when the cluster has only external instances
+    (one query, run only when something unsupported is set)."""
     td = task_definition or (service.task_definition if service else None)
     found = _task_definition_findings(td) if td is not None else []
     if service is not None:
         found += _service_findings(service)
-    return found
+    if not found:
+        return []
+    bound = bound_for_external(service=service, task_definition=task_definition, cluster=cluster)
+    return found if bound else []
 
 
 def _task_definition_findings(td: TaskDefinition) -> list[Finding]:

@@ -7,7 +7,7 @@ from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET
 
 from clusters.core.roles import VIEWER, role_required
-from deployments.diagnosis import cluster_external_only, external_unsupported
+from deployments.diagnosis import external_unsupported
 from deployments.models import Deployment, Service
 from deployments.revisions.compare import CompareError, Comparison, comparison_build
 
@@ -36,7 +36,7 @@ def service_compare(request: HttpRequest, pk: int) -> HttpResponse:
         external_unsupported(
             service=service,
             task_definition=comparison.after.task_definition,
-            cluster_external_only=cluster_external_only(service.cluster),
+            cluster=service.cluster,
         )
         if comparison and comparison.after.task_definition
         else []

@@ -134,7 +134,7 @@ def test_diagnosing_many_services_takes_a_fixed_number_of_queries(
     trouble: Any, django_assert_max_num_queries: Any
 ) -> None:
     services = list(Service.objects.all())
-    with django_assert_max_num_queries(2):
+    with django_assert_max_num_queries(1):
         found = services_diagnose(services)
     assert {"worker", "plc-bridge"} <= {s.name for s in services if s.pk in found}
 

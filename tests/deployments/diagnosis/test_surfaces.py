@@ -118,5 +118,9 @@ def test_an_external_service_with_service_discovery_is_flagged(viewer_client: Cl
     ec2 = fleet.service(c, "ec2", task_definition=_td("ec2", network_mode="awsvpc"),
                         launch_type="EC2", service_registries=[{"registryArn": "x"}])  # fmt: skip
     assert external_unsupported(service=ec2) == []
-    codes = [f.code for f in external_unsupported(service=ec2, cluster_external_only=True)]
+    assert external_unsupported(service=ec2, cluster=c) == []  # no instance in it yet
+    fleet.instance(c, is_external=True, ec2_instance_id="mi-0e1")
+    codes = [f.code for f in external_unsupported(service=ec2, cluster=c)]
     assert codes == ["external-awsvpc", "external-service-discovery"]
+    fleet.instance(c, is_external=False)
+    assert external_unsupported(service=ec2, cluster=c) == []
