@@ -94,7 +94,11 @@ def why_attach(items: list[AttentionItem]) -> None:
         return
     services = Service.objects.filter(pk__in=ids)
     for pk, found in services_diagnose(services).items():
-        ids[pk].why_title, ids[pk].why = found.title, found.summary
+        item = ids[pk]
+        # A placement summary is the cannot-place reason's own words: say the title.
+        said = {r.get("message") for r in item.reasons}
+        item.why_title = found.title
+        item.why = found.title if found.summary in said else found.summary
 
 
 def needs_attention(*, snapshot: FleetSnapshot | None = None) -> list[AttentionItem]:
