@@ -20,6 +20,12 @@ from clusters.core.roles import OPERATOR, VIEWER, has_role, role_required
 from clusters.mirror.selectors import clusters_overview, instances_query, paginate
 from clusters.mirror.sync import sync_run_start
 from clusters.models import AwsAccount, Cluster, ContainerInstance, Event, EventSource, SyncRun
+from deployments.diagnosis import (
+    external_unsupported,
+    instance_diagnose,
+    service_diagnose,
+    task_diagnose,
+)
 from deployments.models import Deployment, Service, Task
 from deployments.revisions.selectors import changes_attach, with_previous
 from deployments.selectors import (
@@ -128,6 +134,8 @@ def service_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         "can_operate": can_operate,
         "recent_stops": service_recent_stops(service),
         "placement": service_last_placement_failure(service),
+        "diagnosis": service_diagnose(service),
+        "external_findings": external_unsupported(service=service, cluster=service.cluster),
         "part": part,
     }
     if part in ("live", "incident"):
@@ -157,13 +165,15 @@ def task_detail(request: HttpRequest, pk: int) -> HttpResponse:
         ),
         pk=pk,
     )
+    containers = list(task.containers.all())
     return render(
         request,
         "deployments/task_detail.html",
         {
             "section": "tasks",
             "task": task,
-            "containers": list(task.containers.all()),
+            "containers": containers,
+            "diagnosis": task_diagnose(task, containers=containers),
         },
     )
 
@@ -203,6 +213,7 @@ def instance_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "tags": sorted(instance.tags.items()),
             "page": page,
             "status": status,
+            "diagnosis": instance_diagnose(instance),
         },
     )
 

@@ -98,6 +98,11 @@ class SandboxClient:
     def clear_faults(self) -> None:
         self._call("DELETE", "faults")
 
+    def missing_image(self, image: str, missing: bool = True) -> dict[str, Any]:
+        return self._call(  # type: ignore[no-any-return]
+            "POST", "missing-image", {"image": image, "missing": missing}
+        )
+
     def crash_task_definition(
         self,
         task_definition: str,

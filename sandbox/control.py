@@ -66,6 +66,7 @@ class ControlApp:
             ("POST", "throttle"): lambda body: THROTTLE.configure(body),
             ("GET", "throttle"): lambda body: THROTTLE.describe(),
             ("POST", "crash-task-definition"): self.crash_task_definition,
+            ("POST", "missing-image"): self.missing_image,
             ("POST", "stop-task"): self.stop_task,
             ("POST", "seed"): self.seed,
             ("POST", "forget-after"): self.forget_after,
@@ -150,6 +151,16 @@ class ControlApp:
             else:
                 scheduler.CRASHES.pop(key, None)
         return {"crashing": sorted(scheduler.CRASHES)}
+
+    def missing_image(self, body: dict[str, Any]) -> dict[str, Any]:
+        """The registry does not have this image (or tag): tasks naming it fail to
+        start with CannotPullContainerError, as AWS reports a failed pull."""
+        with LOCK:
+            if body.get("missing", True):
+                scheduler.MISSING_IMAGES.add(body["image"])
+            else:
+                scheduler.MISSING_IMAGES.discard(body["image"])
+        return {"missing": sorted(scheduler.MISSING_IMAGES)}
 
     def stop_task(self, body: dict[str, Any]) -> dict[str, Any]:
         ref = body["task"]

@@ -44,8 +44,26 @@ ESSENTIAL_EXITED = "Essential container in task exited"
 SCHEDULER_STOP_REASON = "Scaling activity initiated by (deployment {dep})"
 
 
+# Images the registry does not have (the control API's missing-image).
+MISSING_IMAGES: set[str] = set()
+# What the agent reports when the image's manifest is not in the registry
+# (containerd's wording, as AWS's "CannotPullContainerError" page quotes it).
+PULL_NOT_FOUND = (
+    "CannotPullContainerError: pull image manifest has been retried 5 time(s): "
+    "failed to resolve ref {image}: {image}: not found"
+)
+
+
 def reset() -> None:
     CRASHES.clear()
+    MISSING_IMAGES.clear()
+
+
+def missing_image(td: TaskDefinition) -> str | None:
+    for c in td.container_definitions or []:
+        if c.get("image") in MISSING_IMAGES:
+            return str(c["image"])
+    return None
 
 
 def iter_backends() -> Iterator[EC2ContainerServiceBackend]:
@@ -267,21 +285,33 @@ def _advance(
         task.mark_stopped(exit_code=0 if task.stop_code != "EssentialContainerExited" else None)
         return
     if task.last_status in ("PROVISIONING", "PENDING", "ACTIVATING"):
+        image = missing_image(task.task_definition)
         crash = crash_mark(task.task_definition)
+        if image is not None:
+            # The pull fails: no exit code, the reason on the task and its container.
+            why = PULL_NOT_FOUND.format(image=image)
+            task.pull_started_at = CLOCK.timestamp()
+            task.mark_stopped("TaskFailedToStart", why, None, why)
+            _failed_task(task, services)
+            return
         if crash is not None:
             exit_code, reason = crash
             task.pull_started_at = task.pull_stopped_at = CLOCK.timestamp()
             task.mark_stopped("EssentialContainerExited", ESSENTIAL_EXITED, exit_code, reason)
-            svc = services.get(f"{task.group}@{task.cluster_name}")
-            if svc is not None:
-                for d in svc.deployments:
-                    if d.id == task.started_by:
-                        d.failed_tasks += 1
-                        d.updated_at = CLOCK.timestamp()
+            _failed_task(task, services)
             return
         task.mark_running()
         if ci is not None:
             docker_agent.start(task, ci)
+
+
+def _failed_task(task: SandboxTask, services: dict[str, SandboxService]) -> None:
+    svc = services.get(f"{task.group}@{task.cluster_name}")
+    if svc is not None:
+        for d in svc.deployments:
+            if d.id == task.started_by:
+                d.failed_tasks += 1
+                d.updated_at = CLOCK.timestamp()
 
 
 def _forget(backend: EC2ContainerServiceBackend) -> None:

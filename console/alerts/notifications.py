@@ -137,7 +137,7 @@ def _alerts_fire(
         payload = _payload(
             kind=DeliveryKind.FIRE, fingerprint=fp, fire_seq=state.fire_seq,
             severity=item.severity, source=item.source, title=item.title,
-            detail=item.detail, cluster_arn=item.cluster_arn, url=item.url,
+            detail=item.alert_detail, cluster_arn=item.cluster_arn, url=item.url,
             at=now.isoformat(),
         )  # fmt: skip
         for channel in channels:

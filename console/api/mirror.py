@@ -10,6 +10,7 @@ from rest_framework import serializers, viewsets
 
 from clusters.models import AwsAccount, Cluster, ContainerInstance, Event
 from console.api import filters
+from console.api.diagnosis import WithServiceDiagnosis, WithTaskDiagnosis
 from console.api.health import HealthSerializer
 from deployments.models import Deployment, Service, Task, TaskContainer
 from deployments.revisions.selectors import changes_attach, with_previous
@@ -214,6 +215,11 @@ class TaskSerializer(serializers.ModelSerializer[Task]):
         ]
 
 
+class TaskDetailSerializer(TaskSerializer, WithTaskDiagnosis):
+    class Meta(TaskSerializer.Meta):
+        fields = [*TaskSerializer.Meta.fields, "diagnosis"]
+
+
 class EventSerializer(serializers.ModelSerializer[Event]):
     class Meta:
         model = Event
@@ -263,6 +269,15 @@ class ServiceViewSet(viewsets.ReadOnlyModelViewSet[Service]):
     serializer_class = ServiceSerializer
     filterset_class = filters.ServiceFilter
 
+    def get_serializer_class(self) -> Any:
+        # The detail adds why it broke (deployments.diagnosis); lists stay lean.
+        return ServiceDetailSerializer if self.action == "retrieve" else ServiceSerializer
+
+
+class ServiceDetailSerializer(ServiceSerializer, WithServiceDiagnosis):
+    class Meta(ServiceSerializer.Meta):
+        fields = [*ServiceSerializer.Meta.fields, "diagnosis"]
+
 
 class DeploymentViewSet(viewsets.ReadOnlyModelViewSet[Deployment]):
     """Service deployments (rollouts): state, reason, counts, task definition."""
@@ -296,6 +311,9 @@ class TaskViewSet(viewsets.ReadOnlyModelViewSet[Task]):
     )
     serializer_class = TaskSerializer
     filterset_class = filters.TaskFilter
+
+    def get_serializer_class(self) -> Any:
+        return TaskDetailSerializer if self.action == "retrieve" else TaskSerializer
 
 
 class EventViewSet(viewsets.ReadOnlyModelViewSet[Event]):

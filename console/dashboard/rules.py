@@ -17,6 +17,8 @@ from console.dashboard.snapshot import (
     _cluster_fields,
     fleet_snapshot,
 )
+from deployments.diagnosis import services_diagnose
+from deployments.models import Service
 
 
 class Links(TypedDict):
@@ -84,6 +86,21 @@ def _links(kind: str, row: dict[str, Any]) -> Links:
 CORE_RULES: list[Rule] = [rule_health]
 
 
+def why_attach(items: list[AttentionItem]) -> None:
+    """A short "why" on each service row, from the same diagnosis as the service
+    page (deployments.diagnosis): two queries for any number of rows."""
+    ids = {int(i.subject.split(":", 1)[1]): i for i in items if i.subject.startswith("service:")}
+    if not ids:
+        return
+    services = Service.objects.filter(pk__in=ids)
+    for pk, found in services_diagnose(services).items():
+        item = ids[pk]
+        # A placement summary is the cannot-place reason's own words: say the title.
+        said = {r.get("message") for r in item.reasons}
+        item.why_title = found.title
+        item.why = found.title if found.summary in said else found.summary
+
+
 def needs_attention(*, snapshot: FleetSnapshot | None = None) -> list[AttentionItem]:
     """Every item that needs attention: unacknowledged first, then by severity, then
     newest first. Acknowledged items sink to the bottom until their state changes."""
@@ -95,6 +112,7 @@ def needs_attention(*, snapshot: FleetSnapshot | None = None) -> list[AttentionI
     for _, rule in EXTENSION_RULES:
         items.extend(rule(snap))
     acknowledgements_attach(items)
+    why_attach(items)
     items.sort(
         key=lambda i: (
             i.acknowledged,

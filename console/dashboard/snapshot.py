@@ -51,6 +51,17 @@ class AttentionItem:
     subject: str = ""
     health: str = ""
     reasons: list[Any] = field(default_factory=list)
+    # Why (deployments.diagnosis): the diagnosis title and its one line with numbers.
+    why_title: str = ""
+    why: str = ""
+
+    @property
+    def alert_detail(self) -> str:
+        """What an alert says: the diagnosis first, then the reasons."""
+        if not self.why_title:
+            return self.detail
+        line = self.why if self.why and self.why != self.why_title else ""
+        return f"Why: {self.why_title}{' (' + line + ')' if line else ''}\n{self.detail}"
 
     @property
     def acknowledged(self) -> bool:

@@ -7,6 +7,7 @@ from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET
 
 from clusters.core.roles import VIEWER, role_required
+from deployments.diagnosis import external_unsupported
 from deployments.models import Deployment, Service
 from deployments.revisions.compare import CompareError, Comparison, comparison_build
 
@@ -31,6 +32,15 @@ def service_compare(request: HttpRequest, pk: int) -> HttpResponse:
     lines = comparison.lines if comparison else []
     if only_changed:
         lines = [line for line in lines if line.state != "same"]
+    findings = (
+        external_unsupported(
+            service=service,
+            task_definition=comparison.after.task_definition,
+            cluster=service.cluster,
+        )
+        if comparison and comparison.after.task_definition
+        else []
+    )
     choices = Deployment.objects.filter(service=service).select_related("task_definition")
     context = {
         "section": "services",
@@ -43,5 +53,7 @@ def service_compare(request: HttpRequest, pk: int) -> HttpResponse:
         "from_ref": from_ref,
         "to_ref": to_ref,
         "choices": list(choices[:CHOICES]),
+        "external_findings": findings,
+        "subject": "revision",
     }
     return render(request, "deployments/compare.html", context)
