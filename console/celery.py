@@ -28,6 +28,7 @@ app.autodiscover_tasks(
         "deployments.health",
         "deployments.redeploy",
         "deployments.samples",
+        "deployments.service_map",
         "console.alerts",
         "console.ops",
     ]
@@ -69,6 +70,16 @@ def _app_schedules() -> dict[str, dict[str, object]]:
         "aws-sync-all": {
             # The fan-out lives in deployments: a cluster sync writes workloads too.
             "task": "deployments.tasks.sync_all_accounts",
+            "schedule": _interval("FLEETDECK_SYNC_INTERVAL_SECONDS", 30),
+        },
+        "cloudmap-catalog": {
+            # Namespaces and Cloud Map services change rarely (docs/service-map.md).
+            "task": "deployments.service_map.tasks.cloudmap_catalog_all",
+            "schedule": _interval("FLEETDECK_CLOUDMAP_CATALOG_INTERVAL_SECONDS", 900),
+        },
+        "cloudmap-instances": {
+            # Instances and their health, for the namespaces in use only.
+            "task": "deployments.service_map.tasks.cloudmap_instances_all",
             "schedule": _interval("FLEETDECK_SYNC_INTERVAL_SECONDS", 30),
         },
         "docker-sync-all": {

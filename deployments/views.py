@@ -30,6 +30,7 @@ from deployments.selectors import (
     services_query,
     tasks_query,
 )
+from deployments.service_map import service_networking_flags
 
 TABS = ("services", "tasks", "instances")
 
@@ -129,6 +130,7 @@ def service_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         "recent_stops": service_recent_stops(service),
         "placement": service_last_placement_failure(service),
         "part": part,
+        "networking_flags": service_networking_flags(service=service) if not part else [],
     }
     if part in ("live", "incident"):
         return render(request, f"deployments/service_detail.html#{part}", context)
