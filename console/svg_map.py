@@ -148,6 +148,20 @@ def service_map_svg(smap: ServiceMap) -> SafeString:
             parts.append(
                 _edge(COL_X[1] + BOX_W, ny, COL_X[2], provider_y[pk] + SVC_H // 2, "provider")
             )
+    if not client_y:
+        parts.append(
+            format_html(
+                '<text class="map-sub" x="{}" y="{}">{}</text>',
+                COL_X[0],
+                TOP + 19,
+                "No Service Connect client (DNS clients",
+            )
+        )
+        parts.append(
+            format_html(
+                '<text class="map-sub" x="{}" y="{}">{}</text>', COL_X[0], TOP + 37, "are not seen)"
+            )
+        )
     for pk, y in client_y.items():
         parts.append(_service_box(smap.services[pk], COL_X[0], y))
     for name in smap.names:

@@ -35,7 +35,8 @@ def external_discovery_unsupported(service: Service, *, on_external: bool) -> st
         return None
     return (
         f"{' and '.join(kinds)} configured, but the service runs on external instances, "
-        "where ECS Anywhere supports neither: no traffic reaches it that way."
+        "where ECS Anywhere supports neither Service Connect nor service discovery: "
+        "no traffic reaches it that way."
     )
 
 

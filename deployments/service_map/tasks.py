@@ -31,7 +31,8 @@ def _regions(*, in_use_only: bool) -> list[tuple[int, str]]:
         cluster__gone_at__isnull=True,
         cluster__account__enabled=True,
     )
-    return sorted(set(services.values_list("cluster__account_id", "cluster__region")))
+    pairs = services.values_list("cluster__account_id", "cluster__region")
+    return sorted({(int(account_id), str(region)) for account_id, region in pairs})
 
 
 @shared_task(name="deployments.service_map.tasks.cloudmap_catalog_all", ignore_result=True)
