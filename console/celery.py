@@ -72,16 +72,6 @@ def _app_schedules() -> dict[str, dict[str, object]]:
             "task": "deployments.tasks.sync_all_accounts",
             "schedule": _interval("FLEETDECK_SYNC_INTERVAL_SECONDS", 30),
         },
-        "cloudmap-catalog": {
-            # Namespaces and Cloud Map services change rarely (docs/service-map.md).
-            "task": "deployments.service_map.tasks.cloudmap_catalog_all",
-            "schedule": _interval("FLEETDECK_CLOUDMAP_CATALOG_INTERVAL_SECONDS", 900),
-        },
-        "cloudmap-instances": {
-            # Instances and their health, for the namespaces in use only.
-            "task": "deployments.service_map.tasks.cloudmap_instances_all",
-            "schedule": _interval("FLEETDECK_SYNC_INTERVAL_SECONDS", 30),
-        },
         "docker-sync-all": {
             "task": "clusters.docker_hosts.tasks.sync_all_docker_hosts",
             "schedule": _interval("FLEETDECK_DOCKER_SYNC_INTERVAL_SECONDS", 30),
@@ -126,7 +116,23 @@ def _app_schedules() -> dict[str, dict[str, object]]:
             "schedule": timedelta(hours=1),
         },
     }
+    wanted.update(_cloudmap_schedules())
     return {name: entry for name, entry in wanted.items() if entry["task"] in app.tasks}
+
+
+def _cloudmap_schedules() -> dict[str, dict[str, object]]:
+    """The service map's Cloud Map mirror (docs/service-map.md): the catalogue on a slow
+    schedule, instances and their health on the sync cadence."""
+    return {
+        "cloudmap-catalog": {
+            "task": "deployments.service_map.tasks.cloudmap_catalog_all",
+            "schedule": _interval("FLEETDECK_CLOUDMAP_CATALOG_INTERVAL_SECONDS", 900),
+        },
+        "cloudmap-instances": {
+            "task": "deployments.service_map.tasks.cloudmap_instances_all",
+            "schedule": _interval("FLEETDECK_SYNC_INTERVAL_SECONDS", 30),
+        },
+    }
 
 
 @worker_ready.connect

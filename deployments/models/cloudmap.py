@@ -22,7 +22,7 @@ class CloudMapListing(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.region} listed {self.listed_at:%Y-%m-%d %H:%M}"
+        return f"Cloud Map catalogue of {self.region}"
 
 
 class CloudMapNamespace(MirroredModel):
