@@ -8,8 +8,8 @@ from deployments.service_map.selectors import (
     ServiceMap,
     cluster_namespaces,
     service_map,
-    service_networking_flags,
 )
+from deployments.service_map.service_flags import service_networking_flags
 
 __all__ = [
     "MapName",

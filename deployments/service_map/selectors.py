@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from django.db.models import Count, Q
+from django.db.models import Count, Q, QuerySet
 
 from clusters.models import Cluster
 from deployments.models import CloudMapNamespace, CloudMapService, Service, Task
@@ -68,6 +68,15 @@ class _Catalog:
     counts: dict[int, tuple[int, int]]  # Cloud Map service pk -> (healthy, unhealthy)
 
 
+def with_instance_counts(qs: QuerySet[CloudMapService]) -> QuerySet[CloudMapService]:
+    """Cloud Map services with ``healthy`` / ``unhealthy`` live instance counts."""
+    live = Q(instances__gone_at__isnull=True)
+    return qs.select_related("namespace").annotate(
+        healthy=Count("instances", filter=live & Q(instances__health="HEALTHY")),
+        unhealthy=Count("instances", filter=live & ~Q(instances__health="HEALTHY")),
+    )
+
+
 def _catalog(cluster: Cluster) -> _Catalog:
     namespaces = list(
         CloudMapNamespace.objects.filter(
@@ -77,14 +86,8 @@ def _catalog(cluster: Cluster) -> _Catalog:
     by_ref: dict[str, CloudMapNamespace] = {}
     for ns in namespaces:
         by_ref.update({ns.namespace_id: ns, ns.arn: ns, ns.name: ns})
-    live = Q(instances__gone_at__isnull=True)
-    services = (
+    services = with_instance_counts(
         CloudMapService.objects.filter(namespace__in=namespaces, gone_at__isnull=True)
-        .select_related("namespace")
-        .annotate(
-            healthy=Count("instances", filter=live & Q(instances__health="HEALTHY")),
-            unhealthy=Count("instances", filter=live & ~Q(instances__health="HEALTHY")),
-        )
     )
     cat = _Catalog(by_ref=by_ref, by_arn={}, by_ns_name={}, counts={})
     for cm in services:
@@ -210,25 +213,3 @@ def _registry_names(out: ServiceMap, entry: MapService, cat: _Catalog) -> None:
 
 def _registry_arns(svc: Service) -> list[str]:
     return [str(r.get("registryArn") or "") for r in svc.service_registries]
-
-
-def service_networking_flags(*, service: Service) -> list[str]:
-    """The service page's flags: the same rules as the map, over every namespace (the
-    EXTERNAL one even when no namespace is mirrored yet)."""
-    if not (uses_service_connect(service) or service.service_registries):
-        return []
-    cluster = service.cluster
-    on_external = service.launch_type == "EXTERNAL" or service.pk in _on_external(cluster)
-    flag = external_discovery_unsupported(service, on_external=on_external)
-    flags: list[str] = [flag] if flag else []
-    for key, _ in cluster_namespaces(cluster) or [("", "")]:
-        smap = service_map(cluster=cluster, namespace=key)
-        entry = smap.services.get(service.pk)
-        if entry is not None:
-            flags += [f for f in entry.flags if f not in flags]
-            flags += [
-                n.flag
-                for n in smap.names
-                if n.flag and service.pk in n.providers and n.flag not in flags
-            ]
-    return flags
