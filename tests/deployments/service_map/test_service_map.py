@@ -129,3 +129,29 @@ def test_a_failed_listing_forgets_nothing(sandbox: Any) -> None:
         sandbox.client.clear_faults()
     assert not CloudMapService.objects.filter(gone_at__isnull=False).exists()
     assert not CloudMapNamespace.objects.filter(gone_at__isnull=False).exists()
+
+
+def test_a_capacity_provider_service_is_external_when_its_tasks_are(sandbox: Any) -> None:
+    """No launch type (a capacity-provider strategy): external when a live task runs on
+    an mi- instance; the map and the page agree."""
+    from clusters.models import ContainerInstance
+    from deployments.models import Task
+
+    fleet = networking_fleet(sandbox)
+    cloudmap_instances_sync(account_id=fleet.account.pk, region="us-east-1")
+    metrics = Service.objects.select_related("cluster", "task_definition").get(name="metrics")
+    Service.objects.filter(pk=metrics.pk).update(launch_type="")
+    metrics.launch_type = ""
+    assert not any("external instances" in f for f in service_networking_flags(service=metrics))
+    instance = ContainerInstance.objects.get(cluster=metrics.cluster, is_external=True)
+    Task.objects.create(
+        arn="arn:aws:ecs:us-east-1:1:task/edge/t1",
+        cluster=metrics.cluster,
+        service=metrics,
+        container_instance=instance,
+        last_status="RUNNING",
+    )
+    page_flags = service_networking_flags(service=metrics)
+    assert any("external instances" in f for f in page_flags)
+    [entry] = service_map(cluster=metrics.cluster).services.values()
+    assert entry.flags == page_flags[: len(entry.flags)]
