@@ -28,6 +28,7 @@ app.autodiscover_tasks(
         "deployments.health",
         "deployments.redeploy",
         "deployments.samples",
+        "deployments.service_map",
         "console.alerts",
         "console.ops",
     ]
@@ -115,7 +116,23 @@ def _app_schedules() -> dict[str, dict[str, object]]:
             "schedule": timedelta(hours=1),
         },
     }
+    wanted.update(_cloudmap_schedules())
     return {name: entry for name, entry in wanted.items() if entry["task"] in app.tasks}
+
+
+def _cloudmap_schedules() -> dict[str, dict[str, object]]:
+    """The service map's Cloud Map mirror (docs/service-map.md): the catalogue on a slow
+    schedule, instances and their health on the sync cadence."""
+    return {
+        "cloudmap-catalog": {
+            "task": "deployments.service_map.tasks.cloudmap_catalog_all",
+            "schedule": _interval("FLEETDECK_CLOUDMAP_CATALOG_INTERVAL_SECONDS", 900),
+        },
+        "cloudmap-instances": {
+            "task": "deployments.service_map.tasks.cloudmap_instances_all",
+            "schedule": _interval("FLEETDECK_SYNC_INTERVAL_SECONDS", 30),
+        },
+    }
 
 
 @worker_ready.connect

@@ -309,6 +309,11 @@ SPECTACULAR_SETTINGS = {
 
 # --- Fleetdeck's own settings ---------------------------------------------
 FLEETDECK_SYNC_INTERVAL_SECONDS = env_int("FLEETDECK_SYNC_INTERVAL_SECONDS", 30, minimum=5)
+# Cloud Map namespaces and services change rarely: listed this often (instances and
+# their health follow the sync interval). docs/service-map.md.
+FLEETDECK_CLOUDMAP_CATALOG_INTERVAL_SECONDS = env_int(
+    "FLEETDECK_CLOUDMAP_CATALOG_INTERVAL_SECONDS", 900, minimum=60
+)
 # A starting worker syncs every enabled account at once (console/celery.py), instead
 # of leaving the pages empty until beat's first interval has passed.
 FLEETDECK_SYNC_ON_START = env_bool("FLEETDECK_SYNC_ON_START", True)

@@ -4,6 +4,7 @@ from deployments import views
 from deployments.redeploy.urls import urlpatterns as redeploy_urlpatterns
 from deployments.revisions.urls import urlpatterns as revisions_urlpatterns
 from deployments.rollback.urls import urlpatterns as rollback_urlpatterns
+from deployments.service_map.urls import urlpatterns as service_map_urlpatterns
 
 app_name = "deployments"
 
@@ -22,4 +23,5 @@ urlpatterns = [
     *redeploy_urlpatterns,
     *revisions_urlpatterns,
     *rollback_urlpatterns,
+    *service_map_urlpatterns,
 ]

@@ -36,6 +36,7 @@ from deployments.selectors import (
     services_query,
     tasks_query,
 )
+from deployments.service_map import service_networking_flags
 
 TABS = ("services", "tasks", "instances")
 
@@ -137,6 +138,7 @@ def service_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         "diagnosis": service_diagnose(service),
         "external_findings": external_unsupported(service=service, cluster=service.cluster),
         "part": part,
+        "networking_flags": service_networking_flags(service=service) if not part else [],
     }
     if part in ("live", "incident"):
         return render(request, f"deployments/service_detail.html#{part}", context)

@@ -13,6 +13,7 @@ from moto.ecs.models import EC2ContainerServiceBackend, ecs_backends
 from moto.ssm.models import ssm_backends
 
 from sandbox import ecs_anywhere, ecs_api, scheduler, ssm_activations
+from sandbox.cloudmap_seed import seed_service_networking
 from sandbox.ecs_model import Deployment, SandboxService, cluster_tasks, deployment_id
 from sandbox.state import ACCOUNT_ID, CLOCK
 
@@ -35,7 +36,12 @@ def _td(
         "cpu": cpu,
         "memory": memory,
         "essential": True,
-        "portMappings": [{"containerPort": port, "hostPort": 0, "protocol": "tcp"}] if port else [],
+        # Named: Service Connect's portName refers to a port mapping by its name.
+        "portMappings": (
+            [{"containerPort": port, "hostPort": 0, "protocol": "tcp", "name": "http"}]
+            if port
+            else []
+        ),
         "logConfiguration": {
             "logDriver": "awslogs",
             "options": {
@@ -256,8 +262,10 @@ def _demo() -> dict[str, Any]:
     assert web_svc is not None
     scheduler.new_deployment(web_svc, web2)
     scheduler.tick(1)
+    namespaces = seed_service_networking(east)
     return {
         "seeded": "demo",
+        "namespaces": namespaces,
         "regions": sorted(regions),
         "activation": {"id": regions["us-east-1"]["soon"].id},
         "at": datetime.now(UTC).isoformat(),

@@ -14,7 +14,7 @@ from moto.moto_server.werkzeug_app import (
 )
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from sandbox import ecs_api, scheduler, service_deployments_api, ssm_activations
+from sandbox import cloudmap_api, ecs_api, scheduler, service_deployments_api, ssm_activations
 from sandbox.control import ControlApp
 from sandbox.faults import AwsMiddleware
 from sandbox.state import CLOCK
@@ -26,6 +26,7 @@ def build_app() -> ControlApp:
     ecs_api.apply()
     service_deployments_api.apply()
     ssm_activations.apply()
+    cloudmap_api.apply()
     aws = AwsMiddleware(DomainDispatcherApplication(create_backend_app))
     return ControlApp(aws, aws)
 

@@ -29,11 +29,15 @@ class TaskDefinitionInfo:
 
 
 def _port_mappings(c: dict[str, Any]) -> list[dict[str, Any]]:
+    """``name`` is what Service Connect's ``portName`` refers to. It is kept only when
+    set, so a definition mirrored before names were kept reads the same as an unnamed
+    one (the revision diff compares port, protocol and host port, not the name)."""
     return [
         {
             "containerPort": p.get("containerPort"),
             "hostPort": p.get("hostPort"),
             "protocol": p.get("protocol", "tcp"),
+            **({"name": str(p["name"])} if p.get("name") else {}),
         }
         for p in c.get("portMappings", []) or []
     ]

@@ -1,3 +1,9 @@
+from deployments.models.cloudmap import (
+    CloudMapInstance,
+    CloudMapListing,
+    CloudMapNamespace,
+    CloudMapService,
+)
 from deployments.models.drift import DriftFinding, DriftKind, DriftSeverity
 from deployments.models.ecs import Deployment, Service, Task, TaskContainer, TaskDefinition
 from deployments.models.history import ServiceDeployment, ServiceHistoryCursor, ServiceRevision
@@ -15,6 +21,10 @@ from deployments.models.samples import ServiceSample
 __all__ = [
     "ACTIVE_STATUSES",
     "TERMINAL_STATUSES",
+    "CloudMapInstance",
+    "CloudMapListing",
+    "CloudMapNamespace",
+    "CloudMapService",
     "Deployment",
     "DriftFinding",
     "DriftKind",

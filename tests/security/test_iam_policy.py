@@ -21,6 +21,7 @@ ADAPTERS = {
     "ecs_actions.py": "ecs",
     "ecs_instances.py": "ecs",
     "ssm.py": "ssm",
+    "cloudmap.py": "servicediscovery",
     "session.py": "sts",
 }
 # Permissions a call needs besides its own action (AWS documents these):
@@ -66,6 +67,7 @@ def _called_actions() -> set[str]:
 def test_the_documented_policy_grants_every_call_the_code_makes() -> None:
     called = _called_actions()
     assert {"ecs:DescribeTasks", "ecs:UpdateService", "ssm:CreateActivation"} <= called
+    assert "servicediscovery:GetInstancesHealthStatus" in called
     missing = called - _policy_actions()
     assert not missing, f"docs/security.md's policy lacks {sorted(missing)}"
 
