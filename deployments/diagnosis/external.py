@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from clusters.models import Cluster, ContainerInstance
-from deployments.models import Service, TaskDefinition
+from deployments.models import Service, Task, TaskDefinition
 
 # AWS's "External instances (Amazon ECS Anywhere)" considerations, and the Service
 # Connect page for Service Connect.
@@ -33,14 +33,30 @@ def bound_for_external(
     task_definition: TaskDefinition | None = None,
     cluster: Cluster | None = None,
 ) -> bool:
-    """Launch type EXTERNAL, a task definition requiring EXTERNAL, or a cluster whose
-    instances are all external (asked last: the one query)."""
-    if service is not None and service.launch_type == "EXTERNAL":
-        return True
-    td = task_definition or (service.task_definition if service else None)
-    if td is not None and "EXTERNAL" in (td.requires_compatibilities or []):
+    """A service's launch type EXTERNAL; with no launch type (a capacity-provider
+    strategy) a live task on an mi- instance; a task definition on its own requiring
+    EXTERNAL; or a cluster whose instances are all external (asked last: one query)."""
+    if service is not None and service.launch_type:
+        # A launch type decides: EC2 and FARGATE tasks never land on external instances,
+        # whatever else their task definition is compatible with.
+        return service.launch_type == "EXTERNAL"
+    if service is None:
+        td = task_definition
+        if td is not None and "EXTERNAL" in (td.requires_compatibilities or []):
+            return True
+    elif _runs_a_task_on_external(service):
         return True
     return cluster is not None and cluster_external_only(cluster)
+
+
+def _runs_a_task_on_external(service: Service) -> bool:
+    """A service with no launch type (a capacity-provider strategy) with a live task on
+    an mi- instance: EC2 and FARGATE launch types never run on external instances."""
+    if service.pk is None:
+        return False
+    return Task.objects.filter(
+        service=service, gone_at__isnull=True, container_instance__is_external=True
+    ).exists()
 
 
 def external_unsupported(
@@ -48,18 +64,22 @@ def external_unsupported(
     service: Service | None = None,
     task_definition: TaskDefinition | None = None,
     cluster: Cluster | None = None,
+    runs_on_external: bool = False,
 ) -> list[Finding]:
     """What the service (and the task definition it runs, or ``task_definition``)
     uses that external instances do not support; [] when it is not bound for them.
     ``cluster``: also count it bound when the cluster has only external instances
-    (one query, run only when something unsupported is set)."""
+    (one query, run only when something unsupported is set). ``runs_on_external``:
+    the caller already knows it is (the service map asks once for a whole cluster)."""
     td = task_definition or (service.task_definition if service else None)
     found = _task_definition_findings(td) if td is not None else []
     if service is not None:
         found += _service_findings(service)
     if not found:
         return []
-    bound = bound_for_external(service=service, task_definition=task_definition, cluster=cluster)
+    bound = runs_on_external or bound_for_external(
+        service=service, task_definition=task_definition, cluster=cluster
+    )
     return found if bound else []
 
 

@@ -1,14 +1,12 @@
 """What the service map flags, as plain rules over mirrored rows (no query here).
-
-``external_discovery_unsupported`` is the map's own small EXTERNAL check: the diagnosis
-catalogue (``deployments/diagnosis/``) grows a general one in parallel; at merge the
-two become one truth (see docs/notes/issue-17-map.md).
-"""
+What external instances cannot do is the diagnosis's EXTERNAL check
+(``deployments.diagnosis.external_unsupported``); the map shows its discovery findings."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
+from deployments.diagnosis import external_unsupported
 from deployments.models import CloudMapService, Service
 
 # AWS: with the bridge and host network modes a service registry needs SRV records
@@ -20,24 +18,22 @@ def uses_service_connect(service: Service) -> bool:
     return bool((service.service_connect_configuration or {}).get("enabled"))
 
 
+# The EXTERNAL check's findings that stop traffic reaching a service by name.
+DISCOVERY_FINDINGS = ("external-service-connect", "external-service-discovery")
+
+
 def external_discovery_unsupported(service: Service, *, on_external: bool) -> str | None:
     """Service Connect or service discovery on a service that runs on external
-    instances: ECS Anywhere supports neither, so the service gets no traffic by them.
-    ``on_external``: its launch type is EXTERNAL or a live task runs on an mi- instance."""
-    if not on_external:
+    instances (ECS Anywhere supports neither: no traffic reaches it by its names), in
+    the EXTERNAL check's words. ``on_external``: known to run on external instances."""
+    findings = [
+        f
+        for f in external_unsupported(service=service, runs_on_external=on_external)
+        if f.code in DISCOVERY_FINDINGS
+    ]
+    if not findings:
         return None
-    kinds = []
-    if uses_service_connect(service):
-        kinds.append("Service Connect")
-    if service.service_registries:
-        kinds.append("service discovery")
-    if not kinds:
-        return None
-    return (
-        f"{' and '.join(kinds)} configured, but the service runs on external instances, "
-        "where ECS Anywhere supports neither Service Connect nor service discovery: "
-        "no traffic reaches it that way."
-    )
+    return "; ".join(f"{f.setting}: {f.message}" for f in findings) + "."
 
 
 def srv_records_needed(

@@ -1,30 +1,19 @@
 """The service page's networking flags: the map's rules (``flags``) for one service, in
 one query (the page has a query budget): the Cloud Map services behind its names with
-their instance counts (plus its live tasks on external instances when it has no launch
-type, i.e. a capacity-provider strategy)."""
+their instance counts. Service Connect or discovery on external instances is the
+EXTERNAL check's finding, shown by the page's "Not supported on external instances"."""
 
 from __future__ import annotations
 
 from django.db.models import Q
 
-from deployments.models import CloudMapService, Service, Task
+from deployments.models import CloudMapService, Service
 from deployments.service_map.flags import (
-    external_discovery_unsupported,
     no_healthy_instance,
     srv_records_needed,
     uses_service_connect,
 )
 from deployments.service_map.selectors import with_instance_counts
-
-
-def _runs_on_external(service: Service) -> bool:
-    """EXTERNAL launch type, or (a capacity-provider service, no launch type) a live
-    task on an mi- instance. EC2 and FARGATE tasks never run on external instances."""
-    if service.launch_type:
-        return service.launch_type == "EXTERNAL"
-    return Task.objects.filter(
-        service=service, gone_at__isnull=True, container_instance__is_external=True
-    ).exists()
 
 
 def _names_query(service: Service, discovery: list[str], ref: str) -> Q:
@@ -36,14 +25,15 @@ def _names_query(service: Service, discovery: list[str], ref: str) -> Q:
 
 
 def service_networking_flags(*, service: Service) -> list[str]:
-    """What the map flags about ``service``: Service Connect or service discovery on
-    external instances, A records where bridge/host needs SRV, and each name it offers
-    with no healthy instance. Reads ``service.cluster`` and ``service.task_definition``."""
+    """What the map flags about ``service``: A records where bridge/host needs SRV, and
+    each name it offers with no healthy instance. Reads ``service.cluster`` and
+    ``service.task_definition``."""
     connect = service.service_connect_configuration or {}
     if not (uses_service_connect(service) or service.service_registries):
         return []
-    flag = external_discovery_unsupported(service, on_external=_runs_on_external(service))
-    flags = [flag] if flag else []
+    # What external instances cannot do is on the page already, from the EXTERNAL
+    # check (deployments.diagnosis); these are the map's own flags.
+    flags: list[str] = []
     offers = connect.get("services") or [] if uses_service_connect(service) else []
     discovery = [str(o.get("discoveryName") or o.get("portName") or "") for o in offers]
     ref = str(

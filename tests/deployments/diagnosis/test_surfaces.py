@@ -114,13 +114,19 @@ def test_an_external_service_with_service_discovery_is_flagged(viewer_client: Cl
     html = viewer_client.get(f"/services/{svc.pk}/compare?from=plc:2&to=plc:3").content.decode()
     assert 'data-finding="external-awsvpc"' in html
 
-    # The same settings on EC2 are fine; a cluster of only external instances binds it.
+    # The same settings on EC2 are fine: a launch type decides, even in a cluster of
+    # only external instances (an EC2 task never lands on one).
     ec2 = fleet.service(c, "ec2", task_definition=_td("ec2", network_mode="awsvpc"),
                         launch_type="EC2", service_registries=[{"registryArn": "x"}])  # fmt: skip
     assert external_unsupported(service=ec2) == []
-    assert external_unsupported(service=ec2, cluster=c) == []  # no instance in it yet
+    # No launch type (a capacity-provider strategy): a cluster of only external
+    # instances binds it.
+    cp = fleet.service(c, "cp", task_definition=_td("cp", network_mode="awsvpc"),
+                       launch_type="", service_registries=[{"registryArn": "x"}])  # fmt: skip
+    assert external_unsupported(service=cp, cluster=c) == []  # no instance in it yet
     fleet.instance(c, is_external=True, ec2_instance_id="mi-0e1")
-    codes = [f.code for f in external_unsupported(service=ec2, cluster=c)]
+    assert external_unsupported(service=ec2, cluster=c) == []
+    codes = [f.code for f in external_unsupported(service=cp, cluster=c)]
     assert codes == ["external-awsvpc", "external-service-discovery"]
     fleet.instance(c, is_external=False)
-    assert external_unsupported(service=ec2, cluster=c) == []
+    assert external_unsupported(service=cp, cluster=c) == []

@@ -20,7 +20,9 @@ def _cm(*types: str) -> CloudMapService:
 def test_external_needs_discovery_configured_and_external_placement() -> None:
     both = Service(service_connect_configuration={"enabled": True}, service_registries=REGISTRY)
     message = external_discovery_unsupported(both, on_external=True)
-    assert message and message.startswith("Service Connect and service discovery configured")
+    # In the EXTERNAL check's words (deployments.diagnosis), both findings.
+    assert message and "Service Connect is not supported on external instances" in message
+    assert "service discovery is not supported on external instances" in message
     assert external_discovery_unsupported(both, on_external=False) is None
     disabled = Service(service_connect_configuration={"enabled": False}, service_registries=[])
     assert external_discovery_unsupported(disabled, on_external=True) is None

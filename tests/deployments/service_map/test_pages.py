@@ -50,13 +50,16 @@ def test_the_external_service_is_flagged_on_the_map_and_its_page(
     html = viewer_client.get(f"/clusters/{edge.pk}/map/").content.decode()
     assert "map-flagged" in html
     assert 'data-flag-subject="metrics"' in html
-    assert "ECS Anywhere supports neither" in html and "needs SRV records" in html
+    assert "service discovery is not supported on external instances" in html
+    assert "needs SRV records" in html
     assert "metrics.edge.internal: no instance registered in Cloud Map." in html
     metrics = Service.objects.get(name="metrics")
     page = viewer_client.get(f"/services/{metrics.pk}/").content.decode()
     assert 'id="service-networking"' in page
-    assert page.count("<li data-flag>") == 3
-    assert "ECS Anywhere supports neither" in page and "needs SRV records" in page
+    assert page.count("<li data-flag>") == 2
+    assert "needs SRV records" in page
+    # Discovery on external instances: the EXTERNAL check's card, once on the page.
+    assert page.count("service discovery is not supported on external instances") == 1
 
 
 def test_bad_input_and_anonymous(fleet: Any, viewer_client: Client, anon_client: Client) -> None:

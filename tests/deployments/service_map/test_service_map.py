@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from clusters.models import Cluster
+from deployments.diagnosis import external_unsupported
 from deployments.models import CloudMapInstance, CloudMapNamespace, CloudMapService, Service
 from deployments.service_map import service_map, service_networking_flags
 from deployments.service_map.cloudmap_sync import cloudmap_catalog_sync, cloudmap_instances_sync
@@ -55,10 +56,15 @@ def test_the_external_service_with_service_discovery_is_flagged(sandbox: Any) ->
     [entry] = smap.services.values()
     assert entry.service.name == "metrics" and entry.is_provider
     external, srv = entry.flags
-    assert "service discovery configured" in external and "external instances" in external
+    assert "service discovery is not supported on external instances" in external
     assert "A records" in srv and "bridge network mode needs SRV" in srv
     metrics = Service.objects.get(name="metrics")
-    assert service_networking_flags(service=metrics) == [external, srv, name.flag]
+    # The page shows the map's own flags; the external one is the EXTERNAL check's
+    # finding, which the page shows in its own card (one truth, one wording).
+    assert service_networking_flags(service=metrics) == [srv, name.flag]
+    findings = external_unsupported(service=metrics)
+    assert "external-service-discovery" in {f.code for f in findings}
+    assert all(f"{f.setting}: {f.message}" in external for f in findings if "discovery" in f.code)
     # The EC2 services of the shop are not flagged on their page.
     assert service_networking_flags(service=Service.objects.get(name="web")) == []
 
@@ -142,7 +148,7 @@ def test_a_capacity_provider_service_is_external_when_its_tasks_are(sandbox: Any
     metrics = Service.objects.select_related("cluster", "task_definition").get(name="metrics")
     Service.objects.filter(pk=metrics.pk).update(launch_type="")
     metrics.launch_type = ""
-    assert not any("external instances" in f for f in service_networking_flags(service=metrics))
+    assert external_unsupported(service=metrics) == []
     instance = ContainerInstance.objects.get(cluster=metrics.cluster, is_external=True)
     Task.objects.create(
         arn="arn:aws:ecs:us-east-1:1:task/edge/t1",
@@ -151,7 +157,8 @@ def test_a_capacity_provider_service_is_external_when_its_tasks_are(sandbox: Any
         container_instance=instance,
         last_status="RUNNING",
     )
-    page_flags = service_networking_flags(service=metrics)
-    assert any("external instances" in f for f in page_flags)
+    # The map and the page agree: both ask the one EXTERNAL check.
+    findings = external_unsupported(service=metrics)
+    assert "external-service-discovery" in {f.code for f in findings}
     [entry] = service_map(cluster=metrics.cluster).services.values()
-    assert entry.flags == page_flags[: len(entry.flags)]
+    assert any("not supported on external instances" in f for f in entry.flags)
