@@ -36,6 +36,7 @@ from clusters.mirror.sync import (
 from clusters.models import AwsAccount, Cluster, SyncRun
 from deployments.deployment_history import cluster_history_sync
 from deployments.health import health_refresh
+from deployments.logs import last_words_queue
 from deployments.models import Service
 from deployments.task_sync import cluster_tasks_sync, service_tasks_sync
 from deployments.workload_sync import STOPPED, cluster_services_sync, services_fetch
@@ -60,6 +61,7 @@ def cluster_sync(
         )
     finally:
         _health_refresh_quietly(cluster_id)
+        _last_words_queue_quietly(cluster_id)
 
 
 def _health_refresh_quietly(cluster_id: int) -> None:
@@ -69,6 +71,15 @@ def _health_refresh_quietly(cluster_id: int) -> None:
         health_refresh(cluster_ids=[cluster_id])
     except Exception:
         log.exception("health refresh after the sync of cluster %s failed", cluster_id)
+
+
+def _last_words_queue_quietly(cluster_id: int) -> None:
+    """Queue the reads of newly failed containers' last lines (deployments.logs): one
+    log call each, by a worker, capped per sync. Never fails the sync."""
+    try:
+        last_words_queue(cluster_id=cluster_id)
+    except Exception:
+        log.exception("queueing last words after the sync of cluster %s failed", cluster_id)
 
 
 def _cluster_sync(

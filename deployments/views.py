@@ -3,6 +3,7 @@ tasks, and "Sync now" with its progress fragment."""
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
@@ -20,6 +21,7 @@ from clusters.core.roles import OPERATOR, VIEWER, has_role, role_required
 from clusters.mirror.selectors import clusters_overview, instances_query, paginate
 from clusters.mirror.sync import sync_run_start
 from clusters.models import AwsAccount, Cluster, ContainerInstance, Event, EventSource, SyncRun
+from deployments.logs import logs_may_read, task_logs_panels
 from deployments.models import Deployment, Service, Task
 from deployments.revisions.selectors import changes_attach, with_previous
 from deployments.selectors import (
@@ -157,13 +159,18 @@ def task_detail(request: HttpRequest, pk: int) -> HttpResponse:
         ),
         pk=pk,
     )
+    containers = list(task.containers.all())
+    allowed = logs_may_read(request.user)
     return render(
         request,
         "deployments/task_detail.html",
         {
             "section": "tasks",
             "task": task,
-            "containers": list(task.containers.all()),
+            "containers": containers,
+            "logs_allowed": allowed,
+            "logs_min_role": settings.FLEETDECK_LOGS_MIN_ROLE,
+            "logs_panels": task_logs_panels(task, containers) if allowed else [],
         },
     )
 

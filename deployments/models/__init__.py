@@ -1,6 +1,7 @@
 from deployments.models.drift import DriftFinding, DriftKind, DriftSeverity
 from deployments.models.ecs import Deployment, Service, Task, TaskContainer, TaskDefinition
 from deployments.models.history import ServiceDeployment, ServiceHistoryCursor, ServiceRevision
+from deployments.models.logs import ContainerLastWords, LastWordsState, LogSource
 from deployments.models.redeploy import (
     ACTIVE_STATUSES,
     TERMINAL_STATUSES,
@@ -15,10 +16,13 @@ from deployments.models.samples import ServiceSample
 __all__ = [
     "ACTIVE_STATUSES",
     "TERMINAL_STATUSES",
+    "ContainerLastWords",
     "Deployment",
     "DriftFinding",
     "DriftKind",
     "DriftSeverity",
+    "LastWordsState",
+    "LogSource",
     "Redeploy",
     "RedeployBatch",
     "RedeployKind",

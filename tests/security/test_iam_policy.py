@@ -22,6 +22,7 @@ ADAPTERS = {
     "ecs_instances.py": "ecs",
     "ssm.py": "ssm",
     "session.py": "sts",
+    "logs.py": "logs",
 }
 # Permissions a call needs besides its own action (AWS documents these):
 # CreateActivation with Tags needs ssm:AddTagsToResource, and its IamRole needs
