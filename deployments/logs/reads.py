@@ -56,7 +56,7 @@ class LogsView:
 
     @property
     def live(self) -> bool:
-        return self.mode == "tail" and not self.container.task.is_final
+        return self.mode == "tail" and bool(self.target.kind) and not self.container.task.is_final
 
 
 def _key(task_id: int, name: str, mode: str, arg: str, limit: int) -> str:
