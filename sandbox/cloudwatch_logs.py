@@ -15,6 +15,7 @@ tests, so the events are stored in the stream directly, stamped with sandbox tim
 
 from __future__ import annotations
 
+import itertools
 import logging
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
     from sandbox.ecs_model import SandboxTask
 
 log = logging.getLogger(__name__)
+_steps = itertools.count(1)
 
 
 def streams(task: SandboxTask) -> list[tuple[str, str, str, str]]:
@@ -83,7 +85,8 @@ def started(task: SandboxTask) -> None:
     )
 
 
-def running(task: SandboxTask, step: int) -> None:
+def running(task: SandboxTask) -> None:
+    step = next(_steps)
     write(task, [f"{{name}} heartbeat {step}: processed {17 + step % 23} items"])
 
 

@@ -257,7 +257,7 @@ def _advance(
     if task.last_status == "STOPPED":
         return
     if task.last_status == "RUNNING" and task.desired_status == "RUNNING":
-        cloudwatch_logs.running(task, task.version)
+        cloudwatch_logs.running(task)
     ci = instances.get(task.container_instance_arn or "")
     # A disconnected agent can neither start nor stop anything on its machine.
     if ci is not None and not ci.agent_connected and ci.status != "INACTIVE":

@@ -83,8 +83,10 @@ def log_events_page(
         raise _missing(exc) from exc
     events = answer.get("events") or []
     token = answer.get("nextBackwardToken")
-    # AWS returns the token it was given when nothing older is left.
-    older = token if events and token and token != before else None
+    # Fewer lines than asked for: the stream's start was reached. (AWS also returns
+    # the token it was given once nothing older is left.)
+    full = len(events) >= kwargs["limit"]
+    older = token if full and token and token != before else None
     return LogPage(lines=[_line(e) for e in events], older=older)
 
 

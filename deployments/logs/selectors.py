@@ -16,6 +16,10 @@ class ContainerLogsPanel:
     target: LogTarget
     last_words: ContainerLastWords | None
 
+    @property
+    def last_lines(self) -> list[ShownLine]:
+        return lines_for_display(self.last_words.lines if self.last_words else [])
+
 
 def task_logs_panels(task: Task, containers: list[TaskContainer]) -> list[ContainerLogsPanel]:
     """One panel per container: where its logs are and its kept last words (two

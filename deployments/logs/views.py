@@ -56,8 +56,13 @@ def task_logs(request: HtmxHttpRequest, pk: int) -> HttpResponse:
             "view": view,
             "lines": lines_for_display(view.lines),
             "poll": poll,
-            "self_url": _url(pk, **params),
-            "older_url": _url(pk, container=name, cursor=view.older) if view.older else "",
+            "self_url": _url(pk, **params, part="page"),
+            # The first answer of a tail or a search carries the slot older pages go in;
+            # its polls replace only the page below that slot.
+            "wrap": mode != "older" and request.GET.get("part") != "page",
+            "older_url": _url(pk, container=name, cursor=view.older, part="page")
+            if view.older
+            else "",
             "task": container.task,
         },
     )

@@ -6,7 +6,9 @@ a request, and the logs role."""
 
 from __future__ import annotations
 
+import html
 from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 from django.core.cache import cache
@@ -166,15 +168,25 @@ def test_running_task_tail_older_pages_and_search(
     tail = _fragment(viewer_client, task).content.decode()
     assert "every 3s [document.visibilityState==&#x27;visible&#x27;" in tail or "every 3s" in tail
     assert tail.count('class="log-line') == 2 and "Older lines" in tail
-    cursor = tail.split("cursor=", 1)[1].split('"', 1)[0]
+    older_url = html.unescape(
+        tail.split('class="logs-older-button" hx-get="', 1)[1].split('"', 1)[0]
+    )
+    cursor = parse_qs(urlsplit(older_url).query)["cursor"][0]
+    assert 'hx-target="previous .logs-older"' in tail and tail.startswith(
+        '<div class="logs-older">'
+    )
     older = viewer_client.get(
-        reverse("deployments:task-logs", args=[task.pk]) + f"?container=app&cursor={cursor}",
+        reverse("deployments:task-logs", args=[task.pk])
+        + "?"
+        + urlencode({"container": "app", "cursor": cursor}),
         HTTP_HX_REQUEST="true",
     )
     assert "Loading" in older.content.decode()
     run_log_jobs()
     older = viewer_client.get(
-        reverse("deployments:task-logs", args=[task.pk]) + f"?container=app&cursor={cursor}",
+        reverse("deployments:task-logs", args=[task.pk])
+        + "?"
+        + urlencode({"container": "app", "cursor": cursor}),
         HTTP_HX_REQUEST="true",
     ).content.decode()
     assert older.count('class="log-line') == 2 and older not in tail
