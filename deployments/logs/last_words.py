@@ -1,6 +1,7 @@
 """Last words: the final lines of a container that failed, kept in the database.
 
-After each cluster sync (``deployments.sync``), ``last_words_queue`` finds containers
+After each cluster sync that stopped a failed container, ``deployments.sync`` queues
+``last_words_queue`` (a worker job, so the sync never waits for it); it finds containers
 of tasks that stopped recently with a non-zero exit code or an OOM and that have no
 ``ContainerLastWords`` row yet, creates one ``pending`` row each (at most
 ``FLEETDECK_LAST_WORDS_PER_SYNC``, newest stops first; the rest wait for the next
@@ -13,41 +14,19 @@ container's last words are read once, whatever is delivered twice.
 from __future__ import annotations
 
 import json
-from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from clusters.core.jobs import job_enqueue
 from deployments.logs.fetch import logs_fetch
 from deployments.logs.sources import log_target
 from deployments.models import ContainerLastWords, LastWordsState, TaskContainer
+from deployments.selectors import failed_containers_without_last_words
 
 KEEP_TASK = "deployments.logs.tasks.keep_last_words"
-# Stops older than this are history by the time we look (AWS itself forgets stopped
-# tasks after about an hour); a first sync of a big fleet does not read them all.
-RECENT = timedelta(hours=6)
-OOM_MARKER = "OutOfMemory"
-
-
-def failed_containers(cluster_id: int) -> Any:
-    """Containers of recently stopped tasks that exited non-zero or were OOM-killed
-    and whose last words were never asked for (one query)."""
-    failed = (Q(exit_code__isnull=False) & ~Q(exit_code=0)) | Q(reason__contains=OOM_MARKER)
-    return (
-        TaskContainer.objects.filter(
-            failed,
-            task__cluster_id=cluster_id,
-            task__last_status="STOPPED",
-            task__stopped_at__gte=timezone.now() - RECENT,
-            last_words__isnull=True,
-        )
-        .order_by("-task__stopped_at", "pk")
-        .values_list("pk", flat=True)
-    )
 
 
 def last_words_queue(*, cluster_id: int) -> int:
@@ -57,7 +36,9 @@ def last_words_queue(*, cluster_id: int) -> int:
     if cap <= 0:
         return 0
     queued = 0
-    for container_id in list(failed_containers(cluster_id)[:cap]):
+    for container_id in list(
+        failed_containers_without_last_words(cluster_id).values_list("pk", flat=True)[:cap]
+    ):
         try:
             with transaction.atomic():
                 row = ContainerLastWords.objects.create(container_id=container_id)

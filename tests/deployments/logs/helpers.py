@@ -4,18 +4,19 @@ functions called directly, as tests/clusters/docker_hosts/test_views.py does).""
 from __future__ import annotations
 
 from clusters.models import QueuedJob
-from deployments.logs.tasks import fetch_logs, keep_last_words
+from deployments.logs.tasks import fetch_logs, keep_last_words, queue_last_words
 
 TASKS = {
     "deployments.logs.tasks.fetch_logs": fetch_logs,
     "deployments.logs.tasks.keep_last_words": keep_last_words,
+    "deployments.logs.tasks.queue_last_words": queue_last_words,
 }
 
 
 def run_log_jobs() -> int:
-    """Run every queued log job once (newest last); how many ran."""
+    """Run every queued log job, and the jobs they queue, once each; how many ran."""
     ran = 0
-    for job in QueuedJob.objects.filter(task_name__in=TASKS).order_by("pk"):
+    while job := QueuedJob.objects.filter(task_name__in=TASKS).order_by("pk").first():
         TASKS[job.task_name](*job.args)
         job.delete()  # run: a worker would not see it again
         ran += 1

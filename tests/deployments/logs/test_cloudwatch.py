@@ -91,14 +91,17 @@ def test_oom_killed_task_lines_on_page_and_api_and_last_words_outlive_the_stream
     container = TaskContainer.objects.get(task=task, name="app")
     assert container.exit_code == 137 and "OutOfMemoryError" in container.reason
 
-    # The sync queued one read of the failed container's last words; the worker keeps them.
-    words = ContainerLastWords.objects.get(container=container)
-    assert words.state == "pending"
-    assert QueuedJob.objects.filter(task_name="deployments.logs.tasks.keep_last_words").count() == 1
+    # The sync queued the read of the failed container's last words (by task name); the
+    # worker creates the container's row and reads its last lines with one call.
+    assert not ContainerLastWords.objects.exists()
+    assert (
+        QueuedJob.objects.filter(task_name="deployments.logs.tasks.queue_last_words").count() == 1
+    )
     before = sandbox.client.request_counts()
-    assert run_log_jobs() == 1
+    assert run_log_jobs() == 2  # queue_last_words, then keep_last_words
     after = sandbox.client.request_counts()
     assert sum(after.values()) - sum(before.values()) == 1  # one GetLogEvents
+    words = ContainerLastWords.objects.get(container=container)
     words.refresh_from_db()
     assert words.state == "kept" and words.source == "cloudwatch"
     messages = [line["message"] for line in words.lines]
@@ -203,11 +206,15 @@ def test_last_words_are_capped_per_sync(sandbox: Any, settings: Any) -> None:
         sandbox.client.stop_task(arn, exit_code=1, reason="boom")
     settings.FLEETDECK_LAST_WORDS_PER_SYNC = 2
     _sync(account)
-    assert ContainerLastWords.objects.count() == 2
+    assert (
+        QueuedJob.objects.filter(task_name="deployments.logs.tasks.queue_last_words").count() == 1
+    )
     cluster = Cluster.objects.get(name="edge")
-    assert last_words_queue(cluster_id=cluster.pk) == 1
-    assert last_words_queue(cluster_id=cluster.pk) == 0
-    assert run_log_jobs() == 3
+    assert last_words_queue(cluster_id=cluster.pk) == 2  # the cap
+    assert last_words_queue(cluster_id=cluster.pk) == 1  # the rest, next time
+    assert last_words_queue(cluster_id=cluster.pk) == 0  # never twice
+    assert ContainerLastWords.objects.count() == 3
+    assert run_log_jobs() == 4  # the sync's queue job (nothing left) and three reads
     assert set(ContainerLastWords.objects.values_list("state", flat=True)) == {"kept"}
     assert all(
         w.lines[-1]["message"] == "exiting with status 1" for w in ContainerLastWords.objects.all()
