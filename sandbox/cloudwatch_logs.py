@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import itertools
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from moto.logs.models import logs_backends
 
@@ -32,11 +32,11 @@ _steps = itertools.count(1)
 
 def streams(task: SandboxTask) -> list[tuple[str, str, str, str]]:
     """(region, group, stream, container name) of each awslogs container of ``task``."""
-    found = []
+    found: list[tuple[str, str, str, str]] = []
     task_id = task.task_arn.rsplit("/", 1)[-1]
     for cdef in task.task_definition.container_definitions:
-        conf = cdef.get("logConfiguration") or {}
-        options = conf.get("options") or {}
+        conf = cast("dict[str, Any]", cdef.get("logConfiguration") or {})
+        options: dict[str, Any] = conf.get("options") or {}
         group = options.get("awslogs-group")
         if conf.get("logDriver") != "awslogs" or not group:
             continue

@@ -32,7 +32,9 @@ class LineSerializer(serializers.Serializer[dict[str, Any]]):
 class LogsSerializer(serializers.Serializer[dict[str, Any]]):
     task = serializers.CharField(help_text="task ARN")
     container = serializers.CharField()
-    source = serializers.ChoiceField(choices=["cloudwatch", "docker", "kept", ""])
+    source = serializers.ChoiceField(  # type: ignore[assignment]
+        choices=["cloudwatch", "docker", "kept", ""]
+    )
     lines = LineSerializer(many=True, help_text="oldest first")
     fetched_at = serializers.DateTimeField(allow_null=True)
     live = serializers.BooleanField(help_text="the task runs: newer lines may come")

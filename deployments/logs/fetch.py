@@ -40,7 +40,7 @@ def _cloudwatch(task: Task, target: LogTarget, mode: str, arg: str, limit: int) 
 
 
 def _docker(target: LogTarget, mode: str, arg: str, limit: int) -> dict[str, Any]:
-    host = DockerHost.objects.filter(pk=target.host_id).first()
+    host = DockerHost.objects.filter(pk=target.host_id or 0).first()
     if host is None:
         raise DockerHostError("the Docker host is no longer configured")
     until = datetime.fromisoformat(arg) if mode == "older" and arg else None

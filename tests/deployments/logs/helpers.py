@@ -3,10 +3,12 @@ functions called directly, as tests/clusters/docker_hosts/test_views.py does).""
 
 from __future__ import annotations
 
+from typing import Any
+
 from clusters.models import QueuedJob
 from deployments.logs.tasks import fetch_logs, keep_last_words, queue_last_words
 
-TASKS = {
+TASKS: dict[str, Any] = {
     "deployments.logs.tasks.fetch_logs": fetch_logs,
     "deployments.logs.tasks.keep_last_words": keep_last_words,
     "deployments.logs.tasks.queue_last_words": queue_last_words,

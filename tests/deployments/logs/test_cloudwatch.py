@@ -186,13 +186,13 @@ def test_running_task_tail_older_pages_and_search(
     )
     assert "Loading" in older.content.decode()
     run_log_jobs()
-    older = viewer_client.get(
+    older_html = viewer_client.get(
         reverse("deployments:task-logs", args=[task.pk])
         + "?"
         + urlencode({"container": "app", "cursor": cursor}),
         HTTP_HX_REQUEST="true",
     ).content.decode()
-    assert older.count('class="log-line') == 2 and older not in tail
+    assert older_html.count('class="log-line') == 2 and older_html not in tail
     _fragment(viewer_client, task, q="starting")
     run_log_jobs()
     found = _fragment(viewer_client, task, q="starting").content.decode()
