@@ -23,19 +23,19 @@ MAX_LIMIT = 1000
 RETRY_AFTER = 2
 
 
-class LineSerializer(serializers.Serializer[dict[str, Any]]):
+class LogLineSerializer(serializers.Serializer[dict[str, Any]]):
     at = serializers.DateTimeField(allow_null=True)
     stream = serializers.CharField(help_text="stdout or stderr where the source tells them apart")
     message = serializers.CharField(help_text="redacted (docs/logs.md)")
 
 
-class LogsSerializer(serializers.Serializer[dict[str, Any]]):
+class TaskLogsSerializer(serializers.Serializer[dict[str, Any]]):
     task = serializers.CharField(help_text="task ARN")
     container = serializers.CharField()
     source = serializers.ChoiceField(  # type: ignore[assignment]
         choices=["cloudwatch", "docker", "kept", ""]
     )
-    lines = LineSerializer(many=True, help_text="oldest first")
+    lines = LogLineSerializer(many=True, help_text="oldest first")
     fetched_at = serializers.DateTimeField(allow_null=True)
     live = serializers.BooleanField(help_text="the task runs: newer lines may come")
     pending = serializers.BooleanField(help_text="a fetch is queued; ask again after Retry-After")
@@ -61,8 +61,8 @@ def _limit(request: Request) -> int:
         ),
     ],
     responses={
-        200: LogsSerializer,
-        202: LogsSerializer,
+        200: TaskLogsSerializer,
+        202: TaskLogsSerializer,
         400: OpenApiTypes.OBJECT,
         403: OpenApiTypes.OBJECT,
         404: OpenApiTypes.OBJECT,
