@@ -54,10 +54,15 @@ def _limit(request: Request) -> int:
     operation_id="task_logs",
     parameters=[
         OpenApiParameter(
-            "container", OpenApiTypes.STR, required=True, description="container name"
+            "container",
+            {"type": "string", "minLength": 1},
+            required=True,
+            description="container name",
         ),
         OpenApiParameter(
-            "limit", OpenApiTypes.INT, description=f"lines, 1-{MAX_LIMIT}; default 100"
+            "limit",
+            {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT},
+            description=f"lines, 1-{MAX_LIMIT}; default 100",
         ),
     ],
     responses={

@@ -43,7 +43,10 @@ def _docker(target: LogTarget, mode: str, arg: str, limit: int) -> dict[str, Any
     host = DockerHost.objects.filter(pk=target.host_id or 0).first()
     if host is None:
         raise DockerHostError("the Docker host is no longer configured")
-    until = datetime.fromisoformat(arg) if mode == "older" and arg else None
+    try:
+        until = datetime.fromisoformat(arg) if mode == "older" and arg else None
+    except ValueError:
+        raise DockerHostError("not a cursor this page gave out") from None
     tail = DOCKER_SEARCH_LINES if mode == "search" else limit
     got = container_logs(host_endpoint(host), target.container_id, tail=tail, until=until)
     if mode == "search":

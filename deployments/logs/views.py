@@ -7,13 +7,14 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 from django.core.exceptions import PermissionDenied
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.views.decorators.http import require_GET
 
 from clusters.core.htmx import HtmxHttpRequest
+from clusters.core.inputs import db_id
 from clusters.core.roles import VIEWER, role_required
 from deployments.logs.reads import DEFAULT_LIMIT, logs_may_read, logs_read
 from deployments.logs.selectors import lines_for_display
@@ -34,6 +35,8 @@ def task_logs(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     if not logs_may_read(request.user):
         raise PermissionDenied("Reading container logs needs a higher role.")
     name = request.GET.get("container", "")
+    if db_id(str(pk)) is None:
+        raise Http404("No such task.")
     container = get_object_or_404(
         TaskContainer.objects.select_related("task__cluster", "task__task_definition"),
         task_id=pk,

@@ -82,6 +82,13 @@ def test_linked_host_logs_with_streams_marked_and_a_live_tail(
     later = _poll(viewer_client, task).content.decode()
     assert max(_numbers(later, "stdout")) > newest  # new lines on the next poll
 
+    # A forged "older" cursor is an error on the page, not a stuck worker.
+    url = reverse("deployments:task-logs", args=[task.pk])
+    viewer_client.get(url, {"container": "web", "cursor": "nonsense"}, HTTP_HX_REQUEST="true")
+    run_log_jobs()
+    bad = viewer_client.get(url, {"container": "web", "cursor": "nonsense"}, HTTP_HX_REQUEST="true")
+    assert "not a cursor this page gave out" in bad.content.decode()
+
     # The task stops: the tail stops polling (HTTP 286).
     Task.objects.filter(pk=task.pk).update(last_status="STOPPED")
     run_log_jobs()
