@@ -242,6 +242,8 @@ def main() -> int:
     proc, url = start_sandbox()
     try:
         setup_django(os.path.join(tmp, "bench.sqlite3"))
+        from django.conf import settings
+
         from clusters.aws.session import clients_forget
         from clusters.models import AwsAccount
         from deployments.models import ServiceDeployment, ServiceRevision, TaskDefinition
@@ -326,11 +328,20 @@ def main() -> int:
                 f"{op:<28}{calls_full.get(op, 0):>8}{minimum.get(op, 0):>9}"
                 f"{calls_resync.get(op, 0):>11}{min_resync.get(op, 0):>9}"
             )
+        # Last words (deployments.logs): no log call in the sync itself; after a sync
+        # that saw failed containers, a worker makes one GetLogEvents per newly failed
+        # container, at most FLEETDECK_LAST_WORDS_PER_SYNC of them.
+        cap = f"<={settings.FLEETDECK_LAST_WORDS_PER_SYNC}"
+        print(f"{'GetLogEvents (last words)*':<28}{0:>8}{cap:>9}{0:>11}{cap:>9}")
         total, total_min = sum(calls_full.values()), sum(minimum.values())
         print(f"{'total (full sync)':<28}{total:>8}{total_min:>9}   ratio {total / total_min:.2f}")
         rs, rs_min = sum(calls_resync.values()), sum(min_resync.values())
         print(f"{'total (re-sync)':<28}{rs:>8}{rs_min:>9}   ratio {rs / rs_min:.2f}")
         print()
+        print(
+            "* by a worker after the sync, one per newly failed container, capped per sync "
+            f"(FLEETDECK_LAST_WORDS_PER_SYNC={settings.FLEETDECK_LAST_WORDS_PER_SYNC})"
+        )
         print(f"median of {args.repeat}:")
         print(
             f"  full sync        {med(full):6.2f}s   bare boto3 {med(bare_full):6.2f}s   "

@@ -26,6 +26,7 @@ app.autodiscover_tasks(
         "deployments",
         "deployments.drift",
         "deployments.health",
+        "deployments.logs",
         "deployments.redeploy",
         "deployments.samples",
         "deployments.service_map",

@@ -10,28 +10,10 @@ it logs ("ActivationCode": "...") reaches the log with the code masked.
 from __future__ import annotations
 
 import logging
-import re
 
-_NAMES = r"ActivationCode|activation_code|SecretAccessKey|SessionToken|aws_secret_access_key"
-_SECRET_FIELDS = re.compile(
-    # JSON bodies as botocore logs them (text, bytes repr, escaped quotes) and dict reprs:
-    # "ActivationCode":"…", {\"SecretAccessKey\": \"…\"}, 'SessionToken': '…', key=…
-    rf"""(?P<key>\\?["']?(?:{_NAMES})\\?["']?\s*[:=]\s*\\?["']?)(?P<value>[^"'\\,}}\s<]+)"""
-    # XML bodies of query-protocol services (STS AssumeRole): <SecretAccessKey>…</…>
-    rf"|(?P<tag><(?:{_NAMES})>)(?P<tagged>[^<]+)"
-    # The install command: --activation-code …
-    r"|(?P<flag>--activation-code\s+)(?P<flagged>\S+)"
-)
-MASK = "***"
+from clusters.core.redaction import MASK, redact
 
-
-def _mask(match: re.Match[str]) -> str:
-    prefix = match.group("key") or match.group("tag") or match.group("flag")
-    return prefix + MASK
-
-
-def redact(text: str) -> str:
-    return _SECRET_FIELDS.sub(_mask, text)
+__all__ = ["MASK", "RedactSecrets", "redact"]
 
 
 class RedactSecrets(logging.Filter):

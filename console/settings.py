@@ -380,6 +380,15 @@ FLEETDECK_CRASH_LOOP_STOPS = env_int("FLEETDECK_CRASH_LOOP_STOPS", 3, minimum=1)
 FLEETDECK_CRASH_LOOP_MINUTES = env_int("FLEETDECK_CRASH_LOOP_MINUTES", 10, minimum=1)
 FLEETDECK_HEALTH_INTERVAL_SECONDS = env_int("FLEETDECK_HEALTH_INTERVAL_SECONDS", 30, minimum=5)
 FLEETDECK_ALERT_INTERVAL_SECONDS = env_int("FLEETDECK_ALERT_INTERVAL_SECONDS", 60, minimum=10)
+# Container logs (deployments/logs, docs/logs.md): the least role that may read them
+# (logs can hold what applications print), how many failed containers' last lines one
+# sync keeps (one log call each, made by a worker after the sync), and their bounds.
+FLEETDECK_LOGS_MIN_ROLE = env_str("FLEETDECK_LOGS_MIN_ROLE", "viewer")
+if FLEETDECK_LOGS_MIN_ROLE not in ("viewer", "operator", "admin"):
+    raise ConfigError("FLEETDECK_LOGS_MIN_ROLE must be viewer, operator or admin")
+FLEETDECK_LAST_WORDS_PER_SYNC = env_int("FLEETDECK_LAST_WORDS_PER_SYNC", 20, minimum=0)
+FLEETDECK_LAST_WORDS_LINES = env_int("FLEETDECK_LAST_WORDS_LINES", 100, minimum=1)
+FLEETDECK_LAST_WORDS_BYTES = env_int("FLEETDECK_LAST_WORDS_BYTES", 16384, minimum=256)
 # Absolute links in notifications ("Open in Fleetdeck"); relative when unset.
 FLEETDECK_BASE_URL = env_str("FLEETDECK_BASE_URL")
 

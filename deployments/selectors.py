@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from datetime import timedelta
 from typing import Any
 
 from django.db.models import Q, QuerySet
 from django.db.models.functions import Coalesce
+from django.utils import timezone
 
 from clusters.health import HealthState, is_unhealthy
 from clusters.models import Cluster, ContainerInstance, Event, EventSource
@@ -135,3 +137,22 @@ def service_in_flight(*, service: Service, deployments: list[Deployment]) -> boo
         return True
     settled = Q(last_status="RUNNING", desired_status="RUNNING") | Q(last_status="STOPPED")
     return service.tasks.filter(gone_at__isnull=True).exclude(settled).exists()
+
+
+# Stops older than this are history by the time the logs are read (AWS itself forgets
+# stopped tasks after about an hour); a first sync of a big fleet does not read them all.
+LAST_WORDS_RECENT = timedelta(hours=6)
+
+
+def failed_containers_without_last_words(cluster_id: int) -> QuerySet[TaskContainer]:
+    """Containers of recently stopped tasks of the cluster that exited non-zero or
+    were OOM-killed and whose last words were never asked for (deployments.logs),
+    newest stop first: one query."""
+    failed = (Q(exit_code__isnull=False) & ~Q(exit_code=0)) | Q(reason__contains="OutOfMemory")
+    return TaskContainer.objects.filter(
+        failed,
+        task__cluster_id=cluster_id,
+        task__last_status="STOPPED",
+        task__stopped_at__gte=timezone.now() - LAST_WORDS_RECENT,
+        last_words__isnull=True,
+    ).order_by("-task__stopped_at", "pk")

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from clusters.aws.ecs import ClusterInfo, EcsReader
 from clusters.aws.errors import AwsError, AwsTransientError
 from clusters.aws.session import account_discover_id
+from clusters.core.jobs import job_enqueue
 from clusters.mirror.sync import (
     SyncLockBusy,
     SyncStats,
@@ -37,10 +38,12 @@ from clusters.models import AwsAccount, Cluster, SyncRun
 from deployments.deployment_history import cluster_history_sync
 from deployments.health import health_refresh
 from deployments.models import Service
+from deployments.selectors import failed_containers_without_last_words
 from deployments.task_sync import cluster_tasks_sync, service_tasks_sync
 from deployments.workload_sync import STOPPED, cluster_services_sync, services_fetch
 
 log = logging.getLogger(__name__)
+LAST_WORDS_TASK = "deployments.logs.tasks.queue_last_words"
 
 
 # --- orchestration ---------------------------------------------------------
@@ -60,6 +63,7 @@ def cluster_sync(
         )
     finally:
         _health_refresh_quietly(cluster_id)
+        _last_words_queue_quietly(cluster_id)
 
 
 def _health_refresh_quietly(cluster_id: int) -> None:
@@ -69,6 +73,17 @@ def _health_refresh_quietly(cluster_id: int) -> None:
         health_refresh(cluster_ids=[cluster_id])
     except Exception:
         log.exception("health refresh after the sync of cluster %s failed", cluster_id)
+
+
+def _last_words_queue_quietly(cluster_id: int) -> None:
+    """When containers failed since the last look, queue the reads of their last lines
+    (deployments.logs, by task name: one log call each, in a worker, capped per run).
+    One indexed query when nothing failed. Never fails the sync."""
+    try:
+        if failed_containers_without_last_words(cluster_id).exists():
+            job_enqueue(LAST_WORDS_TASK, cluster_id)
+    except Exception:
+        log.exception("queueing last words after the sync of cluster %s failed", cluster_id)
 
 
 def _cluster_sync(

@@ -1,6 +1,7 @@
 from django.urls import path
 
 from deployments import views
+from deployments.logs.urls import urlpatterns as logs_urlpatterns
 from deployments.redeploy.urls import urlpatterns as redeploy_urlpatterns
 from deployments.revisions.urls import urlpatterns as revisions_urlpatterns
 from deployments.rollback.urls import urlpatterns as rollback_urlpatterns
@@ -20,6 +21,7 @@ urlpatterns = [
     path("services/<int:pk>/", views.service_detail, name="service"),
     path("tasks/", views.task_list, name="tasks"),
     path("tasks/<int:pk>/", views.task_detail, name="task"),
+    *logs_urlpatterns,
     *redeploy_urlpatterns,
     *revisions_urlpatterns,
     *rollback_urlpatterns,

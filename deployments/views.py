@@ -3,6 +3,7 @@ tasks, and "Sync now" with its progress fragment."""
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
@@ -26,6 +27,7 @@ from deployments.diagnosis import (
     service_diagnose,
     task_diagnose,
 )
+from deployments.logs import logs_may_read, task_logs_panels
 from deployments.models import Deployment, Service, Task
 from deployments.revisions.selectors import changes_attach, with_previous
 from deployments.selectors import (
@@ -168,6 +170,7 @@ def task_detail(request: HttpRequest, pk: int) -> HttpResponse:
         pk=pk,
     )
     containers = list(task.containers.all())
+    allowed = logs_may_read(request.user)
     return render(
         request,
         "deployments/task_detail.html",
@@ -176,6 +179,9 @@ def task_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "task": task,
             "containers": containers,
             "diagnosis": task_diagnose(task, containers=containers),
+            "logs_allowed": allowed,
+            "logs_min_role": settings.FLEETDECK_LOGS_MIN_ROLE,
+            "logs_panels": task_logs_panels(task, containers) if allowed else [],
         },
     )
 

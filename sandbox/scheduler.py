@@ -21,7 +21,7 @@ from typing import Any
 
 from moto.ecs.models import EC2ContainerServiceBackend, TaskDefinition, ecs_backends
 
-from sandbox import docker_agent, ecs_events
+from sandbox import cloudwatch_logs, docker_agent, ecs_events
 from sandbox.ecs_model import (
     Deployment,
     SandboxContainerInstance,
@@ -276,6 +276,8 @@ def _advance(
 ) -> None:
     if task.last_status == "STOPPED":
         return
+    if task.last_status == "RUNNING" and task.desired_status == "RUNNING":
+        cloudwatch_logs.running(task)
     ci = instances.get(task.container_instance_arn or "")
     # A disconnected agent can neither start nor stop anything on its machine.
     if ci is not None and not ci.agent_connected and ci.status != "INACTIVE":
@@ -296,11 +298,13 @@ def _advance(
             return
         if crash is not None:
             exit_code, reason = crash
+            cloudwatch_logs.crashed(task, exit_code, reason)
             task.pull_started_at = task.pull_stopped_at = CLOCK.timestamp()
             task.mark_stopped("EssentialContainerExited", ESSENTIAL_EXITED, exit_code, reason)
             _failed_task(task, services)
             return
         task.mark_running()
+        cloudwatch_logs.started(task)
         if ci is not None:
             docker_agent.start(task, ci)
 
@@ -540,5 +544,6 @@ def chaos(rng: random.Random, probability: float = 0.05) -> None:
 
 def kill(task: SandboxTask, exit_code: int, reason: str | None) -> None:
     """The task's essential container exited by itself (not the scheduler's doing)."""
+    cloudwatch_logs.crashed(task, exit_code, reason)
     docker_agent.stop(task)
     task.mark_stopped("EssentialContainerExited", ESSENTIAL_EXITED, exit_code, reason)

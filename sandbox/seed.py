@@ -12,10 +12,10 @@ from typing import Any
 from moto.ecs.models import EC2ContainerServiceBackend, ecs_backends
 from moto.ssm.models import ssm_backends
 
-from sandbox import ecs_anywhere, ecs_api, scheduler, ssm_activations
+from sandbox import docker_agent, ecs_anywhere, ecs_api, scheduler, ssm_activations
 from sandbox.cloudmap_seed import seed_service_networking
 from sandbox.ecs_model import Deployment, SandboxService, cluster_tasks, deployment_id
-from sandbox.state import ACCOUNT_ID, CLOCK
+from sandbox.state import ACCOUNT_ID, CLOCK, SETTINGS
 
 ROLE = "ecsAnywhereRole"
 
@@ -29,6 +29,8 @@ def _td(
     memory: int,
     image: str,
     port: int | None = None,
+    awslogs: bool = True,
+    command: list[str] | None = None,
 ) -> Any:
     container: dict[str, Any] = {
         "name": family.split("-")[-1] if "-" in family else family,
@@ -42,15 +44,18 @@ def _td(
             if port
             else []
         ),
-        "logConfiguration": {
+    }
+    if awslogs:
+        container["logConfiguration"] = {
             "logDriver": "awslogs",
             "options": {
                 "awslogs-group": f"/ecs/{family}",
                 "awslogs-region": backend.region_name,
                 "awslogs-stream-prefix": "ecs",
             },
-        },
-    }
+        }
+    if command:
+        container["command"] = command
     return backend.register_task_definition(
         family,
         [container],
@@ -139,6 +144,21 @@ def _region(region: str, big: bool) -> dict[str, Any]:
     return {"ecs": ecs, "ssm": ssm, "edge": edge, "activation": act, "soon": soon}
 
 
+METRICS_LOOP = (
+    # Bounded like the agent's default `sleep 3600`: a container outliving the demo ends.
+    'i=0; while [ $i -lt 720 ]; do i=$((i+1)); echo "scrape $i ok: 412 series"; '
+    '[ $((i % 5)) -eq 0 ] && echo "slow collector: textfile took 1.2s" >&2; sleep 5; done'
+)
+
+
+def _link_docker_host(instance_id: str) -> None:
+    """With ``--docker-host`` (``make run`` passes the local engine), the first edge
+    machine runs its tasks as real containers there (sandbox.docker_agent)."""
+    url = SETTINGS.docker_host
+    if url and docker_agent.available(url):
+        SETTINGS.docker_links[instance_id] = url
+
+
 def seed(name: str) -> dict[str, Any]:
     if name == "none":
         return {"seeded": "none"}
@@ -188,8 +208,17 @@ def _demo() -> dict[str, Any]:
         memory=256,
         image="ghcr.io/acme/plc-bridge:0.9",
     )
+    # edge-metrics logs to the machine's Docker (json-file, no awslogs): on a linked
+    # Docker host its lines are the engine's; elsewhere the console says why it has none.
     metrics = _td(
-        east, "edge-metrics", external=True, cpu=128, memory=128, image="prom/node-exporter:1.8"
+        east,
+        "edge-metrics",
+        external=True,
+        cpu=128,
+        memory=128,
+        image="prom/node-exporter:1.8",
+        awslogs=False,
+        command=["sh", "-c", METRICS_LOOP],
     )
     _service(east, "prod-ec2", "web", web, 3, "EC2")
     _service(east, "prod-ec2", "api", api, 2, "EC2", circuit_breaker=True, rollback=False)
@@ -212,6 +241,7 @@ def _demo() -> dict[str, Any]:
     _service(west, "prod-ec2", "web", wweb, 2, "EC2")
     _service(west, "onprem-edge", "camera-agent", wcam, 2, "EXTERNAL")
 
+    _link_docker_host(regions["us-east-1"]["edge"][0]["instanceId"])
     # Settle everything, then write some history.
     scheduler.tick(4)
     # A worker crashed twice with OOM (replaced by the scheduler).

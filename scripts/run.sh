@@ -48,6 +48,12 @@ if [[ "${FLEETDECK_DEMO:-true}" == "true" ]] && [[ -d sandbox ]] && grep -q '^sa
     export FLEETDECK_DEMO=true
     export FLEETDECK_SANDBOX_URL="http://127.0.0.1:$FLEETDECK_SANDBOX_PORT"
     processes+=(sandbox)
+    # With a local Docker engine, the demo's first edge machine runs its tasks as real
+    # containers there (built from the local busybox image), so container logs and drift
+    # have something to show; docker_setup below registers the engine as a Docker host.
+    if [[ -S /var/run/docker.sock ]] && scripts/busybox-image.sh >/dev/null 2>&1; then
+        export FLEETDECK_SANDBOX_DOCKER_HOST="unix:///var/run/docker.sock"
+    fi
     if $PY manage.py help demo_setup >/dev/null 2>&1; then
         $PY manage.py demo_setup --endpoint-url "$FLEETDECK_SANDBOX_URL"
     fi

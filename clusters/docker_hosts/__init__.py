@@ -17,6 +17,7 @@ from clusters.docker_hosts.actions import (
     container_act,
     container_action_run,
 )
+from clusters.docker_hosts.engine import ContainerLogLine, DockerHostError, container_logs
 from clusters.docker_hosts.events import (
     TIMELINE_ACTIONS,
     container_refresh,
@@ -57,10 +58,13 @@ __all__ = [
     "TLS_LABELS",
     "ActionResult",
     "ContainerActionError",
+    "ContainerLogLine",
+    "DockerHostError",
     "HostSyncResult",
     "TlsChange",
     "container_act",
     "container_action_run",
+    "container_logs",
     "container_refresh",
     "docker_event_key",
     "docker_events_record",

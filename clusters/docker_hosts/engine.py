@@ -34,6 +34,7 @@ from clusters.docker_hosts.engine_types import (
     ECS_LABELS,
     ContainerDetail,
     ContainerFacts,
+    ContainerLogLine,
     ContainerNotFound,
     DockerEvent,
     DockerHostError,
@@ -44,6 +45,9 @@ from clusters.docker_hosts.engine_types import (
     ecs_fields,
     endpoint_validate,
 )
+from clusters.docker_hosts.engine_types import since_param as _since_param
+from clusters.docker_hosts.engine_types import timestamp_parse as _ts
+from clusters.docker_hosts.engine_types import transport_message as _transport_message
 
 __all__ = [
     "DEFAULT_API_VERSION",
@@ -52,6 +56,7 @@ __all__ = [
     "CallCounter",
     "ContainerDetail",
     "ContainerFacts",
+    "ContainerLogLine",
     "ContainerNotFound",
     "DockerEvent",
     "DockerHostError",
@@ -61,6 +66,7 @@ __all__ = [
     "EngineInfo",
     "EventStream",
     "container_inspect",
+    "container_logs",
     "container_restart",
     "container_stop",
     "containers_list",
@@ -167,27 +173,6 @@ def _translate(exc: Exception) -> DockerHostError:
     return DockerUnreachable(_transport_message(exc))
 
 
-_TRANSPORT_HINTS = (
-    ("Connection refused", "connection refused"),
-    ("timed out", "timed out"),
-    ("No such file or directory", "no such socket"),
-    ("Permission denied", "permission denied"),
-    ("Name or service not known", "unknown host name"),
-    ("Temporary failure in name resolution", "unknown host name"),
-    ("CERTIFICATE_VERIFY_FAILED", "TLS certificate not trusted"),
-    ("SSL", "TLS handshake failed"),
-)
-
-
-def _transport_message(exc: Exception) -> str:
-    """A short reason a person can act on, instead of urllib3's retry chain."""
-    text = str(exc)
-    for needle, reason in _TRANSPORT_HINTS:
-        if needle in text:
-            return reason
-    return f"{type(exc).__name__}: {text[:300]}"
-
-
 _TRANSPORT_ERRORS = (
     requests.exceptions.RequestException,
     docker_errors.DockerException,
@@ -229,23 +214,6 @@ def _health_from_status(status: str) -> str:
     if not m:
         return ""
     return "starting" if m.group(1) == "health: starting" else m.group(1)
-
-
-def _ts(value: Any) -> datetime | None:
-    if value in (None, "", 0):
-        return None
-    if isinstance(value, int | float):
-        return datetime.fromtimestamp(value, tz=UTC)
-    text = str(value)
-    if text.startswith("0001-01-01"):
-        return None
-    # RFC 3339 with nanoseconds: Python parses at most microseconds.
-    m = re.match(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:\d\d)$", text)
-    if not m:
-        return None
-    frac = (m.group(2) or ".0")[:7]
-    tz = "+00:00" if m.group(3) == "Z" else m.group(3)
-    return datetime.fromisoformat(f"{m.group(1)}{frac}{tz}")
 
 
 def _facts(raw: dict[str, Any]) -> ContainerFacts:
@@ -349,10 +317,43 @@ def container_stop(endpoint: Endpoint, container_id: str, *, timeout: int = 10) 
         raise _translate(exc) from exc
 
 
-def _since_param(since_nanos: int | None) -> str | None:
-    if not since_nanos:
-        return None
-    return f"{since_nanos // 1_000_000_000}.{since_nanos % 1_000_000_000:09d}"
+def _log_lines(raw: bytes, stream: str) -> list[ContainerLogLine]:
+    lines = []
+    for text in raw.decode("utf-8", "replace").splitlines():
+        stamp, _, message = text.partition(" ")
+        lines.append(ContainerLogLine(at=_ts(stamp), message=message, stream=stream))
+    return lines
+
+
+def container_logs(
+    endpoint: Endpoint,
+    container_id: str,
+    *,
+    tail: int,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> list[ContainerLogLine]:
+    """The last ``tail`` lines of each stream (after ``since``, before ``until``),
+    timestamped, stdout and stderr marked, oldest first. Two calls: the engine only
+    tells the streams apart when asked for one at a time."""
+    lines: list[ContainerLogLine] = []
+    try:
+        with _connected(endpoint) as client:
+            for stream in ("stdout", "stderr"):
+                raw = client.logs(
+                    container_id,
+                    stdout=stream == "stdout",
+                    stderr=stream == "stderr",
+                    timestamps=True,
+                    tail=tail,
+                    since=since.timestamp() if since else None,
+                    until=until.timestamp() if until else None,
+                )
+                lines += _log_lines(raw, stream)
+    except _TRANSPORT_ERRORS as exc:
+        raise _translate(exc) from exc
+    lines.sort(key=lambda line: line.at or datetime.min.replace(tzinfo=UTC))
+    return lines[-tail:]
 
 
 class EventStream:

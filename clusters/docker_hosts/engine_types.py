@@ -4,6 +4,7 @@ imports it); import these names through ``engine``, the adapter's interface."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -37,6 +38,13 @@ class EndpointInvalid(DockerHostError):
 
 class ContainerNotFound(DockerHostError):
     pass
+
+
+@dataclass(frozen=True)
+class ContainerLogLine:
+    at: datetime | None
+    message: str
+    stream: str  # "stdout" or "stderr"
 
 
 @dataclass(frozen=True)
@@ -151,3 +159,47 @@ def endpoint_validate(url: str) -> str:
 def ecs_fields(labels: dict[str, str]) -> dict[str, str]:
     """The ECS agent's labels on a container, by our field names ("" when absent)."""
     return {key: labels.get(label, "") for key, label in ECS_LABELS.items()}
+
+
+_TRANSPORT_HINTS = (
+    ("Connection refused", "connection refused"),
+    ("timed out", "timed out"),
+    ("No such file or directory", "no such socket"),
+    ("Permission denied", "permission denied"),
+    ("Name or service not known", "unknown host name"),
+    ("Temporary failure in name resolution", "unknown host name"),
+    ("CERTIFICATE_VERIFY_FAILED", "TLS certificate not trusted"),
+    ("SSL", "TLS handshake failed"),
+)
+
+
+def transport_message(exc: Exception) -> str:
+    """A short reason a person can act on, instead of urllib3's retry chain."""
+    text = str(exc)
+    for needle, reason in _TRANSPORT_HINTS:
+        if needle in text:
+            return reason
+    return f"{type(exc).__name__}: {text[:300]}"
+
+
+def timestamp_parse(value: Any) -> datetime | None:
+    if value in (None, "", 0):
+        return None
+    if isinstance(value, int | float):
+        return datetime.fromtimestamp(value, tz=UTC)
+    text = str(value)
+    if text.startswith("0001-01-01"):
+        return None
+    # RFC 3339 with nanoseconds: Python parses at most microseconds.
+    m = re.match(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:\d\d)$", text)
+    if not m:
+        return None
+    frac = (m.group(2) or ".0")[:7]
+    tz = "+00:00" if m.group(3) == "Z" else m.group(3)
+    return datetime.fromisoformat(f"{m.group(1)}{frac}{tz}")
+
+
+def since_param(since_nanos: int | None) -> str | None:
+    if not since_nanos:
+        return None
+    return f"{since_nanos // 1_000_000_000}.{since_nanos % 1_000_000_000:09d}"

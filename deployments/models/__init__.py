@@ -7,6 +7,7 @@ from deployments.models.cloudmap import (
 from deployments.models.drift import DriftFinding, DriftKind, DriftSeverity
 from deployments.models.ecs import Deployment, Service, Task, TaskContainer, TaskDefinition
 from deployments.models.history import ServiceDeployment, ServiceHistoryCursor, ServiceRevision
+from deployments.models.logs import ContainerLastWords, LastWordsState, LogSource
 from deployments.models.redeploy import (
     ACTIVE_STATUSES,
     TERMINAL_STATUSES,
@@ -25,10 +26,13 @@ __all__ = [
     "CloudMapListing",
     "CloudMapNamespace",
     "CloudMapService",
+    "ContainerLastWords",
     "Deployment",
     "DriftFinding",
     "DriftKind",
     "DriftSeverity",
+    "LastWordsState",
+    "LogSource",
     "Redeploy",
     "RedeployBatch",
     "RedeployKind",

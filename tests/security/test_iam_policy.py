@@ -23,6 +23,7 @@ ADAPTERS = {
     "ssm.py": "ssm",
     "cloudmap.py": "servicediscovery",
     "session.py": "sts",
+    "logs.py": "logs",
 }
 # Permissions a call needs besides its own action (AWS documents these):
 # CreateActivation with Tags needs ssm:AddTagsToResource, and its IamRole needs
