@@ -90,6 +90,25 @@ def _service(
     return svc
 
 
+# How long ago each edge machine registered (days), so that the ECS Anywhere bill
+# has intervals to add up that start in this month and in the ones before it.
+EDGE_AGES_DAYS = {"us-east-1": (45.0, 20.0, 9.0, 2.5), "eu-west-1": (33.0, 0.5)}
+
+
+def _backdate(region: str, edge: list[dict[str, Any]], ages: tuple[float, ...]) -> None:
+    """Set the machines' registration times in the past, oldest first (the order
+    they registered in, which the scheduler's placement follows). ECS's
+    ``registeredAt`` and SSM's ``RegistrationDate`` say the same moment."""
+    ssm = ssm_activations.ext(ssm_backends[ACCOUNT_ID][region])
+    for out, days in zip(edge, ages, strict=False):
+        at = CLOCK.timestamp() - days * 86400
+        for _backend, ci in ecs_anywhere.find_instances(out["containerInstanceArn"]):
+            ci.registered_at = at
+        managed = ssm.instances.get(out["instanceId"])
+        if managed is not None:
+            managed.registered = at
+
+
 def _region(region: str, big: bool) -> dict[str, Any]:
     ecs = ecs_backends[ACCOUNT_ID][region]
     ssm = ssm_backends[ACCOUNT_ID][region]
@@ -121,6 +140,7 @@ def _region(region: str, big: bool) -> dict[str, Any]:
             memory=4096,
         )
         edge.append(out)
+    _backdate(region, edge, EDGE_AGES_DAYS[region])
     # A fresh activation waiting for its machine, expiring within a day.
     soon = ssm_activations.create_activation(
         ssm,
