@@ -8,13 +8,12 @@ real SECRET_KEY and, with FLEETDECK_HTTPS (default on in production), passes
 from __future__ import annotations
 
 import importlib.util
-from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 import dj_database_url
 from csp import constants as csp_constants
 
-from console.env import ConfigError, env_bool, env_int, env_list, env_secret, env_str
+from console.env import ConfigError, decimal_map, env_bool, env_int, env_list, env_secret, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(env_str("FLEETDECK_DATA_DIR", str(BASE_DIR / ".data")))
@@ -374,35 +373,13 @@ FLEETDECK_HEALTH_INTERVAL_SECONDS = env_int("FLEETDECK_HEALTH_INTERVAL_SECONDS",
 FLEETDECK_ALERT_INTERVAL_SECONDS = env_int("FLEETDECK_ALERT_INTERVAL_SECONDS", 60, minimum=10)
 
 
-def _prices(raw: str, name: str) -> dict[str, Decimal]:
-    """``"us-east-1=0.01025,eu-west-1=0.011"`` -> {region: Decimal}; malformed is a
-    start-up error (a bill at a silently wrong price is worse than no start)."""
-    prices: dict[str, Decimal] = {}
-    for item in raw.split(","):
-        if not item.strip():
-            continue
-        region, sep, price = item.partition("=")
-        try:
-            value = Decimal(price.strip())
-        except InvalidOperation:
-            value = Decimal(-1)
-        if not sep or not region.strip() or not value.is_finite() or value < 0:
-            raise ConfigError(f"{name}: expected region=price (USD >= 0), got {item.strip()!r}")
-        prices[region.strip()] = value
-    return prices
-
-
-# ECS Anywhere's price per external instance-hour (docs/cost.md): one default and
-# per-region overrides ("eu-west-1=0.01025,ap-south-1=0.011").
-FLEETDECK_ANYWHERE_PRICE_PER_HOUR = _prices(
-    "default=" + env_str("FLEETDECK_ANYWHERE_PRICE_PER_HOUR", "0.01025"),
-    "FLEETDECK_ANYWHERE_PRICE_PER_HOUR",
+# ECS Anywhere's bill (docs/cost.md): USD per instance-hour, per-region overrides, idle days.
+FLEETDECK_ANYWHERE_PRICE_PER_HOUR = decimal_map(
+    "default=" + env_str("FLEETDECK_ANYWHERE_PRICE_PER_HOUR", "0.01025"), "default price"
 )["default"]
-FLEETDECK_ANYWHERE_PRICE_BY_REGION = _prices(
+FLEETDECK_ANYWHERE_PRICE_BY_REGION = decimal_map(
     env_str("FLEETDECK_ANYWHERE_PRICE_BY_REGION"), "FLEETDECK_ANYWHERE_PRICE_BY_REGION"
 )
-# The bill's idle instances: registered, and no task started or stopped on them for
-# this many days.
 FLEETDECK_ANYWHERE_IDLE_DAYS = env_int("FLEETDECK_ANYWHERE_IDLE_DAYS", 7, minimum=1)
 # Absolute links in notifications ("Open in Fleetdeck"); relative when unset.
 FLEETDECK_BASE_URL = env_str("FLEETDECK_BASE_URL")
