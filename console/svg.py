@@ -104,7 +104,13 @@ def bar_chart(
 
 
 def _bar_frame(
-    *, width: int, height: int, label: str, top: int, top_text: str = ""
+    *,
+    width: int,
+    height: int,
+    label: str,
+    top: int,
+    top_text: str = "",
+    pad_left: int = _BAR_PAD_LEFT,
 ) -> list[SafeString]:
     """The opening tag, title, axis and the axis' two count labels."""
     return [
@@ -117,7 +123,7 @@ def _bar_frame(
         format_html("<title>{}</title>", label),
         format_html(
             '<line class="axis" x1="{}" y1="{}" x2="{}" y2="{}"/>',
-            _BAR_PAD_LEFT,
+            pad_left,
             height - _BAR_PAD_BOTTOM,
             width - 2,
             height - _BAR_PAD_BOTTOM,
@@ -161,19 +167,29 @@ def _hour_bars(
 def daily_bars(
     days: Sequence[tuple[date, Decimal]],
     *,
+    slots: int,
     label: str,
     unit: str = "$",
     width: int = 480,
     height: int = 120,
 ) -> SafeString:
-    """One bar per day (a month's daily cost); every 5th day labelled below."""
+    """One bar per day (a month's daily cost) in ``slots`` places (the month's days,
+    the ones still to come left empty); every 5th day labelled below."""
+    pad_left = 44  # room for the amount on the axis
     top = max([v for _, v in days] + [Decimal("0.01")])
-    slot_w = (width - _BAR_PAD_LEFT - 2) / max(len(days), 1)
+    slot_w = (width - pad_left - 2) / max(slots, len(days), 1)
     plot_h = height - _BAR_PAD_BOTTOM - _BAR_PAD_TOP
     base = height - _BAR_PAD_BOTTOM
-    parts = _bar_frame(width=width, height=height, label=label, top=0, top_text=f"{unit}{top:.2f}")
+    parts = _bar_frame(
+        width=width,
+        height=height,
+        label=label,
+        top=0,
+        top_text=f"{unit}{top:.2f}",
+        pad_left=pad_left,
+    )
     for i, (day, value) in enumerate(days):
-        x = _BAR_PAD_LEFT + i * slot_w + 1
+        x = pad_left + i * slot_w + 1
         if i % 5 == 0:
             parts.append(
                 format_html('<text x="{}" y="{}">{}</text>', f"{x:.1f}", height - 3, day.day)

@@ -51,7 +51,11 @@ def cost_page(request: HttpRequest) -> HttpResponse:
         "accounts": list(AwsAccount.objects.values_list("name", flat=True)),
         "account": account,
         "export_query": query,
-        "trend": daily_bars(bill.daily, label=f"ECS Anywhere cost per day, {_month_text(month)}"),
+        "trend": daily_bars(
+            bill.daily,
+            slots=(bill.end - bill.start).days,
+            label=f"ECS Anywhere cost per day, {_month_text(month)}",
+        ),
         "top": bill.top_clusters(),
         "idle": idle_instances(now=now, account=account) if bill.is_current else [],
         "idle_days": settings.FLEETDECK_ANYWHERE_IDLE_DAYS,

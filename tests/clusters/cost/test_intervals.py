@@ -35,14 +35,14 @@ def _demo(sandbox: Any) -> AwsAccount:
 def test_mirror_opens_one_interval_per_external_instance_from_registered_at(sandbox) -> None:  # type: ignore[no-untyped-def]
     _demo(sandbox)
     externals = ContainerInstance.objects.filter(is_external=True)
-    assert externals.count() == 6
+    assert externals.count() == 7
     intervals = InstanceRegistration.objects.select_related("instance")
-    assert intervals.count() == 6
+    assert intervals.count() == 7
     assert not ContainerInstance.objects.filter(is_external=False, registrations__isnull=False)
     now = timezone.now()
     ages = sorted(round((now - r.registered_at) / timedelta(days=1), 1) for r in intervals)
     # sandbox/seed.py's EDGE_AGES_DAYS (+ the ~40 min the seed writes its history over).
-    assert ages == pytest.approx([0.5, 2.5, 9.0, 20.0, 33.0, 45.0], abs=0.11)
+    assert ages == pytest.approx([0.5, 2.5, 9.0, 12.0, 20.0, 33.0, 45.0], abs=0.11)
     for r in intervals:
         assert r.registered_at == r.instance.registered_at  # ECS's registeredAt
         assert r.deregistered_at is None and r.region == r.instance.cluster.region
@@ -67,7 +67,7 @@ def test_a_deregistered_instance_is_closed_by_the_next_sync_and_stops_adding(san
     interval = InstanceRegistration.objects.get(instance=ci)
     assert interval.closed_by == "mirror"
     assert interval.deregistered_at is not None and interval.deregistered_at >= synced_before
-    assert InstanceRegistration.objects.filter(deregistered_at__isnull=True).count() == 5
+    assert InstanceRegistration.objects.filter(deregistered_at__isnull=True).count() == 6
     # Its cost no longer grows with the clock.
     now = timezone.now()
     month = date(now.year, now.month, 1)
