@@ -20,27 +20,41 @@ HOURS_PER_MONTH = Decimal(730)
 def month_spans(*, month: date, account: str = "") -> list[Span]:
     """The intervals that overlap the month (one query)."""
     start, end = month_bounds(month)
-    regs = (
-        InstanceRegistration.objects.filter(registered_at__lt=end)
-        .filter(Q(deregistered_at__isnull=True) | Q(deregistered_at__gt=start))
-        .select_related("instance", "cluster", "account")
+    regs = InstanceRegistration.objects.filter(registered_at__lt=end).filter(
+        Q(deregistered_at__isnull=True) | Q(deregistered_at__gt=start)
     )
     if account:
         regs = regs.filter(account__name=account)
-    return [
-        Span(
-            instance=r.instance.ec2_instance_id or r.instance.short_id,
-            instance_arn=r.instance.arn,
-            account=r.account.name,
-            region=r.region,
-            cluster_id=r.cluster_id,
-            cluster=r.cluster.name,
-            start=r.registered_at,
-            end=r.deregistered_at,
-            price=price_per_hour(r.region),
+    # Plain tuples: a bill of thousands of intervals needs eight columns, not models.
+    rows = regs.order_by("registered_at", "id").values_list(
+        "instance__ec2_instance_id",
+        "instance__arn",
+        "account__name",
+        "region",
+        "cluster_id",
+        "cluster__name",
+        "registered_at",
+        "deregistered_at",
+    )
+    prices: dict[str, Decimal] = {}
+    spans = []
+    for mi_id, arn, account_name, region, cluster_id, cluster, registered, deregistered in rows:
+        if region not in prices:
+            prices[region] = price_per_hour(region)
+        spans.append(
+            Span(
+                instance=mi_id or arn.rsplit("/", 1)[-1],
+                instance_arn=arn,
+                account=account_name,
+                region=region,
+                cluster_id=cluster_id,
+                cluster=cluster,
+                start=registered,
+                end=deregistered,
+                price=prices[region],
+            )
         )
-        for r in regs.order_by("registered_at", "id")
-    ]
+    return spans
 
 
 def cost_bill(*, month: date, now: datetime, account: str = "") -> Bill:
@@ -96,6 +110,9 @@ def idle_instances(
         )
         .filter(live_tasks=0)
         .select_related("cluster", "cluster__account")
+        .only(
+            "arn", "ec2_instance_id", "cluster__name", "cluster__region", "cluster__account__name"
+        )
         .order_by("cluster__name", "ec2_instance_id")
     )
     if account:

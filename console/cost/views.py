@@ -30,6 +30,11 @@ def _params(request: HttpRequest) -> dict[str, str]:
     return {k: request.GET[k] for k in ("month", "account") if request.GET.get(k, "").strip()}
 
 
+# The page lists at most this many intervals and idle instances (the totals count
+# all; the CSV has every interval): a page of thousands of rows helps nobody.
+ROWS_SHOWN = 200
+
+
 @require_GET
 @role_required(VIEWER)
 def cost_page(request: HttpRequest) -> HttpResponse:
@@ -40,6 +45,7 @@ def cost_page(request: HttpRequest) -> HttpResponse:
     form = CostFilterForm(_params(request) or None, now=now)
     month, account = form.month_value(), form.account_value()
     bill = cost_bill(month=month, now=now, account=account)
+    idle = idle_instances(now=now, account=account) if bill.is_current else []
     query = urlencode({"month": _month_text(month), **({"account": account} if account else {})})
     context: dict[str, Any] = {
         "section": "cost",
@@ -57,7 +63,10 @@ def cost_page(request: HttpRequest) -> HttpResponse:
             label=f"ECS Anywhere cost per day, {_month_text(month)}",
         ),
         "top": bill.top_clusters(),
-        "idle": idle_instances(now=now, account=account) if bill.is_current else [],
+        "lines": bill.lines[:ROWS_SHOWN],
+        "idle": idle,
+        "idle_shown": idle[:ROWS_SHOWN],
+        "rows_shown": ROWS_SHOWN,
         "idle_days": settings.FLEETDECK_ANYWHERE_IDLE_DAYS,
         "default_price": price_per_hour(""),
         "price_overrides": sorted(settings.FLEETDECK_ANYWHERE_PRICE_BY_REGION.items()),

@@ -122,3 +122,21 @@ def test_metrics_gauges_match_the_page(anon_client, viewer_client, settings) -> 
         / 3600
     )
     assert Decimal(projected.rsplit(" ", 1)[1]) == (month_hours * PRICE).quantize(Decimal("0.01"))
+
+
+def test_the_page_reads_in_a_fixed_number_of_queries(viewer_client) -> None:  # type: ignore[no-untyped-def]
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    c = fleet.cluster(name="edge")
+
+    def count() -> int:
+        with CaptureQueriesContext(connection) as ctx:
+            assert viewer_client.get("/cost/").status_code == 200
+        return len(ctx.captured_queries)
+
+    external(c, _start())
+    few = count()
+    for n in range(20):
+        external(fleet.cluster(name=f"edge-{n}"), _start() - timedelta(days=n))
+    assert count() == few
