@@ -69,11 +69,14 @@ def _note_seen(
     )
     changed = []
     for pk in seen:
-        reg = open_by_instance[pk]
-        if reg.last_status != by_pk[pk].status:
-            reg.last_status = by_pk[pk].status
+        reg, ci = open_by_instance[pk], by_pk[pk]
+        # registeredAt learnt after the interval opened (a row another path created
+        # before the mirror described it) corrects the start.
+        start = ci.registered_at or reg.registered_at
+        if reg.last_status != ci.status or reg.registered_at != start:
+            reg.last_status, reg.registered_at = ci.status, start
             changed.append(reg)
-    InstanceRegistration.objects.bulk_update(changed, ["last_status"])
+    InstanceRegistration.objects.bulk_update(changed, ["last_status", "registered_at"])
 
 
 def _open(cluster: Cluster, missing: list[ContainerInstance], now: datetime) -> int:
