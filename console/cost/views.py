@@ -53,7 +53,7 @@ def cost_page(request: HttpRequest) -> HttpResponse:
         "form": form,
         "bill": bill,
         "month_text": _month_text(month),
-        "months": [_month_text(m) for m in cost_months(now=now)],
+        "months": [_month_text(m) for m in sorted({*cost_months(now=now), month}, reverse=True)],
         "accounts": list(AwsAccount.objects.values_list("name", flat=True)),
         "account": account,
         "export_query": query,

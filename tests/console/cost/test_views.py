@@ -140,3 +140,11 @@ def test_the_page_reads_in_a_fixed_number_of_queries(viewer_client) -> None:  # 
     for n in range(20):
         external(fleet.cluster(name=f"edge-{n}"), _start() - timedelta(days=n))
     assert count() == few
+
+
+def test_an_old_month_with_nothing_is_an_empty_bill_and_stays_selected(viewer_client) -> None:  # type: ignore[no-untyped-def]
+    response = viewer_client.get("/cost/", {"month": "2020-02"})
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert '<option value="2020-02" selected>' in body
+    assert "Nothing to bill in 2020-02." in body
