@@ -10,11 +10,9 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from clusters.aws.session import clients_forget
 from clusters.cost import cost_bill
 from clusters.display import usd_text
-from clusters.models import AwsAccount
-from deployments.sync import account_sync
+from tests.clusters.cost.helpers import demo_synced
 from tests.conftest import browser_login
 from tests.factories import PASSWORD
 
@@ -24,15 +22,7 @@ from tests.factories import PASSWORD
 def test_the_bill_in_a_browser(
     page: Any, live_server: Any, viewer: Any, sandbox: Any, artifacts_dir: Any
 ) -> None:
-    sandbox.client.seed("demo")
-    clients_forget()
-    account = AwsAccount.objects.create(
-        name="demo",
-        regions=["us-east-1", "eu-west-1"],
-        auth_mode="endpoint",
-        endpoint_url=sandbox.url,
-    )
-    assert account_sync(account_id=account.pk) is not None
+    demo_synced(sandbox)
 
     browser_login(page, live_server, viewer.username, PASSWORD)
     page.set_viewport_size({"width": 1280, "height": 900})

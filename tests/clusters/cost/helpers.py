@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import itertools
 from datetime import datetime
+from typing import Any
 
-from clusters.models import Cluster, ContainerInstance, InstanceRegistration
+from clusters.aws.session import clients_forget
+from clusters.models import AwsAccount, Cluster, ContainerInstance, InstanceRegistration
+from deployments.sync import account_sync
 from tests.console import fleet
 
 _seq = itertools.count(1)
@@ -35,3 +38,17 @@ def external(
         last_status=ci.status,
     )
     return ci
+
+
+def demo_synced(sandbox: Any) -> AwsAccount:
+    """The sandbox's demo fleet (both regions), mirrored by one account sync."""
+    sandbox.client.seed("demo")
+    clients_forget()
+    account = AwsAccount.objects.create(
+        name="demo",
+        regions=["us-east-1", "eu-west-1"],
+        auth_mode="endpoint",
+        endpoint_url=sandbox.url,
+    )
+    assert account_sync(account_id=account.pk) is not None
+    return account

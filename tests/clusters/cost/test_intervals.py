@@ -5,35 +5,21 @@ instance from ECS's registeredAt, idempotent, closed when ECS says INACTIVE."""
 from __future__ import annotations
 
 from datetime import date, timedelta
-from typing import Any
 
 import pytest
 from django.utils import timezone
 
 from clusters.aws import ecs_instances
-from clusters.aws.session import clients_forget
 from clusters.cost import cost_bill
 from clusters.models import AwsAccount, Cluster, ContainerInstance, InstanceRegistration
 from deployments.sync import account_sync
+from tests.clusters.cost.helpers import demo_synced
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def _demo(sandbox: Any) -> AwsAccount:
-    sandbox.client.seed("demo")
-    clients_forget()
-    account = AwsAccount.objects.create(
-        name="demo",
-        regions=["us-east-1", "eu-west-1"],
-        auth_mode="endpoint",
-        endpoint_url=sandbox.url,
-    )
-    assert account_sync(account_id=account.pk) is not None
-    return account
-
-
 def test_mirror_opens_one_interval_per_external_instance_from_registered_at(sandbox) -> None:  # type: ignore[no-untyped-def]
-    _demo(sandbox)
+    demo_synced(sandbox)
     externals = ContainerInstance.objects.filter(is_external=True)
     assert externals.count() == 7
     intervals = InstanceRegistration.objects.select_related("instance")
@@ -55,7 +41,7 @@ def test_mirror_opens_one_interval_per_external_instance_from_registered_at(sand
 
 
 def test_a_deregistered_instance_is_closed_by_the_next_sync_and_stops_adding(sandbox) -> None:  # type: ignore[no-untyped-def]
-    account = _demo(sandbox)
+    account = demo_synced(sandbox)
     edge = Cluster.objects.get(name="onprem-edge", region="eu-west-1")
     ci = ContainerInstance.objects.filter(cluster=edge).order_by("registered_at").first()
     assert ci is not None
