@@ -85,6 +85,24 @@ class Bill:
         return sorted(costly, key=lambda c: (-c.projected_cost, c.cluster))[:n]
 
 
+def month_parse(raw: str, *, now: datetime) -> date:
+    """``YYYY-MM`` (empty: the current month) as the month's first day. A month not
+    begun by ``now`` or before 2000 is refused (``ValueError`` with the reason)."""
+    current = date(now.year, now.month, 1)
+    raw = raw.strip()
+    if not raw:
+        return current
+    year, sep, number = raw.partition("-")
+    if not (sep and len(year) == 4 and len(number) == 2 and (year + number).isdigit()):
+        raise ValueError("Give a month as YYYY-MM.")
+    if not 1 <= int(number) <= 12 or int(year) < 2000:
+        raise ValueError("Give a month as YYYY-MM.")
+    month = date(int(year), int(number), 1)
+    if month > current:
+        raise ValueError("That month has not begun.")
+    return month
+
+
 def month_bounds(month: date) -> tuple[datetime, datetime]:
     """[first instant, first instant of the next month) in UTC."""
     start = datetime(month.year, month.month, 1, tzinfo=UTC)

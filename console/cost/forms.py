@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from datetime import date, datetime
 
 from django import forms
 
+from clusters.cost import month_parse
 from clusters.models import AwsAccount
-
-_MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 
 
 class CostFilterForm(forms.Form):
@@ -21,17 +19,10 @@ class CostFilterForm(forms.Form):
         self.now = now
 
     def clean_month(self) -> date:
-        raw = (self.cleaned_data.get("month") or "").strip()
-        current = date(self.now.year, self.now.month, 1)
-        if not raw:
-            return current
-        match = _MONTH.match(raw)
-        if not match or not 1 <= int(match[2]) <= 12 or int(match[1]) < 2000:
-            raise forms.ValidationError("Give a month as YYYY-MM.")
-        month = date(int(match[1]), int(match[2]), 1)
-        if month > current:
-            raise forms.ValidationError("That month has not begun.")
-        return month
+        try:
+            return month_parse(self.cleaned_data.get("month") or "", now=self.now)
+        except ValueError as exc:
+            raise forms.ValidationError(str(exc)) from None
 
     def clean_account(self) -> str:
         name = (self.cleaned_data.get("account") or "").strip()
