@@ -9,6 +9,7 @@ Templates use the filters in ``clusters/templatetags/display.py``, which call th
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from decimal import ROUND_HALF_UP, Decimal
 
 from django.utils import timezone
 
@@ -52,3 +53,19 @@ def relative_text(at: datetime, *, now: datetime | None = None) -> str:
 def name_with_region(name: str, region: str) -> str:
     """``web · eu-west-1``: a name that may exist in several regions, told apart."""
     return f"{name}{REGION_SEPARATOR}{region}" if region else name
+
+
+def usd_cents(amount: Decimal | int | float) -> Decimal:
+    """Money as shown: US dollars rounded half-up to the cent. Amounts are kept
+    unrounded (``Decimal``) and rounded only where shown (pages, /metrics)."""
+    return Decimal(str(amount)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+
+
+def usd_text(amount: Decimal | int | float) -> str:
+    """``1,234.57``."""
+    return f"{usd_cents(amount):,}"
+
+
+def spreadsheet_safe(value: str) -> str:
+    """A CSV cell starting with = + - @ is a formula to spreadsheets (CSV injection)."""
+    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value

@@ -7,6 +7,7 @@ value), which is how Docker and Kubernetes secrets are mounted.
 from __future__ import annotations
 
 import os
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -82,3 +83,21 @@ def env_rates(name: str) -> dict[str, tuple[float, float]]:
             raise ConfigError(f"{name}: expected bucket=capacity/rate, got {item!r}")
         rates[bucket.strip()] = pair
     return rates
+
+
+def decimal_map(raw: str, name: str) -> dict[str, Decimal]:
+    """``"us-east-1=0.01025,eu-west-1=0.011"`` -> {key: Decimal >= 0}; malformed is a
+    start-up error (a bill at a silently wrong price is worse than no start)."""
+    values: dict[str, Decimal] = {}
+    for item in raw.split(","):
+        if not item.strip():
+            continue
+        key, sep, number = item.partition("=")
+        try:
+            value = Decimal(number.strip())
+        except InvalidOperation:
+            value = Decimal(-1)
+        if not sep or not key.strip() or not value.is_finite() or value < 0:
+            raise ConfigError(f"{name}: expected name=number (>= 0), got {item.strip()!r}")
+        values[key.strip()] = value
+    return values

@@ -23,6 +23,7 @@ NAVIGATION = (
     NavItem("Tasks", "deployments:tasks", "tasks"),
     NavItem("Registrations", "clusters:registrations", "registrations"),
     NavItem("Timeline", "timeline", "timeline"),
+    NavItem("Cost", "cost:page", "cost"),
     NavItem("Docker hosts", "clusters:docker-hosts", "docker-hosts"),
     NavItem("Users", "users:list", "users", role=ADMIN),
 )

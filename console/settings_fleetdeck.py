@@ -4,7 +4,15 @@ them. Each one is listed in the README's settings table."""
 
 from __future__ import annotations
 
-from console.env import ConfigError, env_bool, env_int, env_rates, env_secret, env_str
+from console.env import (
+    ConfigError,
+    decimal_map,
+    env_bool,
+    env_int,
+    env_rates,
+    env_secret,
+    env_str,
+)
 
 _TESTING = env_bool("FLEETDECK_TESTING", False)  # as console.settings.TESTING
 
@@ -89,5 +97,13 @@ if FLEETDECK_LOGS_MIN_ROLE not in ("viewer", "operator", "admin"):
 FLEETDECK_LAST_WORDS_PER_SYNC = env_int("FLEETDECK_LAST_WORDS_PER_SYNC", 20, minimum=0)
 FLEETDECK_LAST_WORDS_LINES = env_int("FLEETDECK_LAST_WORDS_LINES", 100, minimum=1)
 FLEETDECK_LAST_WORDS_BYTES = env_int("FLEETDECK_LAST_WORDS_BYTES", 16384, minimum=256)
+# ECS Anywhere's bill (docs/cost.md): USD per instance-hour, per-region overrides, idle days.
+FLEETDECK_ANYWHERE_PRICE_PER_HOUR = decimal_map(
+    "default=" + env_str("FLEETDECK_ANYWHERE_PRICE_PER_HOUR", "0.01025"), "default price"
+)["default"]
+FLEETDECK_ANYWHERE_PRICE_BY_REGION = decimal_map(
+    env_str("FLEETDECK_ANYWHERE_PRICE_BY_REGION"), "FLEETDECK_ANYWHERE_PRICE_BY_REGION"
+)
+FLEETDECK_ANYWHERE_IDLE_DAYS = env_int("FLEETDECK_ANYWHERE_IDLE_DAYS", 7, minimum=1)
 # Absolute links in notifications ("Open in Fleetdeck"); relative when unset.
 FLEETDECK_BASE_URL = env_str("FLEETDECK_BASE_URL")

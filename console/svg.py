@@ -8,7 +8,8 @@ classes from static/css/fleetdeck.css (svg.chart .line, .line-desired, .bar,
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
+from decimal import Decimal
 
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
@@ -102,7 +103,15 @@ def bar_chart(
     return mark_safe("".join(parts))  # noqa: S308 - every part escaped above
 
 
-def _bar_frame(*, width: int, height: int, label: str, top: int) -> list[SafeString]:
+def _bar_frame(
+    *,
+    width: int,
+    height: int,
+    label: str,
+    top: int,
+    top_text: str = "",
+    pad_left: int = _BAR_PAD_LEFT,
+) -> list[SafeString]:
     """The opening tag, title, axis and the axis' two count labels."""
     return [
         format_html(
@@ -114,12 +123,12 @@ def _bar_frame(*, width: int, height: int, label: str, top: int) -> list[SafeStr
         format_html("<title>{}</title>", label),
         format_html(
             '<line class="axis" x1="{}" y1="{}" x2="{}" y2="{}"/>',
-            _BAR_PAD_LEFT,
+            pad_left,
             height - _BAR_PAD_BOTTOM,
             width - 2,
             height - _BAR_PAD_BOTTOM,
         ),
-        format_html('<text x="0" y="{}">{}</text>', _BAR_PAD_TOP + 8, top),
+        format_html('<text x="0" y="{}">{}</text>', _BAR_PAD_TOP + 8, top_text or top),
         format_html('<text x="0" y="{}">0</text>', height - _BAR_PAD_BOTTOM),
     ]
 
@@ -155,4 +164,49 @@ def _hour_bars(
     return bars
 
 
-__all__ = ["bar_chart", "sparkline"]
+def daily_bars(
+    days: Sequence[tuple[date, Decimal]],
+    *,
+    slots: int,
+    label: str,
+    unit: str = "$",
+    width: int = 480,
+    height: int = 120,
+) -> SafeString:
+    """One bar per day (a month's daily cost) in ``slots`` places (the month's days,
+    the ones still to come left empty); every 5th day labelled below."""
+    pad_left = 44  # room for the amount on the axis
+    top = max([v for _, v in days] + [Decimal("0.01")])
+    slot_w = (width - pad_left - 2) / max(slots, len(days), 1)
+    plot_h = height - _BAR_PAD_BOTTOM - _BAR_PAD_TOP
+    base = height - _BAR_PAD_BOTTOM
+    parts = _bar_frame(
+        width=width,
+        height=height,
+        label=label,
+        top=0,
+        top_text=f"{unit}{top:.2f}",
+        pad_left=pad_left,
+    )
+    for i, (day, value) in enumerate(days):
+        x = pad_left + i * slot_w + 1
+        if i % 5 == 0:
+            parts.append(
+                format_html('<text x="{}" y="{}">{}</text>', f"{x:.1f}", height - 3, day.day)
+            )
+        h = float(plot_h * value / top)
+        parts.append(
+            format_html(
+                '<rect class="bar" x="{}" y="{}" width="{}" height="{}"><title>{}</title></rect>',
+                f"{x:.1f}",
+                f"{base - h:.1f}",
+                f"{max(slot_w - 2, 1):.1f}",
+                f"{h:.1f}",
+                f"{day:%Y-%m-%d}: {unit}{value:.2f}",
+            )
+        )
+    parts.append(mark_safe("</svg>"))
+    return mark_safe("".join(parts))  # noqa: S308 - every part escaped above
+
+
+__all__ = ["bar_chart", "daily_bars", "sparkline"]

@@ -23,6 +23,7 @@ urlpatterns = [
     path("login/", ThrottledLoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("users/", include("console.users.urls")),
+    path("cost/", include("console.cost.urls")),
     path("api/v1/", include("console.api.urls")),
     path("admin/", admin.site.urls),
     path("", include("clusters.urls")),

@@ -101,6 +101,27 @@ def _service(
     return svc
 
 
+# How long ago each edge machine registered (days), so that the ECS Anywhere bill
+# has intervals to add up that start in this month and in the ones before it.
+# us-east-1's fifth is a spare, drained since it joined: it never runs a task and
+# is billed all the same (the bill's idle instance).
+EDGE_AGES_DAYS = {"us-east-1": (45.0, 20.0, 9.0, 2.5, 12.0), "eu-west-1": (33.0, 0.5)}
+
+
+def _backdate(region: str, edge: list[dict[str, Any]], ages: tuple[float, ...]) -> None:
+    """Set the machines' registration times in the past, oldest first (the order
+    they registered in, which the scheduler's placement follows). ECS's
+    ``registeredAt`` and SSM's ``RegistrationDate`` say the same moment."""
+    ssm = ssm_activations.ext(ssm_backends[ACCOUNT_ID][region])
+    for out, days in zip(edge, ages, strict=False):
+        at = CLOCK.timestamp() - days * 86400
+        for _backend, ci in ecs_anywhere.find_instances(out["containerInstanceArn"]):
+            ci.registered_at = at
+        managed = ssm.instances.get(out["instanceId"])
+        if managed is not None:
+            managed.registered = at
+
+
 def _region(region: str, big: bool) -> dict[str, Any]:
     ecs = ecs_backends[ACCOUNT_ID][region]
     ssm = ssm_backends[ACCOUNT_ID][region]
@@ -120,7 +141,7 @@ def _region(region: str, big: bool) -> dict[str, Any]:
         tags=[{"Key": "site", "Value": "factory"}],
     )
     edge = []
-    for i in range(4 if big else 2):
+    for i in range(5 if big else 2):
         out = ecs_anywhere.register_instance(
             region=region,
             activation_id=act.id,
@@ -132,6 +153,11 @@ def _region(region: str, big: bool) -> dict[str, Any]:
             memory=4096,
         )
         edge.append(out)
+    _backdate(region, edge, EDGE_AGES_DAYS[region])
+    if big:
+        for _backend, ci in ecs_anywhere.find_instances(edge[4]["instanceId"]):
+            ci.status = "DRAINING"
+            ci.version += 1
     # A fresh activation waiting for its machine, expiring within a day.
     soon = ssm_activations.create_activation(
         ssm,

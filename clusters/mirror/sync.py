@@ -25,6 +25,7 @@ from clusters.aws.ecs import ClusterInfo, ContainerInstanceInfo, EcsReader
 from clusters.aws.session import aws_client
 from clusters.core.locks import Lock
 from clusters.core.timeline import NewEvent, dedupe_key, events_record
+from clusters.cost import registrations_record
 from clusters.mirror.writes import SyncStats, changed_fields, mirror_write
 from clusters.models import AwsAccount, Cluster, ContainerInstance, SyncRun, SyncRunStatus
 
@@ -337,6 +338,8 @@ def cluster_instances_sync(
         mirror_write(ContainerInstance, new=new, changed=changed, stats=stats, now=now)
         stats.gone += _instances_mark_gone(cluster, vanished, now, events)
         stats.events += events_record(events)
+    # The bill's registered intervals follow what was just written (no AWS call).
+    registrations_record(cluster=cluster, now=now)
     return dict(ContainerInstance.objects.filter(cluster=cluster).values_list("arn", "pk"))
 
 

@@ -9,6 +9,7 @@ from clusters.models.aws import (
     SyncStatus,
 )
 from clusters.models.base import HealthFields, MirroredModel
+from clusters.models.cost import InstanceRegistration
 from clusters.models.hosts import Container, ContainerAction, ContainerHealth, DockerHost
 from clusters.models.jobs import QueuedJob
 from clusters.models.registration import (
@@ -38,6 +39,7 @@ __all__ = [
     "EventSource",
     "HealthFields",
     "InstanceAdmission",
+    "InstanceRegistration",
     "MirroredModel",
     "QueuedJob",
     "RegistrationRequest",

@@ -11,12 +11,14 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
+from django.utils import timezone
 
 from clusters.aws import ecs_instances, ssm
 from clusters.core.audit import audit_record
 from clusters.core.jobs import job_enqueue, job_refused
 from clusters.core.roles import has_role
 from clusters.core.timeline import dedupe_key, event_record
+from clusters.cost import registration_close
 from clusters.models import (
     Cluster,
     ContainerInstance,
@@ -148,3 +150,6 @@ def _deregister_everywhere(*, cluster: Cluster, container_instance_arn: str, mi_
         account=cluster.account, region=cluster.region, instance_id=mi_id
     )
     ContainerInstance.objects.filter(arn=container_instance_arn).update(status="INACTIVE")
+    # ECS Anywhere stops billing it now (the bill's interval ends here, not at the
+    # next sync).
+    registration_close(instance_arn=container_instance_arn, at=timezone.now())

@@ -4,6 +4,7 @@ with its region (the helpers live in ``clusters.display``).
 - ``{{ at|stamp }}``      -> ``<time datetime="ISO">2026-12-01 18:04:05 UTC</time>``
 - ``{{ at|stamp_age }}``  -> the same, followed by ``(5 min ago)`` / ``(in 3 h)``
 - ``{{ seconds|age }}``   -> ``5 min`` (a duration, e.g. how old the data is)
+- ``{{ amount|usd }}``     -> ``1,234.57`` (a Decimal rounded to the cent)
 - ``{{ cluster|with_region }}``, ``{{ service|with_region }}`` and
   ``{% name_region name region %}`` -> ``web · eu-west-1`` (the region muted)
 """
@@ -23,6 +24,7 @@ from clusters.display import (
     relative_text,
     timestamp_local,
     timestamp_text,
+    usd_text,
 )
 
 register = template.Library()
@@ -85,3 +87,8 @@ def with_region(obj: Any) -> SafeString:
     if region is None and getattr(obj, "cluster", None) is not None:
         region = obj.cluster.region
     return name_region(getattr(obj, "name", str(obj)), region or "")
+
+
+@register.filter
+def usd(amount: Any) -> str:
+    return "" if amount is None or amount == "" else usd_text(amount)

@@ -16,6 +16,8 @@ from django.core.cache import cache
 from django.db.models import Count
 from django.utils import timezone
 
+from clusters.cost import cost_bill
+from clusters.display import usd_cents
 from clusters.health import HealthState
 from clusters.models import EventSeverity, SyncRun
 from console.dashboard import (
@@ -90,6 +92,7 @@ def metrics_text() -> str:
     _sync_write(out, summary, snap)
     _attention_write(out, items)
     _drift_write(out)
+    _cost_write(out, now)
     depth = celery_queue_depth()
     out.family("fleetdeck_celery_queue_depth", "gauge", "Messages waiting in the Celery queue.")
     if depth is not None:
@@ -238,3 +241,26 @@ def _drift_write(out: Exposition) -> None:
         .order_by()
     ):
         out.sample("fleetdeck_drift_findings", n, kind=kind, severity=severity)
+
+
+def _cost_write(out: Exposition, now: datetime) -> None:
+    """The ECS Anywhere bill of the current month (docs/cost.md), per cluster."""
+    bill = cost_bill(month=now.date().replace(day=1), now=now)
+    out.family(
+        "fleetdeck_anywhere_cost_month_to_date_usd",
+        "gauge",
+        "ECS Anywhere cost of the registered external instances this month so far (USD).",
+    )
+    for c in bill.clusters:
+        labels = {"account": c.account, "region": c.region, "cluster": c.cluster}
+        out.sample("fleetdeck_anywhere_cost_month_to_date_usd", float(usd_cents(c.cost)), **labels)
+    out.family(
+        "fleetdeck_anywhere_cost_projected_usd",
+        "gauge",
+        "ECS Anywhere cost this month if every registered external instance stays (USD).",
+    )
+    for c in bill.clusters:
+        labels = {"account": c.account, "region": c.region, "cluster": c.cluster}
+        out.sample(
+            "fleetdeck_anywhere_cost_projected_usd", float(usd_cents(c.projected_cost)), **labels
+        )

@@ -24,6 +24,7 @@ from django.views.decorators.http import require_GET
 from clusters.core.htmx import HtmxHttpRequest
 from clusters.core.inputs import db_id
 from clusters.core.roles import VIEWER, role_required
+from clusters.display import spreadsheet_safe
 from clusters.models import Event
 from console.timeline.forms import TIMELINE_FILTER_FIELDS, TimelineFilterForm
 from console.timeline.selectors import MAX_PAGE_SIZE, timeline_events, timeline_export_iter
@@ -149,11 +150,6 @@ def _export_refusal(form: TimelineFilterForm, *, as_json: bool) -> HttpResponse 
     return HttpResponse(message + "\n", status=400, content_type="text/plain; charset=utf-8")
 
 
-def _spreadsheet_safe(value: str) -> str:
-    """A cell starting with = + - @ is a formula to spreadsheets (CSV injection)."""
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
-
-
 class _Echo:
     def write(self, value: str) -> str:
         return value
@@ -181,7 +177,7 @@ def timeline_export_csv(request: HttpRequest) -> HttpResponseBase:
         yield writer.writerow(_EXPORT_COLUMNS)
         for event in events:
             row = _export_row(event)
-            row["message"] = _spreadsheet_safe(row["message"])
+            row["message"] = spreadsheet_safe(row["message"])
             yield writer.writerow([row[c] for c in _EXPORT_COLUMNS])
 
     response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")

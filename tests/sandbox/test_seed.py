@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 
 def test_demo_seed_is_a_believable_hybrid_fleet(aws, sandbox):
     """Two regions; prod-ec2 (EC2 instances) and onprem-edge (external instances, one
@@ -60,4 +62,28 @@ def test_demo_seed_is_a_believable_hybrid_fleet(aws, sandbox):
     )
     acts = aws("ssm").describe_activations()["ActivationList"]
     assert any(a["ExpirationDate"] - datetime.now(UTC) < timedelta(days=1) for a in acts)
-    assert len(aws("ssm").describe_instance_information()["InstanceInformationList"]) == 4
+    # Four edge machines and a spare (drained since it joined: the bill's idle one).
+    assert len(aws("ssm").describe_instance_information()["InstanceInformationList"]) == 5
+
+
+def test_demo_edge_machines_registered_days_apart(aws, sandbox):
+    """AWS: DescribeContainerInstances returns ``registeredAt``, the moment the ECS
+    agent registered the instance, and DescribeInstanceInformation the SSM
+    ``RegistrationDate``. The demo's edge machines registered days apart (in this
+    month and the ones before), so the ECS Anywhere bill has something to add up."""
+    sandbox.client.seed("demo")
+    now = datetime.now(UTC)
+    expected = {"us-east-1": [2.5, 9.0, 12.0, 20.0, 45.0], "eu-west-1": [0.5, 33.0]}
+    for region, ages in expected.items():
+        ecs = aws("ecs", region)
+        arns = ecs.list_container_instances(cluster="onprem-edge")["containerInstanceArns"]
+        cis = ecs.describe_container_instances(cluster="onprem-edge", containerInstances=arns)[
+            "containerInstances"
+        ]
+        got = sorted((now - c["registeredAt"]) / timedelta(days=1) for c in cis)
+        # + the ~40 minutes over which the seed writes its history
+        assert got == pytest.approx(ages, abs=0.1)
+        ssm = aws("ssm", region).describe_instance_information()["InstanceInformationList"]
+        registered = {i["InstanceId"]: i["RegistrationDate"] for i in ssm}
+        for c in cis:
+            assert abs(registered[c["ec2InstanceId"]] - c["registeredAt"]) < timedelta(seconds=1)

@@ -10,6 +10,7 @@ from django.core.exceptions import PermissionDenied
 from django.utils import timezone
 
 from clusters import registration as svc
+from clusters.cost import registrations_record
 from clusters.models import (
     Activation,
     AuditEntry,
@@ -351,6 +352,10 @@ def test_decommission_operator_requests_admin_confirms(
     instance_admit_task(admission.pk)
     ci = admission.container_instance
     assert ci is not None
+    # The mirror keeps the bill's interval (clusters/cost); a decommission ends it.
+    ContainerInstance.objects.filter(pk=ci.pk).update(is_external=True)
+    registrations_record(cluster=fleet.cluster, now=timezone.now())
+    assert ci.registrations.get().deregistered_at is None
     with pytest.raises(svc.RegistrationError):
         svc.decommission_request(actor=operator, container_instance=ci, reason=" ")
     decom = svc.decommission_request(actor=operator, container_instance=ci, reason="Replaced")
@@ -367,6 +372,9 @@ def test_decommission_operator_requests_admin_confirms(
     assert _describe(fleet, joined["containerInstanceArn"])["status"] == "INACTIVE"
     ci.refresh_from_db()
     assert ci.status == "INACTIVE"
+    interval = ci.registrations.get()
+    assert interval.closed_by == "decommission" and interval.deregistered_at is not None
+    assert interval.deregistered_at <= timezone.now()
     own = svc.decommission_request(
         actor=admin_user,
         container_instance=ContainerInstance.objects.create(
