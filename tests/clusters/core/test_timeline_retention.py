@@ -11,7 +11,7 @@ from clusters.core.tasks import prune_events
 from clusters.core.timeline import NewEvent, event_retention_days, events_prune, events_record
 from clusters.models import Event
 from console.env import ConfigError
-from console.settings import _retention_overrides
+from console.settings_fleetdeck import _retention_overrides
 
 
 def _event(source: str, age_days: float, key: str) -> NewEvent:

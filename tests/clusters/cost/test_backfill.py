@@ -1,4 +1,4 @@
-"""The data migration (clusters 0005) gives each external instance already mirrored
+"""The data migration (clusters 0007) gives each external instance already mirrored
 one interval: from registeredAt (or first seen) to gone/INACTIVE, open otherwise."""
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ GONE = datetime(2026, 11, 20, tzinfo=UTC)
 
 
 def test_backfill_from_mirrored_instances() -> None:
-    migration: Any = import_module("clusters.migrations.0005_instance_registration")
+    migration: Any = import_module("clusters.migrations.0007_instance_registration")
     c = fleet.cluster(name="edge")
     live = fleet.instance(c, is_external=True, ec2_instance_id="mi-1", registered_at=AT)
     gone = fleet.instance(c, is_external=True, ec2_instance_id="mi-2", registered_at=AT)
