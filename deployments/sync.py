@@ -59,16 +59,16 @@ def cluster_sync(
             cluster_id=cluster_id, run_id=run_id, reader=reader, described=described, final=final
         )
     finally:
-        _health_refresh_quietly(cluster_id)
+        health_refresh_quietly([cluster_id])
 
 
-def _health_refresh_quietly(cluster_id: int) -> None:
-    """A bug in the health rules must not fail the sync (nor hide its own error):
-    logged, and the 30 s fleet refresh tries again."""
+def health_refresh_quietly(cluster_ids: list[int]) -> None:
+    """A bug in the health rules must not fail the sync (nor hide its own error), nor
+    the event stream's apply: logged, and the 30 s fleet refresh tries again."""
     try:
-        health_refresh(cluster_ids=[cluster_id])
+        health_refresh(cluster_ids=cluster_ids)
     except Exception:
-        log.exception("health refresh after the sync of cluster %s failed", cluster_id)
+        log.exception("health refresh after the sync of clusters %s failed", cluster_ids)
 
 
 def _cluster_sync(

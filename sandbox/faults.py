@@ -163,6 +163,11 @@ class AwsMiddleware:
                 time.sleep(rule.stall_seconds)
             elif rule.fault != "stall_after":
                 return _error(environ, start_response, rule.fault)
+        if (service, operation) == ("sqs", "ReceiveMessage"):
+            # A long poll waits up to 20 s for a message and touches no ECS state:
+            # under the lock it would hold back every other call, the delivery it
+            # waits for included (AWS returns as soon as a message arrives).
+            return list(self.app(environ, start_response))
         with LOCK:
             # Materialise the body under the lock: moto does its work lazily.
             body = list(self.app(environ, start_response))

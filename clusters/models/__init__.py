@@ -18,6 +18,7 @@ from clusters.models.registration import (
     InstanceAdmission,
     RegistrationRequest,
 )
+from clusters.models.streams import EventStream
 from clusters.models.timeline import Event, EventSeverity, EventSource
 
 __all__ = [
@@ -34,6 +35,7 @@ __all__ = [
     "DockerHost",
     "DockerInstallSource",
     "Event",
+    "EventStream",
     "EventSeverity",
     "EventSource",
     "HealthFields",
