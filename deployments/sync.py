@@ -34,6 +34,8 @@ from clusters.mirror.sync import (
     sync_runs_abandoned_close,
 )
 from clusters.models import AwsAccount, Cluster, SyncRun
+from clusters.stream.selectors import account_modes
+from clusters.stream.status import account_poll_due
 from deployments.deployment_history import cluster_history_sync
 from deployments.health import health_refresh
 from deployments.models import Service
@@ -321,9 +323,15 @@ def _account_cluster_sync(
 
 def accounts_discover_clusters() -> list[int]:
     """For the periodic fan-out: refresh every enabled account's cluster list and
-    return the ids of the live clusters to sync. Errors are recorded per account."""
+    return the ids of the live clusters to sync. Errors are recorded per account.
+    An account whose event stream is healthy is only reconciled, every
+    FLEETDECK_RECONCILE_SECONDS (docs/event-stream.md)."""
     ids: list[int] = []
+    modes = account_modes()
     for account in AwsAccount.objects.filter(enabled=True):
+        mode = modes.get(account.pk)
+        if mode is not None and not account_poll_due(account, mode):
+            continue  # the event stream keeps it fresh; the reconcile comes later
         errors: list[str] = []
         for region in account.regions or ["us-east-1"]:
             stats = SyncStats()

@@ -98,3 +98,21 @@ def stream_poll_record(
     if last_event_at is not None:
         values["last_event_at"] = last_event_at
     EventStream.objects.filter(pk=stream_id).update(**values)
+
+
+def account_poll_due(
+    account: AwsAccount, mode: StreamMode, *, now: datetime | None = None
+) -> bool:
+    """Whether the periodic full sync should run for ``account`` now: always in
+    polling mode; in stream mode once its least recently synced live cluster is
+    ``FLEETDECK_RECONCILE_SECONDS`` old (or it has none mirrored yet)."""
+    if not mode.is_stream:
+        return True
+    now = now or timezone.now()
+    syncs = list(
+        account.clusters.filter(gone_at__isnull=True).values_list("last_sync_at", flat=True)
+    )
+    if not syncs or any(at is None for at in syncs):
+        return True
+    oldest = min(at for at in syncs if at is not None)
+    return now - oldest >= timedelta(seconds=settings.FLEETDECK_RECONCILE_SECONDS)
