@@ -324,9 +324,7 @@ FLEETDECK_STREAM_NAME = env_str("FLEETDECK_STREAM_NAME", "fleetdeck-ecs-events")
 # A message received this often without being deleted goes to the dead-letter queue.
 FLEETDECK_STREAM_MAX_RECEIVES = env_int("FLEETDECK_STREAM_MAX_RECEIVES", 5, minimum=1)
 # How long a received message stays hidden from other followers while one applies it.
-FLEETDECK_STREAM_VISIBILITY_SECONDS = env_int(
-    "FLEETDECK_STREAM_VISIBILITY_SECONDS", 60, minimum=10
-)
+FLEETDECK_STREAM_VISIBILITY_SECONDS = env_int("FLEETDECK_STREAM_VISIBILITY_SECONDS", 60, minimum=10)
 # A stream whose follower has not polled for this long is unhealthy (it long-polls
 # every 20 s at most): its accounts fall back to polling.
 FLEETDECK_STREAM_STALE_SECONDS = env_int("FLEETDECK_STREAM_STALE_SECONDS", 90, minimum=30)

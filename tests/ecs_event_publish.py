@@ -39,13 +39,11 @@ def ecs_envelope(
 def tasks_publish(url: str, cluster: str, arns: list[str], *, region: str = "us-east-1") -> int:
     """Describe ``arns`` now and publish one Task State Change per task (PutEvents
     takes 10 entries a call); the number published."""
-    ecs, events = boto("ecs", url, region), boto("events", url, region)
+    ecs = boto("ecs", url, region)
     entries: list[dict[str, Any]] = []
     for i in range(0, len(arns), 100):
         tasks = ecs.describe_tasks(cluster=cluster, tasks=arns[i : i + 100])["tasks"]
-        entries += [
-            ecs_envelope(TASK, t, resources=[t["taskArn"]], region=region) for t in tasks
-        ]
+        entries += [ecs_envelope(TASK, t, resources=[t["taskArn"]], region=region) for t in tasks]
     entries_publish(url, entries, region=region)
     return len(entries)
 

@@ -39,7 +39,7 @@ def ecs_rule_ensure(*, account: Any, region: str, name: str, queue_arn: str) -> 
         try:
             events.describe_rule(Name=name)
             created = False
-        except Exception as exc:  # noqa: BLE001 - narrowed just below
+        except Exception as exc:
             code = getattr(exc, "response", {}).get("Error", {}).get("Code", "")
             if code != "ResourceNotFoundException":
                 raise

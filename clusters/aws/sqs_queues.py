@@ -45,16 +45,14 @@ def _client(account: Any, region: str) -> Any:
     return aws_client(account=account, region=region, service="sqs")
 
 
-def queue_ensure(
-    *, account: Any, region: str, name: str, attributes: dict[str, str]
-) -> QueueRef:
+def queue_ensure(*, account: Any, region: str, name: str, attributes: dict[str, str]) -> QueueRef:
     """The queue named ``name`` with ``attributes`` set (created if missing)."""
     sqs = _client(account, region)
     created = False
     with aws_call_errors():
         try:
             url = str(sqs.get_queue_url(QueueName=name)["QueueUrl"])
-        except Exception as exc:  # noqa: BLE001 - narrowed just below
+        except Exception as exc:
             code = getattr(exc, "response", {}).get("Error", {}).get("Code", "")
             if code not in NOT_FOUND:
                 raise
@@ -138,4 +136,3 @@ def queue_allow_rule(*, account: Any, region: str, url: str, queue_arn: str, rul
         _client(account, region).set_queue_attributes(
             QueueUrl=url, Attributes={"Policy": json.dumps(policy)}
         )
-

@@ -6,45 +6,63 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('clusters', '0004_health'),
+        ("clusters", "0004_health"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='containerinstance',
-            name='version',
+            model_name="containerinstance",
+            name="version",
             field=models.BigIntegerField(default=0),
         ),
         migrations.CreateModel(
-            name='EventStream',
+            name="EventStream",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('region', models.CharField(max_length=32)),
-                ('queue_url', models.CharField(max_length=1024)),
-                ('queue_arn', models.CharField(max_length=2048)),
-                ('dlq_url', models.CharField(max_length=1024)),
-                ('dlq_arn', models.CharField(max_length=2048)),
-                ('rule_name', models.CharField(max_length=64)),
-                ('rule_arn', models.CharField(max_length=2048)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now, editable=False)),
-                ('last_poll_at', models.DateTimeField(blank=True, null=True)),
-                ('last_poll_ok', models.BooleanField(null=True)),
-                ('last_poll_error', models.TextField(blank=True)),
-                ('last_event_at', models.DateTimeField(blank=True, null=True)),
-                ('events_applied', models.BigIntegerField(default=0)),
-                ('events_dropped', models.BigIntegerField(default=0)),
-                ('queue_visible', models.IntegerField(default=0)),
-                ('queue_in_flight', models.IntegerField(default=0)),
-                ('oldest_message_age_seconds', models.FloatField(blank=True, null=True)),
-                ('dlq_depth', models.IntegerField(default=0)),
-                ('checked_at', models.DateTimeField(blank=True, null=True)),
-                ('account', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='streams', to='clusters.awsaccount')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("region", models.CharField(max_length=32)),
+                ("queue_url", models.CharField(max_length=1024)),
+                ("queue_arn", models.CharField(max_length=2048)),
+                ("dlq_url", models.CharField(max_length=1024)),
+                ("dlq_arn", models.CharField(max_length=2048)),
+                ("rule_name", models.CharField(max_length=64)),
+                ("rule_arn", models.CharField(max_length=2048)),
+                (
+                    "created_at",
+                    models.DateTimeField(default=django.utils.timezone.now, editable=False),
+                ),
+                ("last_poll_at", models.DateTimeField(blank=True, null=True)),
+                ("last_poll_ok", models.BooleanField(null=True)),
+                ("last_poll_error", models.TextField(blank=True)),
+                ("last_event_at", models.DateTimeField(blank=True, null=True)),
+                ("events_applied", models.BigIntegerField(default=0)),
+                ("events_dropped", models.BigIntegerField(default=0)),
+                ("queue_visible", models.IntegerField(default=0)),
+                ("queue_in_flight", models.IntegerField(default=0)),
+                ("oldest_message_age_seconds", models.FloatField(blank=True, null=True)),
+                ("dlq_depth", models.IntegerField(default=0)),
+                ("checked_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "account",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="streams",
+                        to="clusters.awsaccount",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['account__name', 'region'],
-                'constraints': [models.UniqueConstraint(fields=('account', 'region'), name='stream_account_region')],
+                "ordering": ["account__name", "region"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("account", "region"), name="stream_account_region"
+                    )
+                ],
             },
         ),
     ]

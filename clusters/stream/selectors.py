@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
+from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 from clusters.models import AwsAccount, EventStream
@@ -41,3 +43,26 @@ def account_modes(*, now: datetime | None = None) -> dict[int, StreamMode]:
         account.pk: account_mode(account, [r.stream for r in rows.get(account.pk, [])], now=now)
         for account in AwsAccount.objects.filter(enabled=True)
     }
+
+
+def stream_ok_at() -> Subquery:
+    """For a Cluster queryset's ``annotate``: when the follower of the cluster's
+    account and region last polled successfully with an empty dead-letter queue.
+    Until then every event AWS sent is in the mirror, so the data is that fresh."""
+    return Subquery(
+        EventStream.objects.filter(
+            account=OuterRef("account_id"),
+            region=OuterRef("region"),
+            last_poll_ok=True,
+            dlq_depth=0,
+        ).values("last_poll_at")[:1]
+    )
+
+
+def mirror_fresh_at(synced_ok_at: datetime | None, cluster: Any) -> datetime | None:
+    """A cluster's data freshness: its newest successful sync, or, once it has one,
+    the stream's last good poll if that is newer (annotated by ``stream_ok_at``)."""
+    streamed = getattr(cluster, "stream_ok_at", None)
+    if synced_ok_at is None or streamed is None:
+        return synced_ok_at
+    return max(synced_ok_at, streamed)

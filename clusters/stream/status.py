@@ -100,9 +100,7 @@ def stream_poll_record(
     EventStream.objects.filter(pk=stream_id).update(**values)
 
 
-def account_poll_due(
-    account: AwsAccount, mode: StreamMode, *, now: datetime | None = None
-) -> bool:
+def account_poll_due(account: AwsAccount, mode: StreamMode, *, now: datetime | None = None) -> bool:
     """Whether the periodic full sync should run for ``account`` now: always in
     polling mode; in stream mode once its least recently synced live cluster is
     ``FLEETDECK_RECONCILE_SECONDS`` old (or it has none mirrored yet)."""

@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('deployments', '0004_service_history'),
+        ("deployments", "0004_service_history"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='task',
-            name='version',
+            model_name="task",
+            name="version",
             field=models.BigIntegerField(default=0),
         ),
     ]

@@ -24,7 +24,7 @@ from datetime import datetime
 
 from clusters.aws.ecs import ContainerInstanceInfo, EcsReader, TaskInfo
 from clusters.aws.ecs_events import DEPLOYMENT, INSTANCE, SERVICE_ACTION, TASK, EcsEvent
-from clusters.mirror.sync import SyncLockBusy, SyncStats, account_reader, instances_apply
+from clusters.mirror.sync import SyncLockBusy, SyncStats, instances_apply
 from clusters.models import AwsAccount, Cluster, ContainerInstance
 from deployments.models import Service, Task
 from deployments.sync import health_refresh_quietly, service_sync

@@ -52,7 +52,9 @@ def _parse(messages: list[QueueMessage]) -> _Batch:
             batch.receipts.append(m.receipt_handle)
         except EventUnreadable as exc:
             batch.unreadable += 1
-            log.warning("unreadable message %s (receive %s): %s", m.message_id, m.receive_count, exc)
+            log.warning(
+                "unreadable message %s (receive %s): %s", m.message_id, m.receive_count, exc
+            )
     return batch
 
 
@@ -71,11 +73,15 @@ def batch_apply(*, stream: EventStream, reader: EcsReader, messages: list[QueueM
             try:
                 one = events_apply(account=account, region=region, reader=reader, events=[event])
             except Exception:
-                log.exception("stream %s: event %s failed (left for redrive)", stream, event.event_id)
+                log.exception(
+                    "stream %s: event %s failed (left for redrive)", stream, event.event_id
+                )
                 continue
             out.applied += one.applied
             out.dropped += one.dropped
-            out.last_event_at = max(filter(None, [out.last_event_at, one.last_event_at]), default=None)
+            out.last_event_at = max(
+                filter(None, [out.last_event_at, one.last_event_at]), default=None
+            )
             done.append(receipt)
     if done:
         messages_delete(account=account, region=region, url=stream.queue_url, receipts=done)
@@ -100,7 +106,9 @@ class StreamFollower:
         reader: EcsReader | None = None
         try:
             while not self.stop.is_set():
-                stream = EventStream.objects.select_related("account").filter(pk=self.stream_id).first()
+                stream = (
+                    EventStream.objects.select_related("account").filter(pk=self.stream_id).first()
+                )
                 if stream is None or not stream.account.enabled:
                     return
                 if reader is None:
@@ -124,7 +132,11 @@ class StreamFollower:
                 wait_seconds=self.wait_seconds,
             )
             age = _oldest_age(messages)
-            out = batch_apply(stream=stream, reader=reader, messages=messages) if messages else Applied()
+            out = (
+                batch_apply(stream=stream, reader=reader, messages=messages)
+                if messages
+                else Applied()
+            )
         except AwsError as exc:
             log.warning("stream %s: %s", stream, exc)
             stream_poll_record(stream_id=stream.pk, error=str(exc))
@@ -148,7 +160,9 @@ def follow(*, stop: threading.Event, wait_seconds: int = 20) -> None:
         for stream_id in ids:
             if stream_id not in threads or not threads[stream_id].is_alive():
                 follower = StreamFollower(stream_id, stop, wait_seconds)
-                thread = threading.Thread(target=follower.run, name=f"stream-{stream_id}", daemon=True)
+                thread = threading.Thread(
+                    target=follower.run, name=f"stream-{stream_id}", daemon=True
+                )
                 threads[stream_id] = thread
                 thread.start()
         close_old_connections()

@@ -118,7 +118,9 @@ class _Fleet:
         return tuple(tasks), tuple(containers)
 
     def timeline(self) -> list[str]:
-        return list(Event.objects.filter(task_arn__in=self.arns).values_list("dedupe_key", flat=True))
+        return list(
+            Event.objects.filter(task_arn__in=self.arns).values_list("dedupe_key", flat=True)
+        )
 
 
 @pytest.fixture

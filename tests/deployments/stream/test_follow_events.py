@@ -96,8 +96,15 @@ def test_follow_events_killed_mid_batch_loses_and_doubles_nothing(
     the same events come back and change nothing."""
     victims = [t.arn for t in _running(4)]
     sandbox.client.set_faults(
-        [{"service": "sqs", "operation": "DeleteMessageBatch", "fault": "stall", "count": 1,
-          "stall_seconds": 30}]
+        [
+            {
+                "service": "sqs",
+                "operation": "DeleteMessageBatch",
+                "fault": "stall",
+                "count": 1,
+                "stall_seconds": 30,
+            }
+        ]
     )
     sandbox.client.reset_request_counts()
     log = tmp_path / "follow.log"
