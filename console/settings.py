@@ -315,18 +315,11 @@ FLEETDECK_SYNC_ON_START = env_bool("FLEETDECK_SYNC_ON_START", True)
 # A cluster's sync lock lives this long unless its holder renews it (every third of
 # it): a worker killed mid-sync frees the cluster within this time, not 10 minutes.
 FLEETDECK_SYNC_LOCK_SECONDS = env_int("FLEETDECK_SYNC_LOCK_SECONDS", 60, minimum=3)
-# The ECS event stream (docs/event-stream.md). With a healthy stream an account's
-# full sync is a reconciliation, every FLEETDECK_RECONCILE_SECONDS; without one (or
-# when it is unhealthy) every FLEETDECK_SYNC_INTERVAL_SECONDS, as before.
+# The ECS event stream: each setting is explained in docs/event-stream.md.
 FLEETDECK_RECONCILE_SECONDS = env_int("FLEETDECK_RECONCILE_SECONDS", 300, minimum=30)
-# SQS/EventBridge names setup_event_stream gives the queue (+ "-dlq") and the rule.
 FLEETDECK_STREAM_NAME = env_str("FLEETDECK_STREAM_NAME", "fleetdeck-ecs-events")
-# A message received this often without being deleted goes to the dead-letter queue.
 FLEETDECK_STREAM_MAX_RECEIVES = env_int("FLEETDECK_STREAM_MAX_RECEIVES", 5, minimum=1)
-# How long a received message stays hidden from other followers while one applies it.
 FLEETDECK_STREAM_VISIBILITY_SECONDS = env_int("FLEETDECK_STREAM_VISIBILITY_SECONDS", 60, minimum=10)
-# A stream whose follower has not polled for this long is unhealthy (it long-polls
-# every 20 s at most): its accounts fall back to polling.
 FLEETDECK_STREAM_STALE_SECONDS = env_int("FLEETDECK_STREAM_STALE_SECONDS", 90, minimum=30)
 FLEETDECK_DOCKER_SYNC_INTERVAL_SECONDS = env_int(
     "FLEETDECK_DOCKER_SYNC_INTERVAL_SECONDS", 30, minimum=5
