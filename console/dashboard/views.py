@@ -20,8 +20,6 @@ from clusters.core.audit import audit_record
 from clusters.core.htmx import HtmxHttpRequest, flash
 from clusters.core.roles import OPERATOR, VIEWER, has_role, role_required
 from clusters.display import name_with_region
-from clusters.models import AwsAccount
-from clusters.stream.selectors import account_modes
 from console.dashboard import Dashboard, acknowledgement_fire_seq, dashboard_data
 from console.models import Acknowledgement
 from console.svg import bar_chart, sparkline
@@ -53,15 +51,8 @@ def _context(request: HttpRequest, data: Dashboard, *, tv: bool) -> dict[str, An
         "show_all": show_all,
         "tv": tv,
         "can_ack": has_role(request.user, OPERATOR),
-        "stream_modes": _stream_modes(),
+        "stream_modes": data.sync_modes,
     }
-
-
-def _stream_modes() -> list[tuple[str, str, str]]:
-    """(account, mode, reason) of every enabled account: event stream or polling."""
-    names = dict(AwsAccount.objects.filter(enabled=True).values_list("pk", "name"))
-    modes = account_modes()
-    return sorted((names[pk], m.mode, m.reason) for pk, m in modes.items() if pk in names)
 
 
 def _render_part(template: str, part: str, context: dict[str, Any], request: HttpRequest) -> str:

@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 DEPTH_EVERY_SECONDS = 30.0  # how often a follower reads the queues' depths
 RELOAD_EVERY_SECONDS = 30.0  # how often new streams are picked up
 ERROR_PAUSE_SECONDS = 5.0
+SHUTDOWN_GRACE_SECONDS = 5.0
 
 
 @dataclass
@@ -167,5 +168,9 @@ def follow(*, stop: threading.Event, wait_seconds: int = 20) -> None:
                 thread.start()
         close_old_connections()
         stop.wait(RELOAD_EVERY_SECONDS)
+    # A follower between polls finishes its batch; one inside a 20 s long poll is not
+    # waited for: whatever that poll receives stays invisible for the visibility
+    # timeout, then comes back (nothing is lost, nothing deleted unapplied).
+    deadline = time.monotonic() + SHUTDOWN_GRACE_SECONDS
     for thread in threads.values():
-        thread.join(timeout=wait_seconds + 5)
+        thread.join(timeout=max(0.0, deadline - time.monotonic()))

@@ -61,8 +61,9 @@ def _page_queries(client, django_assert_max_num_queries) -> list[int]:  # type: 
     fleet.health()
     client.get("/")  # warm the session
     counts = []
-    # fleet_snapshot's ten, two extension rules, the acknowledgements, the session's.
-    for url, limit in (("/", 18), ("/?part=live", 18), ("/?part=trends", 8)):
+    # fleet_snapshot's ten, two extension rules, the acknowledgements, the session's,
+    # the event streams (each account's sync mode).
+    for url, limit in (("/", 19), ("/?part=live", 19), ("/?part=trends", 8)):
         with django_assert_max_num_queries(limit) as ctx:
             assert client.get(url).status_code in (200, 204), url
         counts.append(len(ctx.captured_queries))
