@@ -297,9 +297,9 @@ def _queries_of_dashboard_data(django_assert_max_num_queries: Any) -> int:
     from console.dashboard import dashboard_data
 
     fleet.health()
-    # fleet_snapshot's ten, one per extension rule (registrations, drift) and the
-    # acknowledgements of the items.
-    with django_assert_max_num_queries(13) as ctx:
+    # fleet_snapshot's ten, one per extension rule (registrations, drift), the
+    # acknowledgements of the items and the event streams (the sync modes).
+    with django_assert_max_num_queries(14) as ctx:
         data = dashboard_data()
     assert data.attention  # every rule's loader and the acknowledgements ran
     return len(ctx.captured_queries)
