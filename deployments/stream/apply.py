@@ -5,7 +5,9 @@
   event or describe); of several events for one object in a batch the newest wins.
 - An event for an object the mirror does not know yet triggers a targeted describe,
   batched per cluster (DescribeTasks / DescribeContainerInstances, 100 ARNs a call):
-  what AWS says now is written, not a possibly stale event.
+  what AWS says now is written, not a possibly stale event. For tasks,
+  ``FLEETDECK_STREAM_DESCRIBE_UNKNOWN=false`` writes the event's detail instead (it is
+  the DescribeTasks shape; a stale one is overwritten by the next event or reconcile).
 - Writes go through ``deployments.task_sync.tasks_apply`` and
   ``clusters.mirror.sync.instances_apply``: the full sync's writers, timeline entries
   and dedupe keys, so a later reconcile finds nothing to add.
@@ -21,6 +23,8 @@ import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
+
+from django.conf import settings
 
 from clusters.aws.ecs import ContainerInstanceInfo, EcsReader, TaskInfo
 from clusters.aws.ecs_events import DEPLOYMENT, INSTANCE, SERVICE_ACTION, TASK, EcsEvent
@@ -116,10 +120,12 @@ def _tasks(
             elif arn in versions and event.task is not None:
                 infos.append(event.task)
         unknown = [arn for arn in by_arn if arn not in versions]
-        if unknown:
+        if unknown and settings.FLEETDECK_STREAM_DESCRIBE_UNKNOWN:
             described, _missing = reader.tasks(cluster.arn, unknown)
             out.described += len(unknown)
             infos += described
+        elif unknown:  # the event's detail is the DescribeTasks shape: write it as is
+            infos += [t for a in unknown if (t := by_arn[a].task) is not None]
         if infos:
             tasks_apply(cluster=cluster, reader=reader, stats=out.stats, infos=infos)
             out.cluster_ids.add(cluster.pk)
