@@ -237,7 +237,8 @@ def _report(args: argparse.Namespace, m: dict[str, float]) -> str:
         f" -> {m['poll_h'] / m['stream_h']:.1f}x fewer",
         f"  stream + reconcile, ECS calls: {m['stream_ecs_h']:.0f}/h"
         f" -> {m['poll_h'] / m['stream_ecs_h']:.1f}x fewer (polling's calls are all ECS)",
-        "  the same, new tasks written from their events (FLEETDECK_STREAM_DESCRIBE_UNKNOWN=false):",
+        "  the same, new tasks written from their events"
+        " (FLEETDECK_STREAM_DESCRIBE_UNKNOWN=false):",
         f"    follower {m['nd_calls']:.0f} calls ({m['nd_ecs']:.0f} ECS) in {args.window:.0f} s;"
         f" all {m['nd_h']:.0f}/h -> {m['poll_h'] / m['nd_h']:.1f}x fewer;"
         f" ECS {m['nd_ecs_h']:.0f}/h -> {m['poll_h'] / m['nd_ecs_h']:.1f}x fewer",
