@@ -65,3 +65,20 @@ def env_secret(name: str, default: str | None = None) -> str | None:
         except OSError as exc:
             raise ConfigError(f"{name}_FILE points at {path!r}, which cannot be read") from exc
     return default
+
+
+def env_rates(name: str) -> dict[str, tuple[float, float]]:
+    """``"ecs:service-read=50/10,ssm=20/5"`` -> {bucket: (capacity, refill per second)};
+    malformed is a start-up error."""
+    rates: dict[str, tuple[float, float]] = {}
+    for item in env_list(name, []):
+        bucket, _, value = item.partition("=")
+        capacity, _, rate = value.partition("/")
+        try:
+            pair = (float(capacity), float(rate))
+        except ValueError:
+            pair = (0.0, 0.0)
+        if not bucket.strip() or pair[0] < 1 or pair[1] <= 0:
+            raise ConfigError(f"{name}: expected bucket=capacity/rate, got {item!r}")
+        rates[bucket.strip()] = pair
+    return rates

@@ -13,7 +13,7 @@ from pathlib import Path
 import dj_database_url
 from csp import constants as csp_constants
 
-from console.env import ConfigError, env_bool, env_int, env_list, env_secret, env_str
+from console.env import ConfigError, env_bool, env_int, env_list, env_rates, env_secret, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(env_str("FLEETDECK_DATA_DIR", str(BASE_DIR / ".data")))
@@ -309,13 +309,12 @@ SPECTACULAR_SETTINGS = {
 
 # --- Fleetdeck's own settings ---------------------------------------------
 FLEETDECK_SYNC_INTERVAL_SECONDS = env_int("FLEETDECK_SYNC_INTERVAL_SECONDS", 30, minimum=5)
-# A starting worker syncs every enabled account at once (console/celery.py), instead
-# of leaving the pages empty until beat's first interval has passed.
+# A starting worker syncs every enabled account at once (console/celery.py).
 FLEETDECK_SYNC_ON_START = env_bool("FLEETDECK_SYNC_ON_START", True)
 # A cluster's sync lock lives this long unless its holder renews it (every third of
 # it): a worker killed mid-sync frees the cluster within this time, not 10 minutes.
 FLEETDECK_SYNC_LOCK_SECONDS = env_int("FLEETDECK_SYNC_LOCK_SECONDS", 60, minimum=3)
-# The ECS event stream: each setting is explained in docs/event-stream.md.
+# The ECS event stream (docs/event-stream.md explains each setting):
 FLEETDECK_RECONCILE_SECONDS = env_int("FLEETDECK_RECONCILE_SECONDS", 300, minimum=30)
 FLEETDECK_STREAM_NAME = env_str("FLEETDECK_STREAM_NAME", "fleetdeck-ecs-events")
 FLEETDECK_STREAM_MAX_RECEIVES = env_int("FLEETDECK_STREAM_MAX_RECEIVES", 5, minimum=1)
@@ -355,6 +354,10 @@ FLEETDECK_REDEPLOY_POLL_SECONDS = env_int("FLEETDECK_REDEPLOY_POLL_SECONDS", 3, 
 # Redeploys in one cluster share its sync when it ran less than this ago.
 FLEETDECK_REDEPLOY_SYNC_MIN_SECONDS = env_int("FLEETDECK_REDEPLOY_SYNC_MIN_SECONDS", 2, minimum=0)
 FLEETDECK_REDEPLOY_TIMEOUT_SECONDS = env_int("FLEETDECK_REDEPLOY_TIMEOUT_SECONDS", 3600, minimum=60)
+# One API budget per AWS account and Region (clusters/aws/budget.py, docs/mirror.md):
+FLEETDECK_API_BUDGET = env_bool("FLEETDECK_API_BUDGET", True)
+FLEETDECK_API_BUDGET_PERCENT = env_int("FLEETDECK_API_BUDGET_PERCENT", 80, minimum=1)
+FLEETDECK_API_BUDGET_OVERRIDES = env_rates("FLEETDECK_API_BUDGET_OVERRIDES")
 # The most rows one timeline export (CSV/JSON) streams.
 FLEETDECK_TIMELINE_EXPORT_MAX = env_int("FLEETDECK_TIMELINE_EXPORT_MAX", 100_000, minimum=1)
 FLEETDECK_AWS_ENDPOINT_URL = env_str("FLEETDECK_AWS_ENDPOINT_URL")

@@ -28,6 +28,9 @@ os.environ.setdefault(
 # Test workers (tests.peers.celery_worker_process) start on fixtures of their own; the
 # startup sync is tested where it is wanted (tests/deployments/test_sync_on_start.py).
 os.environ.setdefault("FLEETDECK_SYNC_ON_START", "0")
+# The shared API budget would make unrelated tests wait on each other's calls; its own
+# tests turn it on (tests/clusters/test_api_budget.py).
+os.environ.setdefault("FLEETDECK_API_BUDGET", "0")
 os.environ.setdefault("FLEETDECK_ENCRYPTION_KEYS", "RhpMaeEjdt8cxpt4CGjR2hgJF-W0nK6n2TRazGZCZsc=")
 
 from console.settings import *  # noqa: F403

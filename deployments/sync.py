@@ -100,9 +100,12 @@ def _cluster_sync(
             sync_runs_abandoned_close(cluster=cluster, keep_run_id=run.pk)
             reader = reader or account_reader(account=cluster.account, region=cluster.region)
             before = Counter(reader.calls)
+            # A retry continues its run: the earlier attempts' waits stay counted.
+            waited = reader.budget_wait_ms - run.budget_wait_ms
             try:
                 _cluster_phases(cluster, reader, run, stats, described, before)
             except AwsError as exc:
+                stats.budget_wait_ms = reader.budget_wait_ms - waited
                 stats.errors.append(f"{exc.operation or 'AWS'}: {exc}")
                 calls = Counter(reader.calls)
                 calls.subtract(before)
@@ -120,18 +123,25 @@ def _cluster_sync(
                 return run
             calls = Counter(reader.calls)
             calls.subtract(before)
+            stats.budget_wait_ms = reader.budget_wait_ms - waited
             sync_run_finish(run=run, stats=stats, calls=+calls, ok=True, started=started)
             cluster_mark_synced(cluster=cluster, ok=True, error="; ".join(stats.errors)[:500])
     except SyncLockBusy:
         if run is not None:
-            if final:
-                stats.errors.append("another sync of this cluster was running")
-                sync_run_finish(run=run, stats=stats, calls=Counter(), ok=False, started=started)
-            else:
-                run.phase = "waiting for another sync of this cluster"
-                run.save(update_fields=["phase"])
+            _cluster_lock_busy(run=run, stats=stats, final=final, started=started)
         raise
     return run
+
+
+def _cluster_lock_busy(*, run: SyncRun, stats: SyncStats, final: bool, started: float) -> None:
+    """Another sync holds the cluster: a last attempt fails its run, others wait."""
+    if final:
+        stats.errors.append("another sync of this cluster was running")
+        stats.budget_wait_ms = run.budget_wait_ms
+        sync_run_finish(run=run, stats=stats, calls=Counter(), ok=False, started=started)
+    else:
+        run.phase = "waiting for another sync of this cluster"
+        run.save(update_fields=["phase"])
 
 
 def service_sync(*, service_id: int) -> SyncStats | None:
@@ -163,7 +173,7 @@ def sync_run_fail(*, run_id: int, message: str) -> None:
     """Close a run whose task gave up (retries exhausted)."""
     run = SyncRun.objects.filter(pk=run_id, status="running").first()
     if run is not None:
-        stats = SyncStats(errors=[*run.errors, message])
+        stats = SyncStats(errors=[*run.errors, message], budget_wait_ms=run.budget_wait_ms)
         sync_run_finish(run=run, stats=stats, calls=Counter(run.calls), ok=False, started=0)
         run.duration_ms = None
         run.save(update_fields=["duration_ms"])
@@ -247,6 +257,7 @@ def account_sync(
         for cluster, info in found:
             if cluster.gone_at is None:
                 _account_cluster_sync(cluster, info, reader, run, tally)
+        tally.stats.budget_wait_ms += reader.budget_wait_ms
     stats = tally.stats
     sync_run_finish(run=run, stats=stats, calls=tally.calls, ok=tally.ok, started=started)
     account_mark_synced(account=account, ok=tally.ok, error="; ".join(stats.errors)[:4000])

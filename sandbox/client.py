@@ -79,8 +79,21 @@ class SandboxClient:
             body["ec2InstanceId"] = ec2_instance_id
         return self._call("POST", "agent", body)  # type: ignore[no-any-return]
 
-    def set_faults(self, rules: list[dict[str, Any]], seed: int = 0) -> dict[str, Any]:
-        return self._call("POST", "faults", {"rules": rules, "seed": seed})  # type: ignore[no-any-return]
+    def set_faults(
+        self, rules: list[dict[str, Any]], seed: int = 0, events: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """``events``: EventBridge delivery faults, e.g. ``{"duplicate": 0.3,
+        "delay_seconds": 2, "reorder": True}``."""
+        body = {"rules": rules, "seed": seed, "events": events}
+        return self._call("POST", "faults", body)  # type: ignore[no-any-return]
+
+    def throttle(self, enabled: bool = True, scale: float = 1.0) -> dict[str, Any]:
+        """ECS's per-category request throttling (documented rates times ``scale``)."""
+        body = {"enabled": enabled, "scale": scale}
+        return self._call("POST", "throttle", body)  # type: ignore[no-any-return]
+
+    def throttle_state(self) -> dict[str, Any]:
+        return self._call("GET", "throttle")  # type: ignore[no-any-return]
 
     def clear_faults(self) -> None:
         self._call("DELETE", "faults")

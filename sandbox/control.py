@@ -13,10 +13,11 @@ from typing import Any
 
 from moto.core.exceptions import JsonRESTError
 
-from sandbox import ecs_anywhere, scheduler
+from sandbox import ecs_anywhere, ecs_events, scheduler
 from sandbox.ecs_model import all_tasks
 from sandbox.faults import AwsMiddleware, WSGIApp
 from sandbox.state import CLOCK, LOCK, SETTINGS, reset_settings
+from sandbox.throttle import THROTTLE
 
 Handler = Callable[[dict[str, Any]], Any]
 
@@ -38,6 +39,7 @@ def reset_all() -> None:
                 docker_agent.stop(t)
         moto_api_backend.reset()
         scheduler.reset()
+        ecs_events.reset()
         reset_settings()
 
 
@@ -56,8 +58,13 @@ class ControlApp:
             ("POST", "register-instance"): self.register_instance,
             ("POST", "agent"): self.agent,
             ("POST", "faults"): self.set_faults,
-            ("GET", "faults"): lambda body: {"rules": self.aws.faults.describe()},
+            ("GET", "faults"): lambda body: {
+                "rules": self.aws.faults.describe(),
+                "events": ecs_events.DELIVERY.describe(),
+            },
             ("DELETE", "faults"): self.clear_faults,
+            ("POST", "throttle"): lambda body: THROTTLE.configure(body),
+            ("GET", "throttle"): lambda body: THROTTLE.describe(),
             ("POST", "crash-task-definition"): self.crash_task_definition,
             ("POST", "stop-task"): self.stop_task,
             ("POST", "seed"): self.seed,
@@ -82,7 +89,10 @@ class ControlApp:
             length = int(environ.get("CONTENT_LENGTH") or 0)
             raw = environ["wsgi.input"].read(length) if length else b""
             body = json.loads(raw) if raw.strip() else {}
-            return _respond(start_response, 200, handler(body))
+            result = handler(body)
+            if environ.get("REQUEST_METHOD") == "POST":
+                ecs_events.flush()  # a control call (agent, stop-task, ...) changed ECS
+            return _respond(start_response, 200, result)
         except ControlError as exc:
             return _respond(start_response, exc.status, {"error": str(exc)})
         except JsonRESTError as exc:
@@ -120,10 +130,13 @@ class ControlApp:
 
     def set_faults(self, body: dict[str, Any]) -> dict[str, Any]:
         self.aws.faults.configure(body)
-        return {"rules": self.aws.faults.describe()}
+        # "events": {"duplicate": p, "delay_seconds": s, "reorder": bool} for EventBridge.
+        ecs_events.DELIVERY.configure(body.get("events"))
+        return {"rules": self.aws.faults.describe(), "events": ecs_events.DELIVERY.describe()}
 
     def clear_faults(self, body: dict[str, Any]) -> dict[str, Any]:
         self.aws.faults.clear()
+        ecs_events.DELIVERY.configure(None)
         return {"rules": []}
 
     def crash_task_definition(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -177,6 +190,7 @@ class ControlApp:
         reset_all()
         self.aws.faults.clear()
         self.aws.reset_counts()
+        THROTTLE.configure({"enabled": False})
         return {"reset": True}
 
 

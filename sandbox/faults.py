@@ -2,7 +2,8 @@
 
 Counting happens at the HTTP layer (one count per AWS request, by
 ``service:Operation``) so the console's tests can assert how many calls a page
-costs. Faults (throttle / error500 / stall / stall_after) are off by default and are set with
+costs. ECS's own throttling (``sandbox.throttle``) and the faults
+(throttle / error500 / stall / stall_after) are off by default and are set with
 ``POST /_sandbox/faults``. Every AWS request also takes the sandbox lock, so a
 scheduler tick never runs in the middle of one.
 """
@@ -21,7 +22,9 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs
 
+from sandbox import ecs_events
 from sandbox.state import LOCK
+from sandbox.throttle import THROTTLE
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
@@ -63,6 +66,11 @@ def identify(environ: dict[str, Any]) -> tuple[str, str] | None:
             "PATH_INFO", ""
         )
     return None
+
+
+def _region(environ: dict[str, Any]) -> str:
+    scope = _SCOPE.search(environ.get("HTTP_AUTHORIZATION", ""))
+    return scope.group(1) if scope else "us-east-1"
 
 
 # stall: the request waits before AWS handles it; stall_after: AWS handles it at
@@ -158,19 +166,23 @@ class AwsMiddleware:
         with self._lock:
             self.counts[f"{service}:{operation}"] += 1
             rule = self.faults.pick(service, operation)
+        if service == "ecs" and not THROTTLE.admit(_region(environ), operation):
+            return _error(environ, start_response, "throttle")
         if rule is not None:
             if rule.fault == "stall":
                 time.sleep(rule.stall_seconds)
             elif rule.fault != "stall_after":
                 return _error(environ, start_response, rule.fault)
-        if (service, operation) == ("sqs", "ReceiveMessage"):
-            # A long poll waits up to 20 s for a message and touches no ECS state:
-            # under the lock it would hold back every other call, the delivery it
-            # waits for included (AWS returns as soon as a message arrives).
-            return list(self.app(environ, start_response))
-        with LOCK:
-            # Materialise the body under the lock: moto does its work lazily.
+        if service == "sqs":
+            # SQS long polls (ReceiveMessage waits up to 20 s) must not hold the sandbox
+            # still; moto's queues have their own lock.
             body = list(self.app(environ, start_response))
+        else:
+            with LOCK:
+                # Materialise the body under the lock: moto does its work lazily.
+                body = list(self.app(environ, start_response))
+                # What this request changed reaches EventBridge as ECS events.
+                ecs_events.flush()
         if rule is not None and rule.fault == "stall_after":
             time.sleep(rule.stall_seconds)  # outside the lock: AWS goes on meanwhile
         return body

@@ -21,7 +21,7 @@ from typing import Any
 
 from moto.ecs.models import EC2ContainerServiceBackend, TaskDefinition, ecs_backends
 
-from sandbox import docker_agent
+from sandbox import docker_agent, ecs_events
 from sandbox.ecs_model import (
     Deployment,
     SandboxContainerInstance,
@@ -233,6 +233,7 @@ def tick(count: int = 1) -> int:
                 CLOCK.advance(CLOCK.tick_seconds)
             for backend in iter_backends():
                 step(backend)
+            ecs_events.flush()
     return count
 
 

@@ -16,6 +16,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
 from typing import Any
 
+from clusters.aws.budget import waited_ms
 from clusters.aws.ecs_history_types import (
     ContainerImageInfo,
     ServiceDeploymentBrief,
@@ -101,6 +102,11 @@ class EcsReader:
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
+
+    @property
+    def budget_wait_ms(self) -> int:
+        """How long this reader's calls have waited for the account's API budget."""
+        return waited_ms(self.client)
 
     def submit(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Future[Any]:
         """Run ``fn`` on the reader's pool (for fetches that overlap each other)."""

@@ -26,6 +26,7 @@ import boto3
 from botocore.config import Config
 from django.conf import settings
 
+from clusters.aws.budget import budget_attach
 from clusters.aws.errors import aws_call_errors
 
 if TYPE_CHECKING:
@@ -143,11 +144,18 @@ def aws_client(
             endpoint_url=_endpoint_url(account),
             config=client_config(max_attempts=attempts),
         )
+    # Every request of every client takes from the account's shared API budget.
+    budget_attach(client, account_key=_budget_key(account), region=region)
     if fresh:
         return client
     with _lock:
         _clients.setdefault(key, client)
         return _clients[key]
+
+
+def _budget_key(account: AwsAccount) -> str:
+    """AWS throttles per account: rows naming the same account id share its budget."""
+    return account.account_id or f"account-{account.pk}"
 
 
 def clients_forget() -> None:

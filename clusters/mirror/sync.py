@@ -97,7 +97,9 @@ def sync_run_progress(
     run.gone_count = stats.gone
     if calls is not None:
         run.calls = dict(calls)
-    run.save(update_fields=["phase", "created_count", "updated_count", "gone_count", "calls"])
+    run.budget_wait_ms = stats.budget_wait_ms
+    fields = ["phase", "created_count", "updated_count", "gone_count", "calls", "budget_wait_ms"]
+    run.save(update_fields=fields)
 
 
 def sync_run_finish(
@@ -116,6 +118,7 @@ def sync_run_finish(
     run.created_count = stats.created
     run.updated_count = stats.updated
     run.gone_count = stats.gone
+    run.budget_wait_ms = stats.budget_wait_ms
     run.errors = stats.errors[-50:]
     run.save()
 

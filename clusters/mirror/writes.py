@@ -18,12 +18,15 @@ class SyncStats:
     gone: int = 0
     events: int = 0
     errors: list[str] = field(default_factory=list)
+    # Time the calls waited for the shared API budget (clusters/aws/budget.py).
+    budget_wait_ms: int = 0
 
     def add(self, other: SyncStats) -> None:
         self.created += other.created
         self.updated += other.updated
         self.gone += other.gone
         self.events += other.events
+        self.budget_wait_ms += other.budget_wait_ms
         self.errors.extend(other.errors)
 
     @property

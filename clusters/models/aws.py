@@ -174,6 +174,8 @@ class SyncRun(models.Model):
     gone_count = models.IntegerField(default=0)
     errors = models.JSONField(default=list, blank=True)
     duration_ms = models.IntegerField(null=True, blank=True)
+    # Time the run's AWS calls waited for the shared API budget (clusters/aws/budget.py).
+    budget_wait_ms = models.IntegerField(default=0)
 
     class Meta:
         ordering = ["-started_at", "-id"]
@@ -210,6 +212,10 @@ class SyncRun(models.Model):
     @property
     def total_calls(self) -> int:
         return sum(int(v) for v in self.calls.values())
+
+    @property
+    def budget_wait_seconds(self) -> float:
+        return self.budget_wait_ms / 1000
 
     @property
     def duration_seconds(self) -> float | None:

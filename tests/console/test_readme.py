@@ -6,7 +6,7 @@ import re
 
 from tests.peers import REPO
 
-READERS = re.compile(r"env_(?:str|bool|int|list|secret)\(\s*\"([A-Z0-9_]+)\"", re.S)
+READERS = re.compile(r"env_(?:str|bool|int|list|secret|rates)\(\s*\"([A-Z0-9_]+)\"", re.S)
 
 
 def test_every_environment_variable_is_documented() -> None:

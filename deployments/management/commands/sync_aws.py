@@ -17,6 +17,8 @@ def summary(run: SyncRun, label: str) -> str:
         f"calls {run.total_calls} ({calls}); created {run.created_count}, "
         f"updated {run.updated_count}, gone {run.gone_count}"
     )
+    if run.budget_wait_ms:
+        line += f"; waited {run.budget_wait_seconds:.2f}s for the API budget"
     if run.errors:
         line += f"; errors: {'; '.join(run.errors)[:300]}"
     return line

@@ -7,7 +7,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("clusters", "0004_health"),
+        ("clusters", "0005_sync_run_budget_wait"),
     ]
 
     operations = [
