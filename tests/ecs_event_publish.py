@@ -4,7 +4,9 @@ stream tests and bench: ``events.put_events`` with source ``aws.ecs``; the rule 
 the delivery). The detail of a task event is the task as DescribeTasks returns it,
 JSON-encoded as EventBridge does (ISO-8601 timestamps).
 
-Until the sandbox emits ECS events itself (issue 16, item 1), this stands in for it."""
+The sandbox also emits ECS events itself (sandbox/ecs_events.py); tests use this where
+they need exact control over what is delivered and when (the follower's apply is
+idempotent, so the sandbox's own copies change nothing)."""
 
 from __future__ import annotations
 
