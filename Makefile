@@ -1,5 +1,5 @@
 # Fleetdeck: two commands.
-#   make run    set up and start the whole console (web, worker, beat, watcher, demo AWS)
+#   make run    set up and start the whole console (web, worker, beat, watcher, events, demo AWS)
 #   make test   set up and run every check: ruff, mypy, import contracts, pytest (SQLite + PostgreSQL)
 SHELL := /bin/bash
 PYTHON ?= $(shell command -v python3.11 || command -v python3)

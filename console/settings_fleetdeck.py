@@ -28,6 +28,13 @@ FLEETDECK_SYNC_ON_START = env_bool("FLEETDECK_SYNC_ON_START", True)
 # A cluster's sync lock lives this long unless its holder renews it (every third of
 # it): a worker killed mid-sync frees the cluster within this time, not 10 minutes.
 FLEETDECK_SYNC_LOCK_SECONDS = env_int("FLEETDECK_SYNC_LOCK_SECONDS", 60, minimum=3)
+# The ECS event stream (docs/event-stream.md explains each setting):
+FLEETDECK_RECONCILE_SECONDS = env_int("FLEETDECK_RECONCILE_SECONDS", 300, minimum=30)
+FLEETDECK_STREAM_NAME = env_str("FLEETDECK_STREAM_NAME", "fleetdeck-ecs-events")
+FLEETDECK_STREAM_MAX_RECEIVES = env_int("FLEETDECK_STREAM_MAX_RECEIVES", 5, minimum=1)
+FLEETDECK_STREAM_VISIBILITY_SECONDS = env_int("FLEETDECK_STREAM_VISIBILITY_SECONDS", 60, minimum=10)
+FLEETDECK_STREAM_STALE_SECONDS = env_int("FLEETDECK_STREAM_STALE_SECONDS", 90, minimum=30)
+FLEETDECK_STREAM_DESCRIBE_UNKNOWN = env_bool("FLEETDECK_STREAM_DESCRIBE_UNKNOWN", True)
 FLEETDECK_DOCKER_SYNC_INTERVAL_SECONDS = env_int(
     "FLEETDECK_DOCKER_SYNC_INTERVAL_SECONDS", 30, minimum=5
 )

@@ -35,6 +35,8 @@ from clusters.mirror.sync import (
     sync_runs_abandoned_close,
 )
 from clusters.models import AwsAccount, Cluster, SyncRun
+from clusters.stream.selectors import account_modes
+from clusters.stream.status import account_poll_due
 from deployments.deployment_history import cluster_history_sync
 from deployments.health import health_refresh
 from deployments.models import Service
@@ -62,20 +64,20 @@ def cluster_sync(
             cluster_id=cluster_id, run_id=run_id, reader=reader, described=described, final=final
         )
     finally:
-        _health_refresh_quietly(cluster_id)
-        _last_words_queue_quietly(cluster_id)
+        health_refresh_quietly([cluster_id])
+        last_words_queue_quietly(cluster_id)
 
 
-def _health_refresh_quietly(cluster_id: int) -> None:
-    """A bug in the health rules must not fail the sync (nor hide its own error):
-    logged, and the 30 s fleet refresh tries again."""
+def health_refresh_quietly(cluster_ids: list[int]) -> None:
+    """A bug in the health rules must not fail the sync (nor hide its own error), nor
+    the event stream's apply: logged, and the 30 s fleet refresh tries again."""
     try:
-        health_refresh(cluster_ids=[cluster_id])
+        health_refresh(cluster_ids=cluster_ids)
     except Exception:
-        log.exception("health refresh after the sync of cluster %s failed", cluster_id)
+        log.exception("health refresh after the sync of clusters %s failed", cluster_ids)
 
 
-def _last_words_queue_quietly(cluster_id: int) -> None:
+def last_words_queue_quietly(cluster_id: int) -> None:
     """When containers failed since the last look, queue the reads of their last lines
     (deployments.logs, by task name: one log call each, in a worker, capped per run).
     One indexed query when nothing failed. Never fails the sync."""
@@ -347,9 +349,15 @@ def _account_cluster_sync(
 
 def accounts_discover_clusters() -> list[int]:
     """For the periodic fan-out: refresh every enabled account's cluster list and
-    return the ids of the live clusters to sync. Errors are recorded per account."""
+    return the ids of the live clusters to sync. Errors are recorded per account.
+    An account whose event stream is healthy is only reconciled, every
+    FLEETDECK_RECONCILE_SECONDS (docs/event-stream.md)."""
     ids: list[int] = []
+    modes = account_modes()
     for account in AwsAccount.objects.filter(enabled=True):
+        mode = modes.get(account.pk)
+        if mode is not None and not account_poll_due(account, mode):
+            continue  # the event stream keeps it fresh; the reconcile comes later
         errors: list[str] = []
         for region in account.regions or ["us-east-1"]:
             stats = SyncStats()

@@ -103,6 +103,31 @@ def service_tasks_sync(
     _tasks_reconcile(mirror, running, stopped)
 
 
+def tasks_apply(
+    *, cluster: Cluster, reader: EcsReader, stats: SyncStats, infos: list[TaskInfo]
+) -> None:
+    """Write some tasks' fresh descriptions (the event stream's, or a targeted
+    describe's) with the same writer, events and dedupe keys as a full sync; nothing
+    is marked gone. A description older than the row is skipped by the writer."""
+    arns = [i.arn for i in infos]
+    rows = Task.objects.filter(cluster=cluster, arn__in=arns).order_by()
+    containers = TaskContainer.objects.filter(task__in=rows).order_by()
+    mirror = _TaskMirror(
+        cluster=cluster,
+        reader=reader,
+        stats=stats,
+        instances=dict(ContainerInstance.objects.filter(cluster=cluster).values_list("arn", "pk")),
+        services=dict(Service.objects.filter(cluster=cluster).values_list("name", "pk")),
+        existing={t.arn: t for t in rows},
+        containers={
+            (row[1], row[2]): row
+            for row in containers.values_list("pk", "task_id", "name", *CONTAINER_FIELDS)
+        },
+        had_sync=True,
+    )
+    _tasks_write(mirror, infos)
+
+
 def _tasks_reconcile(mirror: _TaskMirror, running: list[str], stopped: list[str]) -> None:
     """Describe what the complete listings name (and live rows they no longer name),
     write it, then mark gone what AWS no longer knows."""
@@ -185,6 +210,8 @@ def _tasks_write(mirror: _TaskMirror, infos: list[TaskInfo]) -> None:
                 fresh = Task(**values)
                 events.append(_task_event(cluster, fresh, info, "", now))
             continue
+        if info.version < task.version:
+            continue  # a describe older than what the event stream already applied
         was = task.last_status
         names = changed_fields(task, values)
         known_infos.append(info)
@@ -273,6 +300,7 @@ def _task_values(
         "started_at": info.started_at,
         "stopping_at": info.stopping_at,
         "stopped_at": info.stopped_at,
+        "version": info.version,
         "gone_at": None,
     }
 

@@ -21,6 +21,7 @@ from clusters.core.roles import OPERATOR, VIEWER, has_role, role_required
 from clusters.mirror.selectors import clusters_overview, instances_query, paginate
 from clusters.mirror.sync import sync_run_start
 from clusters.models import AwsAccount, Cluster, ContainerInstance, Event, EventSource, SyncRun
+from clusters.stream.selectors import account_modes, streams_by_account
 from deployments.diagnosis import (
     external_unsupported,
     instance_diagnose,
@@ -298,13 +299,19 @@ def account_sync_now(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 @require_GET
 @role_required(VIEWER)
 def cluster_list(request: HttpRequest) -> HttpResponse:
+    accounts = clusters_overview()
+    streams, modes = streams_by_account(), account_modes()
+    for row in accounts:  # each account's event stream and the sync mode it allows
+        row.account.stream_rows = streams.get(row.account.pk, [])  # type: ignore[attr-defined]
+        row.account.stream_mode = modes.get(row.account.pk)  # type: ignore[attr-defined]
     return render(
         request,
         "clusters/list.html",
         {
             "section": "clusters",
-            "accounts": clusters_overview(),
+            "accounts": accounts,
             "can_operate": has_role(request.user, OPERATOR),
+            "reconcile_seconds": settings.FLEETDECK_RECONCILE_SECONDS,
         },
     )
 

@@ -42,6 +42,8 @@ login_line="$($PY manage.py ensure_admin)"
 
 processes=(web worker beat)
 grep -q '^watcher:' Procfile && processes+=(watcher)
+# The ECS event stream's follower idles until setup_event_stream has made a stream.
+grep -q '^events:' Procfile && processes+=(events)
 # Demo mode: without an AWS account of your own, a local AWS peer serves a
 # living demo fleet. FLEETDECK_DEMO=false turns it off.
 if [[ "${FLEETDECK_DEMO:-true}" == "true" ]] && [[ -d sandbox ]] && grep -q '^sandbox:' Procfile; then

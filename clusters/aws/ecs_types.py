@@ -41,6 +41,7 @@ class ContainerInstanceInfo:
     running_tasks_count: int
     pending_tasks_count: int
     registered_at: datetime | None
+    version: int = 0  # rises on every change (ordering of events and describes)
 
 
 @dataclass(frozen=True)
@@ -122,6 +123,7 @@ class TaskInfo:
     stopping_at: datetime | None
     stopped_at: datetime | None
     containers: list[ContainerInfo] = field(default_factory=list)
+    version: int = 0  # rises on every change (ordering of events and describes)
 
 
 def _cluster(d: dict[str, Any]) -> ClusterInfo:
@@ -175,6 +177,7 @@ def _container_instance(d: dict[str, Any]) -> ContainerInstanceInfo:
         running_tasks_count=int(d.get("runningTasksCount") or 0),
         pending_tasks_count=int(d.get("pendingTasksCount") or 0),
         registered_at=d.get("registeredAt"),
+        version=int(d.get("version") or 0),
     )
 
 
@@ -284,4 +287,5 @@ def _task(d: dict[str, Any]) -> TaskInfo:
         stopping_at=d.get("stoppingAt"),
         stopped_at=d.get("stoppedAt"),
         containers=containers,
+        version=int(d.get("version") or 0),
     )

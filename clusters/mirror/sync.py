@@ -222,6 +222,7 @@ def _instance_values(info: ContainerInstanceInfo) -> dict[str, Any]:
         "running_tasks_count": info.running_tasks_count,
         "pending_tasks_count": info.pending_tasks_count,
         "registered_at": info.registered_at,
+        "version": info.version,
         "gone_at": None,
     }
 
@@ -330,6 +331,8 @@ def cluster_instances_sync(
         ci = existing.get(info.arn)
         if ci is None:
             new.append(_instance_new(cluster, info, now, events))
+        elif info.version < ci.version:
+            continue  # older than what the event stream already applied
         elif names := _instance_update(cluster, ci, info, now, events):
             changed.append((ci, names))
     seen = {i.arn for i in infos}
@@ -341,6 +344,34 @@ def cluster_instances_sync(
     # The bill's registered intervals follow what was just written (no AWS call).
     registrations_record(cluster=cluster, now=now)
     return dict(ContainerInstance.objects.filter(cluster=cluster).values_list("arn", "pk"))
+
+
+def instances_apply(
+    *, cluster: Cluster, infos: list[ContainerInstanceInfo], stats: SyncStats
+) -> None:
+    """Write some instances' fresh descriptions (from the event stream or a targeted
+    describe) with the full sync's writers and timeline entries; marks nothing gone
+    (only a complete listing may) and skips a description older than the row."""
+    now = timezone.now()
+    existing = {
+        ci.arn: ci
+        for ci in ContainerInstance.objects.filter(arn__in=[i.arn for i in infos], cluster=cluster)
+    }
+    new: list[ContainerInstance] = []
+    changed: list[tuple[Any, list[str]]] = []
+    events: list[NewEvent] = []
+    for info in infos:
+        ci = existing.get(info.arn)
+        if ci is None:
+            new.append(_instance_new(cluster, info, now, events))
+        elif info.version > ci.version and (
+            names := _instance_update(cluster, ci, info, now, events)
+        ):
+            changed.append((ci, names))
+    if new or changed:
+        with transaction.atomic():
+            mirror_write(ContainerInstance, new=new, changed=changed, stats=stats, now=now)
+            stats.events += events_record(events)
 
 
 def cluster_mark_synced(*, cluster: Cluster, ok: bool, error: str = "") -> None:

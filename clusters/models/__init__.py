@@ -19,6 +19,7 @@ from clusters.models.registration import (
     InstanceAdmission,
     RegistrationRequest,
 )
+from clusters.models.streams import EventStream
 from clusters.models.timeline import Event, EventSeverity, EventSource
 
 __all__ = [
@@ -37,6 +38,7 @@ __all__ = [
     "Event",
     "EventSeverity",
     "EventSource",
+    "EventStream",
     "HealthFields",
     "InstanceAdmission",
     "InstanceRegistration",

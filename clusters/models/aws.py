@@ -104,6 +104,8 @@ class ContainerInstance(HealthFields, MirroredModel):
     running_tasks_count = models.IntegerField(default=0)
     pending_tasks_count = models.IntegerField(default=0)
     registered_at = models.DateTimeField(null=True, blank=True)
+    # DescribeContainerInstances' and the instance event's ``version`` (see Task.version).
+    version = models.BigIntegerField(default=0)
 
     class Meta:
         ordering = ["ec2_instance_id", "id"]

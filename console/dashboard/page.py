@@ -3,9 +3,11 @@ one snapshot."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
+from clusters.models import EventStream
+from clusters.stream.status import account_mode
 from console.dashboard.extension_rules import ensure_extensions_loaded
 from console.dashboard.rules import needs_attention
 from console.dashboard.snapshot import (
@@ -13,6 +15,7 @@ from console.dashboard.snapshot import (
     INFO,
     WARNING,
     AttentionItem,
+    FleetSnapshot,
     FleetSummary,
     fleet_snapshot,
 )
@@ -23,6 +26,8 @@ from console.dashboard.summary import dashboard_summary
 class Dashboard:
     summary: FleetSummary
     attention: list[AttentionItem]
+    # (account, "stream" | "polling", why) of every enabled account (docs/event-stream.md)
+    sync_modes: list[tuple[str, str, str]] = field(default_factory=list)
 
     @property
     def open_items(self) -> list[AttentionItem]:
@@ -40,5 +45,18 @@ def dashboard_data(*, now: datetime | None = None) -> Dashboard:
     snap = fleet_snapshot(now=now)
     ensure_extensions_loaded(snap)
     return Dashboard(
-        summary=dashboard_summary(snapshot=snap), attention=needs_attention(snapshot=snap)
+        summary=dashboard_summary(snapshot=snap),
+        attention=needs_attention(snapshot=snap),
+        sync_modes=_sync_modes(snap),
     )
+
+
+def _sync_modes(snap: FleetSnapshot) -> list[tuple[str, str, str]]:
+    """Each enabled account's sync mode, from the snapshot's accounts (one query)."""
+    streams = list(EventStream.objects.all())
+    out = []
+    for account in snap.accounts:
+        if account.enabled:
+            mode = account_mode(account, [s for s in streams if s.account_id == account.pk])
+            out.append((account.name, mode.mode, mode.reason))
+    return out

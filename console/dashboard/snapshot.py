@@ -22,6 +22,7 @@ from clusters.models import (
     EventSeverity,
     SyncRun,
 )
+from clusters.stream.selectors import stream_ok_at
 from console.models import SEVERITY_RANK, Acknowledgement
 from deployments.models import Deployment, Service
 
@@ -168,7 +169,7 @@ def fleet_snapshot(*, now: datetime | None = None) -> FleetSnapshot:
     clusters = list(
         Cluster.objects.filter(gone_at__isnull=True)
         .select_related("account")
-        .annotate(last_ok_run=_newest_success(cluster=OuterRef("pk")))
+        .annotate(last_ok_run=_newest_success(cluster=OuterRef("pk")), stream_ok_at=stream_ok_at())
         .order_by("account__name", "region", "name")
     )
     accounts = list(

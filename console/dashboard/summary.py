@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 
 from clusters.health import HealthState, is_unhealthy, worst
 from clusters.models import Cluster
+from clusters.stream.selectors import mirror_fresh_at
 from console.dashboard.extension_rules import ensure_extensions_loaded
 from console.dashboard.snapshot import (
     ClusterSummary,
@@ -29,9 +30,8 @@ def _last_success(cluster: Cluster, account_ok: dict[int, datetime | None]) -> d
     if cluster.last_sync_ok:
         candidates.append(cluster.last_sync_at)
     found = [c for c in candidates if c is not None]
-    if found:
-        return max(found)
-    return account_ok.get(cluster.account_id)
+    synced = max(found) if found else account_ok.get(cluster.account_id)
+    return mirror_fresh_at(synced, cluster)
 
 
 def _waiting_instance_ids(snapshot: FleetSnapshot) -> set[int]:

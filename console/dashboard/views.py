@@ -51,6 +51,7 @@ def _context(request: HttpRequest, data: Dashboard, *, tv: bool) -> dict[str, An
         "show_all": show_all,
         "tv": tv,
         "can_ack": has_role(request.user, OPERATOR),
+        "stream_modes": data.sync_modes,
     }
 
 
@@ -95,7 +96,10 @@ def _versions(context: dict[str, Any], parts: tuple[str, ...]) -> dict[str, str]
         for c in summary.clusters
     ]
     summary_version = _digest(
-        summary_key, summary.accounts_failing, minutes(summary.totals.sync_age_seconds)
+        summary_key,
+        summary.accounts_failing,
+        minutes(summary.totals.sync_age_seconds),
+        context["stream_modes"],
     )
     items = data.attention if context["show_all"] else data.attention[: ATTENTION_ROWS + 8]
     attention_version = _digest(

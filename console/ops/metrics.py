@@ -8,6 +8,7 @@ format requires.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -19,7 +20,8 @@ from django.utils import timezone
 from clusters.cost import cost_bill
 from clusters.display import usd_cents
 from clusters.health import HealthState
-from clusters.models import EventSeverity, SyncRun
+from clusters.models import AwsAccount, EventSeverity, SyncRun
+from clusters.stream.selectors import StreamRow, account_modes, streams_by_account
 from console.dashboard import (
     AttentionItem,
     FleetSnapshot,
@@ -93,6 +95,7 @@ def metrics_text() -> str:
     _attention_write(out, items)
     _drift_write(out)
     _cost_write(out, now)
+    _streams_write(out)
     depth = celery_queue_depth()
     out.family("fleetdeck_celery_queue_depth", "gauge", "Messages waiting in the Celery queue.")
     if depth is not None:
@@ -264,3 +267,41 @@ def _cost_write(out: Exposition, now: datetime) -> None:
         out.sample(
             "fleetdeck_anywhere_cost_projected_usd", float(usd_cents(c.projected_cost)), **labels
         )
+
+
+def _streams_write(out: Exposition) -> None:
+    """The ECS event streams (docs/event-stream.md) and the sync mode of each account."""
+    names = dict(AwsAccount.objects.values_list("pk", "name"))
+    out.family("fleetdeck_sync_mode", "gauge", "1 for the account's sync mode (stream|polling).")
+    for pk, mode in sorted(account_modes().items()):
+        for each in ("stream", "polling"):
+            out.sample("fleetdeck_sync_mode", int(mode.mode == each), account=names[pk], mode=each)
+    rows = [r for rs in streams_by_account().values() for r in rs]
+    gauges: tuple[tuple[str, str, Callable[[StreamRow], float | None]], ...] = (
+        ("healthy", "1 when the stream is healthy.", lambda r: int(r.mode.is_stream)),
+        ("last_event_age_seconds", "Age of the last event applied.", _last_event_age),
+        (
+            "oldest_message_age_seconds",
+            "Age of the oldest message the last poll received (SentTimestamp).",
+            lambda r: r.stream.oldest_message_age_seconds,
+        ),
+        ("queue_messages", "Messages waiting in the queue.", lambda r: r.stream.queue_visible),
+        ("dlq_messages", "Messages in the dead-letter queue.", lambda r: r.stream.dlq_depth),
+        ("events_applied_total", "Events applied to the mirror.", _applied),
+    )
+    for suffix, help_text, value in gauges:
+        name = f"fleetdeck_event_stream_{suffix}"
+        kind = "counter" if name.endswith("_total") else "gauge"
+        out.family(name, kind, help_text)
+        for row in rows:
+            got = value(row)
+            if got is not None:
+                out.sample(name, got, account=row.stream.account.name, region=row.stream.region)
+
+
+def _last_event_age(row: StreamRow) -> float | None:
+    return row.last_event_age_seconds
+
+
+def _applied(row: StreamRow) -> float:
+    return row.stream.events_applied

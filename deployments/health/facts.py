@@ -24,6 +24,7 @@ from clusters.models import (
     InstanceAdmission,
     SyncRun,
 )
+from clusters.stream.selectors import mirror_fresh_at, stream_ok_at
 from deployments.models import Deployment, Service, Task, TaskContainer
 
 # How far back failed task stops and placement failures are read.
@@ -101,7 +102,7 @@ class Facts:
         if cluster.last_sync_ok and cluster.last_sync_at:
             found.append(cluster.last_sync_at)
         present = [f for f in found if f is not None]
-        return max(present) if present else None
+        return mirror_fresh_at(max(present) if present else None, cluster)
 
 
 def facts_load(
@@ -147,6 +148,7 @@ def _clusters(cluster_ids: list[int] | None) -> list[Cluster]:
         qs.annotate(
             last_ok_run=_newest_success(cluster=OuterRef("pk")),
             account_ok_run=_newest_success(account=OuterRef("account_id"), cluster__isnull=True),
+            stream_ok_at=stream_ok_at(),
         )
     )
 

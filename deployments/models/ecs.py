@@ -128,6 +128,9 @@ class Task(MirroredModel):
     started_at = models.DateTimeField(null=True, blank=True)
     stopping_at = models.DateTimeField(null=True, blank=True)
     stopped_at = models.DateTimeField(null=True, blank=True)
+    # DescribeTasks' and the task event's ``version``: rises on every change, so an
+    # event at or below it is a duplicate or arrived late (docs/event-stream.md).
+    version = models.BigIntegerField(default=0)
 
     class Meta:
         ordering = ["-created_at_aws", "-id"]

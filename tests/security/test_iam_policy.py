@@ -24,11 +24,15 @@ ADAPTERS = {
     "cloudmap.py": "servicediscovery",
     "session.py": "sts",
     "logs.py": "logs",
+    "sqs_queues.py": "sqs",
+    "eventbridge.py": "events",
 }
 # Permissions a call needs besides its own action (AWS documents these):
 # CreateActivation with Tags needs ssm:AddTagsToResource, and its IamRole needs
 # iam:PassRole on that role.
 IMPLIED = {"ssm:CreateActivation": {"ssm:AddTagsToResource", "iam:PassRole"}}
+# Batch calls IAM authorizes with the single call's action (SQS documents this).
+AUTHORIZED_AS = {"sqs:DeleteMessageBatch": "sqs:DeleteMessage"}
 
 
 def _policy_actions() -> set[str]:
@@ -62,7 +66,7 @@ def _called_actions() -> set[str]:
                 needed.add(f"{service}:{node.value!s}")  # EcsReader._call("DescribeTasks", ...)
     for action in list(needed):
         needed |= IMPLIED.get(action, set())
-    return needed
+    return {AUTHORIZED_AS.get(action, action) for action in needed}
 
 
 def test_the_documented_policy_grants_every_call_the_code_makes() -> None:

@@ -298,9 +298,10 @@ def _queries_of_dashboard_data(django_assert_max_num_queries: Any) -> int:
 
     fleet.health()
     # fleet_snapshot's ten, one per extension rule (registrations, drift), the
-    # acknowledgements of the items, and the services' diagnoses (the services,
-    # their newest stopped tasks' containers: deployments.diagnosis).
-    with django_assert_max_num_queries(15) as ctx:
+    # acknowledgements of the items, the services' diagnoses (the services, their
+    # newest stopped tasks' containers: deployments.diagnosis) and the event streams
+    # (the sync modes).
+    with django_assert_max_num_queries(16) as ctx:
         data = dashboard_data()
     assert data.attention  # every rule's loader and the acknowledgements ran
     return len(ctx.captured_queries)

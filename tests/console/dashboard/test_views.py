@@ -62,8 +62,9 @@ def _page_queries(client, django_assert_max_num_queries) -> list[int]:  # type: 
     client.get("/")  # warm the session
     counts = []
     # fleet_snapshot's ten, two extension rules, the acknowledgements, the session's,
-    # and the services' diagnoses (two: deployments.diagnosis).
-    for url, limit in (("/", 20), ("/?part=live", 20), ("/?part=trends", 8)):
+    # the services' diagnoses (two: deployments.diagnosis) and the event streams (each
+    # account's sync mode).
+    for url, limit in (("/", 21), ("/?part=live", 21), ("/?part=trends", 8)):
         with django_assert_max_num_queries(limit) as ctx:
             assert client.get(url).status_code in (200, 204), url
         counts.append(len(ctx.captured_queries))

@@ -1,0 +1,71 @@
+"""An event for a task the mirror does not know: described (batched) by default, or
+written from the event's own detail with FLEETDECK_STREAM_DESCRIBE_UNKNOWN=false;
+either way the row is what the sync would write, and an event for a cluster the
+mirror does not know is dropped (the reconcile discovers it)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from typing import Any
+
+import pytest
+
+from clusters.aws.ecs_events import ecs_event_parse
+from clusters.mirror.sync import account_reader
+from clusters.models import AwsAccount
+from deployments.models import Task
+from deployments.stream.apply import events_apply
+from tests.ecs_event_publish import TASK, _json_default
+from tests.ecs_seed import boto
+
+pytestmark = pytest.mark.django_db
+
+
+def _forgotten_events(sandbox: Any, n: int) -> tuple[list[Any], list[tuple[Any, ...]]]:
+    """Events for ``n`` tasks deleted from the mirror, and their rows as the sync wrote them."""
+    rows = list(Task.objects.filter(last_status="RUNNING").order_by("arn")[:n])
+    fields = ("arn", "last_status", "version", "group", "task_definition_id", "service_id")
+    before = sorted(Task.objects.filter(pk__in=[r.pk for r in rows]).values_list(*fields))
+    described = boto("ecs", sandbox.url).describe_tasks(
+        cluster="edge", tasks=[r.arn for r in rows]
+    )["tasks"]
+    Task.objects.filter(pk__in=[r.pk for r in rows]).delete()
+    events = [
+        ecs_event_parse(
+            json.dumps(
+                {"source": "aws.ecs", "detail-type": TASK, "id": t["taskArn"], "detail": t},
+                default=_json_default,
+            )
+        )
+        for t in described
+    ]
+    return events, before
+
+
+@pytest.mark.parametrize("describe", [True, False])
+def test_an_unknown_task_is_described_or_written_from_its_event(
+    streamed: AwsAccount, sandbox: Any, settings: Any, describe: bool
+) -> None:
+    settings.FLEETDECK_STREAM_DESCRIBE_UNKNOWN = describe
+    events, before = _forgotten_events(sandbox, 3)
+    reader = account_reader(account=streamed, region="us-east-1")
+    sandbox.client.reset_request_counts()
+    out = events_apply(account=streamed, region="us-east-1", reader=reader, events=events)
+    calls = sandbox.client.request_counts()
+    assert calls.get("ecs:DescribeTasks", 0) == (1 if describe else 0), calls
+    assert out.applied == 3 and out.described == (3 if describe else 0)
+    fields = ("arn", "last_status", "version", "group", "task_definition_id", "service_id")
+    assert (
+        sorted(Task.objects.filter(arn__in=[e.task.arn for e in events]).values_list(*fields))
+        == before
+    )
+
+
+def test_an_event_of_an_unmirrored_cluster_is_dropped(streamed: AwsAccount, sandbox: Any) -> None:
+    events, _ = _forgotten_events(sandbox, 1)
+    other = "arn:aws:ecs:us-east-1:123456789012:cluster/elsewhere"
+    stray = replace(events[0], cluster_arn=other)
+    reader = account_reader(account=streamed, region="us-east-1")
+    out = events_apply(account=streamed, region="us-east-1", reader=reader, events=[stray])
+    assert out.dropped == 1 and out.applied == 0
