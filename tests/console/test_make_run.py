@@ -96,6 +96,12 @@ def test_make_run_serves_healthz_and_stops_on_sigint(tmp_path) -> None:
                 while "following events" not in log_path.read_text():
                     assert time.monotonic() < deadline, log_path.read_text()[-3000:]
                     time.sleep(0.5)
+            # The demo streams its ECS events (follow_events makes the demo's stream
+            # once the sandbox answers), so its pages show changes within a second.
+            deadline = time.monotonic() + 60
+            while "follow_events: demo stream ready" not in log_path.read_text():
+                assert time.monotonic() < deadline, log_path.read_text()[-3000:]
+                time.sleep(0.5)
         finally:
             os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal sends
             try:
