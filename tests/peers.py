@@ -42,14 +42,16 @@ def database_url_for_subprocess() -> str:
 
 
 @contextmanager
-def celery_worker_process(
+def django_process(
+    argv: list[str],
     env_overrides: dict[str, str],
     *,
-    queues: str = "celery",
     log_path: Path | None = None,
-    loglevel: str = "INFO",
+    term_wait: float = 20,
+    log_mode: str = "wb",
 ) -> Iterator[subprocess.Popen[bytes]]:
-    """Run ``celery -A console worker`` as a real process until the block ends."""
+    """Run ``python <argv>`` from the repo as a real process, in its own process group,
+    on the test database, until the block ends (SIGTERM, SIGKILL after ``term_wait``)."""
     env = dict(os.environ)
     env.update(
         {
@@ -59,25 +61,9 @@ def celery_worker_process(
         }
     )
     env.update(env_overrides)
-    log = open(log_path or os.devnull, "wb")  # noqa: SIM115 - closed below
+    log = open(log_path or os.devnull, log_mode)  # noqa: SIM115 - closed below
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "console",
-            "worker",
-            "--pool",
-            "solo",
-            "--loglevel",
-            loglevel,
-            "-Q",
-            queues,
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
-        ],
+        [sys.executable, *argv],
         cwd=REPO,
         env=env,
         stdout=log,
@@ -89,13 +75,28 @@ def celery_worker_process(
     finally:
         try:
             os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(20)
+            proc.wait(term_wait)
         except ProcessLookupError:
             pass  # already dead (a test killed it on purpose)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(5)
         log.close()
+
+
+@contextmanager
+def celery_worker_process(
+    env_overrides: dict[str, str],
+    *,
+    queues: str = "celery",
+    log_path: Path | None = None,
+    loglevel: str = "INFO",
+) -> Iterator[subprocess.Popen[bytes]]:
+    """Run ``celery -A console worker`` as a real process until the block ends."""
+    argv = ["-m", "celery", "-A", "console", "worker", "--pool", "solo", "--loglevel", loglevel]
+    argv += ["-Q", queues, "--without-gossip", "--without-mingle", "--without-heartbeat"]
+    with django_process(argv, env_overrides, log_path=log_path) as proc:
+        yield proc
 
 
 def chromium_path() -> str | None:

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import logging
-import signal
-import threading
 from typing import Any
 
 from django.core.management.base import BaseCommand
 
+from clusters.core.processes import stop_on_signals
 from clusters.docker_hosts.watcher import watch_forever
 
 
@@ -22,13 +21,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-        stop = threading.Event()
-
-        def _stop(signum: int, frame: object) -> None:
-            stop.set()
-
-        signal.signal(signal.SIGTERM, _stop)
-        signal.signal(signal.SIGINT, _stop)
+        stop = stop_on_signals()
         self.stdout.write("watch_docker: following Docker hosts' events", ending="\n")
         self.stdout.flush()
         watch_forever(stop=stop, rescan_seconds=options["rescan"])

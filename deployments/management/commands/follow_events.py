@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import signal
 import threading
 from typing import Any
 
@@ -11,6 +10,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from clusters.aws.errors import AwsError
+from clusters.core.processes import stop_on_signals
 from clusters.models import AwsAccount
 from clusters.stream.setup import event_stream_setup
 from deployments.stream.follow import follow
@@ -30,13 +30,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-        stop = threading.Event()
-
-        def _stop(signum: int, frame: object) -> None:
-            stop.set()
-
-        signal.signal(signal.SIGTERM, _stop)
-        signal.signal(signal.SIGINT, _stop)
+        stop = stop_on_signals()
         self.stdout.write("follow_events: following the ECS event streams", ending="\n")
         self.stdout.flush()
         if settings.FLEETDECK_DEMO:

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from io import StringIO
@@ -13,16 +10,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.conf import settings
 from django.core.management import call_command
 
 from clusters.aws.session import clients_forget
 from clusters.models import AwsAccount
 from deployments.sync import account_sync
 from tests.ecs_seed import seed_external_fleet
-from tests.peers import database_url_for_subprocess
-
-REPO = Path(__file__).resolve().parents[3]
+from tests.peers import django_process
 
 
 @pytest.fixture
@@ -45,33 +39,8 @@ def streamed(sandbox: Any, settings: Any) -> AwsAccount:
 @contextmanager
 def follow_events_process(log_path: Path, wait: int = 20) -> Iterator[subprocess.Popen[bytes]]:
     """``manage.py follow_events`` as a real process (its own process group)."""
-    env = dict(os.environ)
-    env.update(
-        {
-            "DJANGO_SETTINGS_MODULE": "console.settings_test",
-            "DATABASE_URL": database_url_for_subprocess(),
-            "FLEETDECK_DATA_DIR": str(settings.DATA_DIR),
-            "PYTHONUNBUFFERED": "1",
-        }
-    )
-    log = open(log_path, "ab")  # noqa: SIM115 - closed below
-    proc = subprocess.Popen(
-        [sys.executable, "manage.py", "follow_events", "--wait", str(wait)],
-        cwd=REPO,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    try:
+    argv = ["manage.py", "follow_events", "--wait", str(wait)]
+    with django_process(
+        argv, {"PYTHONUNBUFFERED": "1"}, log_path=log_path, term_wait=30, log_mode="ab"
+    ) as proc:
         yield proc
-    finally:
-        try:
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(30)
-        except ProcessLookupError:
-            pass
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(5)
-        log.close()
