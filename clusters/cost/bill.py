@@ -85,6 +85,10 @@ class Bill:
         return sorted(costly, key=lambda c: (-c.projected_cost, c.cluster))[:n]
 
 
+class MonthNotBegun(ValueError):
+    """A well-formed month after the current one: it has no bill yet."""
+
+
 def month_parse(raw: str, *, now: datetime) -> date:
     """``YYYY-MM`` (empty: the current month) as the month's first day. A month not
     begun by ``now`` or before 2000 is refused (``ValueError`` with the reason)."""
@@ -99,7 +103,7 @@ def month_parse(raw: str, *, now: datetime) -> date:
         raise ValueError("Give a month as YYYY-MM.")
     month = date(int(year), int(number), 1)
     if month > current:
-        raise ValueError("That month has not begun.")
+        raise MonthNotBegun("That month has not begun.")
     return month
 
 

@@ -11,11 +11,11 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.decorators import api_view
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from clusters.cost import Bill, cost_bill, month_parse
+from clusters.cost import Bill, MonthNotBegun, cost_bill, month_parse
 from clusters.display import usd_cents
 from clusters.models import AwsAccount
 
@@ -80,14 +80,22 @@ def bill_json(bill: Bill) -> dict[str, Any]:
     }
 
 
+MONTH_PATTERN = r"^(2\d{3}-(0[1-9]|1[0-2]))?$"  # empty: this month
+
+
 @extend_schema(
     tags=["cost"],
     operation_id="anywhere_cost",
     parameters=[
-        OpenApiParameter("month", OpenApiTypes.STR, description="YYYY-MM; default: this month"),
+        OpenApiParameter(
+            "month",
+            OpenApiTypes.STR,
+            description="YYYY-MM (from 2000); default: this month",
+            pattern=MONTH_PATTERN,
+        ),
         OpenApiParameter("account", OpenApiTypes.STR, description="an account's name"),
     ],
-    responses={200: BillSerializer, 400: OpenApiTypes.OBJECT},
+    responses={200: BillSerializer, 400: OpenApiTypes.OBJECT, 404: OpenApiTypes.OBJECT},
 )
 @api_view(["GET"])
 def anywhere_cost(request: Request) -> Response:
@@ -95,9 +103,12 @@ def anywhere_cost(request: Request) -> Response:
     now = timezone.now()
     try:
         month = month_parse(request.query_params.get("month", ""), now=now)
+    except MonthNotBegun as exc:  # well-formed, but no bill exists yet
+        raise NotFound(str(exc)) from exc
     except ValueError as exc:
         raise ValidationError({"month": [str(exc)]}) from exc
     account = request.query_params.get("account", "").strip()
     if account and not AwsAccount.objects.filter(name=account).exists():
-        raise ValidationError({"account": ["No such account."]})
+        # A well-formed name that names nothing: not found (as an unknown id is).
+        raise NotFound(f"No account named {account!r}.")
     return Response(bill_json(cost_bill(month=month, now=now, account=account)))

@@ -81,5 +81,9 @@ def test_the_demo_service_map_and_its_flags(page, live_server, sandbox, viewer) 
     page.screenshot(path=str(ARTIFACTS / "service-map-flagged.png"), full_page=True)
     metrics = Service.objects.get(name="metrics", cluster=edge)
     page.goto(f"{live_server.url}/services/{metrics.pk}/")
-    assert page.locator("#service-networking li[data-flag]").count() == 3
+    # On its page: the map's two flags (SRV needed, no instance), and discovery on
+    # external instances once, from the EXTERNAL check's card.
+    assert page.locator("#service-networking li[data-flag]").count() == 2
+    findings = page.locator("#external-findings").inner_text()
+    assert "service discovery is not supported on external instances" in findings
     assert not csp, csp

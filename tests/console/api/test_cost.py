@@ -40,8 +40,7 @@ def test_the_bill_as_json(viewer_client: Client) -> None:
     ("params", "field"),
     [
         ({"month": "2026-13"}, "month"),
-        ({"month": "2999-01"}, "month"),
-        ({"account": "x"}, "account"),
+        ({"month": "1999-12"}, "month"),
     ],
 )
 def test_bad_parameters_are_a_json_400(
@@ -51,6 +50,18 @@ def test_bad_parameters_are_a_json_400(
     assert response.status_code == 400
     body = json.loads(response.content)
     assert body["message"] and field in body["errors"]
+
+
+@pytest.mark.parametrize(
+    ("params", "says"), [({"account": "x"}, "'x'"), ({"month": "2999-01"}, "not begun")]
+)
+def test_what_names_no_bill_is_a_json_404(
+    viewer_client: Client, params: dict[str, str], says: str
+) -> None:
+    """An unknown account, a month that has not begun: well-formed, but no such bill."""
+    response = viewer_client.get("/api/v1/cost", params)
+    assert response.status_code == 404
+    assert says in json.loads(response.content)["message"]
 
 
 def test_needs_a_login(anon_client: Client) -> None:
