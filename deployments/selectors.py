@@ -13,7 +13,15 @@ from django.utils import timezone
 
 from clusters.health import HealthState, is_unhealthy
 from clusters.models import Cluster, ContainerInstance, Event, EventSource
-from deployments.models import ACTIVE_STATUSES, Deployment, Service, Task, TaskContainer
+from deployments.models import (
+    ACTIVE_STATUSES,
+    Deployment,
+    Service,
+    ServiceDeployment,
+    ServiceRevision,
+    Task,
+    TaskContainer,
+)
 
 TASK_STATUSES = ("running", "pending", "stopped", "all")
 
@@ -156,3 +164,23 @@ def failed_containers_without_last_words(cluster_id: int) -> QuerySet[TaskContai
         task__stopped_at__gte=timezone.now() - LAST_WORDS_RECENT,
         last_words__isnull=True,
     ).order_by("-task__stopped_at", "pk")
+
+
+HISTORY_ROWS = 20
+
+
+def service_deployment_history(
+    service: Service, *, limit: int = HISTORY_ROWS
+) -> list[ServiceDeployment]:
+    """The service's deployments as ECS's deployment history has them (mirrored by
+    ``deployments.deployment_history``, kept past AWS's 90 days), newest first, each with
+    ``target`` (its ServiceRevision, or None when not described yet). Two queries."""
+    rows = list(ServiceDeployment.objects.filter(service=service)[:limit])
+    arns = {r.target_revision_arn for r in rows if r.target_revision_arn}
+    revisions = {
+        rev.arn: rev
+        for rev in ServiceRevision.objects.filter(arn__in=arns).select_related("task_definition")
+    }
+    for row in rows:
+        row.target = revisions.get(row.target_revision_arn)  # type: ignore[attr-defined]
+    return rows

@@ -33,6 +33,7 @@ from deployments.models import Deployment, Service, Task
 from deployments.revisions.selectors import changes_attach, with_previous
 from deployments.selectors import (
     TASK_STATUSES,
+    service_deployment_history,
     service_in_flight,
     service_last_placement_failure,
     service_recent_stops,
@@ -142,6 +143,7 @@ def service_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         "external_findings": external_unsupported(service=service, cluster=service.cluster),
         "part": part,
         "networking_flags": service_networking_flags(service=service) if not part else [],
+        "history": service_deployment_history(service) if not part else [],
     }
     if part in ("live", "incident"):
         return render(request, f"deployments/service_detail.html#{part}", context)

@@ -197,3 +197,38 @@ def test_a_rollout_state_change_is_listed_and_described_again_its_revisions_not(
     sandbox.client.reset_request_counts()
     _sync(fleet)
     assert _history_calls(sandbox) == {}
+
+
+def test_the_history_on_the_service_page_and_in_the_api(
+    sandbox: Any, viewer_client: Any, anon_client: Any, django_assert_max_num_queries: Any
+) -> None:
+    """What was mirrored is shown: the page's "Deployment history" and
+    /api/v1/services/<id>/history, newest first, with the images each deployed."""
+    fleet = fleet_create(sandbox, desired=1, instances=1)
+    service = fleet.services["web"]
+    fleet.ecs.update_service(
+        cluster="edge", service="web", taskDefinition=_register(fleet, "example/app:2")
+    )
+    sandbox.client.tick(3)
+    _sync(fleet)
+    _sync(fleet)
+    newest, oldest = ServiceDeployment.objects.filter(service=service)[:2]
+
+    page = viewer_client.get(f"/services/{service.pk}/").content.decode()
+    section = page.split('id="deployment-history"', 1)[1].split("</section>", 1)[0]
+    rows = section.split("data-history=")[1:]
+    assert [r.split('"')[1] for r in rows] == [newest.deployment_id, oldest.deployment_id]
+    assert "example/app:2" in rows[0] and "example/app:1" in rows[1]
+
+    with django_assert_max_num_queries(8):  # session, user, roles, service, rows, revisions
+        response = viewer_client.get(f"/api/v1/services/{service.pk}/history?limit=1")
+    assert response.status_code == 200
+    [row] = response.json()
+    assert row["deployment_id"] == newest.deployment_id and row["status"] == newest.status
+    assert row["container_images"][0]["image"] == "example/app:2"
+    assert row["task_definition"].endswith(":2")
+    for bad in ("0", "101", "x"):
+        response = viewer_client.get(f"/api/v1/services/{service.pk}/history?limit={bad}")
+        assert response.status_code == 400 and "limit" in response.json()["errors"]
+    assert viewer_client.get("/api/v1/services/999999/history").status_code == 404
+    assert anon_client.get(f"/api/v1/services/{service.pk}/history").status_code == 401

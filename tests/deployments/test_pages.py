@@ -29,8 +29,9 @@ def demo(sandbox: Any) -> AwsAccount:
     return account
 
 
-# A service page in trouble reads one more: its diagnosis (deployments.diagnosis).
-def _get(client: Client, url: str, max_queries: int = 15) -> str:
+# A service page in trouble reads one more: its diagnosis (deployments.diagnosis); and
+# two for its deployment history (the rows, the revisions they deployed).
+def _get(client: Client, url: str, max_queries: int = 17) -> str:
     with CaptureQueriesContext(connection) as ctx:
         response = client.get(url)
     assert response.status_code == 200, (url, response.status_code)
