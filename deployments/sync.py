@@ -184,6 +184,21 @@ def service_sync(*, service_id: int) -> SyncStats | None:
     return stats
 
 
+def services_refresh(*, cluster: Cluster, reader: EcsReader, service_arns: list[str]) -> SyncStats:
+    """Refresh some services of ``cluster`` (their rows, deployments and events: one
+    DescribeServices per 10) with the full sync's writers, under the cluster's lock, but
+    not their tasks: for the event stream, whose task events carry the tasks (a targeted
+    ``service_sync`` would list and describe every task of the service on each service
+    event). Raises ``SyncLockBusy`` while a sync of the cluster runs (it sees the change)."""
+    stats = SyncStats()
+    with cluster_lock(cluster_id=cluster.pk):
+        infos = reader.services(cluster.arn, service_arns)
+        cluster_services_sync(
+            cluster=cluster, reader=reader, stats=stats, infos=infos, complete=False
+        )
+    return stats
+
+
 def sync_run_fail(*, run_id: int, message: str) -> None:
     """Close a run whose task gave up (retries exhausted)."""
     run = SyncRun.objects.filter(pk=run_id, status="running").first()

@@ -31,7 +31,7 @@ from clusters.aws.ecs_events import DEPLOYMENT, INSTANCE, SERVICE_ACTION, TASK, 
 from clusters.mirror.sync import SyncLockBusy, SyncStats, instances_apply
 from clusters.models import AwsAccount, Cluster, ContainerInstance
 from deployments.models import Service, Task
-from deployments.sync import health_refresh_quietly, last_words_queue_quietly, service_sync
+from deployments.sync import health_refresh_quietly, last_words_queue_quietly, services_refresh
 from deployments.task_sync import tasks_apply
 
 log = logging.getLogger(__name__)
@@ -65,7 +65,7 @@ def events_apply(
         by_kind[event.kind].append(event)
     _tasks(out, reader, clusters, by_kind[TASK])
     _instances(out, reader, clusters, by_kind[INSTANCE])
-    _services(out, by_kind[DEPLOYMENT] + by_kind[SERVICE_ACTION])
+    _services(out, reader, clusters, by_kind[DEPLOYMENT] + by_kind[SERVICE_ACTION])
     if out.cluster_ids:
         health_refresh_quietly(sorted(out.cluster_ids))
         for cluster_id in sorted(out.cluster_ids):  # a stop seen here keeps its last words too
@@ -163,14 +163,23 @@ def _instances(
         out.applied += len(infos)
 
 
-def _services(out: Applied, events: list[EcsEvent]) -> None:
-    """A deployment or service action changed a service: refresh it (one describe and
-    its tasks) with the sync's writers. A sync of its cluster running now will see
-    the change itself."""
+def _services(
+    out: Applied, reader: EcsReader, clusters: dict[str, Cluster], events: list[EcsEvent]
+) -> None:
+    """A deployment or service action changed services: refresh their rows and
+    deployments (one DescribeServices per cluster and 10 services) with the sync's
+    writers; their tasks come with their own events. A sync of the cluster running now
+    sees the change itself."""
     arns = {arn for e in events for arn in e.resources if ":service/" in arn}
-    for service_id in Service.objects.filter(arn__in=arns).values_list("pk", flat=True):
+    by_cluster: dict[int, list[str]] = defaultdict(list)
+    for arn, cluster_id in Service.objects.filter(arn__in=arns).values_list("arn", "cluster_id"):
+        by_cluster[cluster_id].append(arn)
+    for cluster in {c.pk: c for c in clusters.values()}.values():
+        if cluster.pk not in by_cluster:
+            continue
         try:
-            service_sync(service_id=service_id)
+            services_refresh(cluster=cluster, reader=reader, service_arns=by_cluster[cluster.pk])
         except SyncLockBusy:
-            log.info("service %s: its cluster is being synced, which sees the change", service_id)
+            log.info("cluster %s is being synced, which sees the change", cluster.pk)
+        out.cluster_ids.add(cluster.pk)
     out.applied += len(events)
