@@ -6,9 +6,9 @@ Starts a sandbox (manual clock), seeds one external cluster (2,000 tasks by defa
 syncs it once, runs `setup_event_stream` and starts `manage.py follow_events` as a
 real process (SQLite database). Then:
 
-- change -> mirror latency: each change stops one task in the sandbox and publishes
-  its Task State Change (PutEvents, as AWS would: the sandbox does not emit ECS
-  events itself yet); the latency runs from the stop to the moment the mirror shows
+- change -> mirror latency: each change stops one task in the sandbox, which publishes
+  its Task State Change into EventBridge as ECS does (sandbox/ecs_events.py); the
+  latency runs from the stop to the moment the mirror shows
   the task STOPPED (the bench reads the database every 20 ms). Polling's latency for
   the same changes at the same instants is computed, not waited for (that would take
   25 min): a change at time t waits for the next tick of a 30 s schedule started with
@@ -19,11 +19,12 @@ real process (SQLite database). Then:
   each the account's ListClusters + DescribeClusters and a full cluster sync with 5
   changes in it (calls counted by the sandbox's request counter, measured once and
   multiplied). Stream + reconcile: every call of the follower during a measured window
-  (default 60 s with 10 changes; the bench's own StopTask/DescribeTasks/PutEvents are
-  subtracted), extrapolated to an hour, plus 12 reconciles (the same full sync) an
-  hour. Each change in the window is made as AWS makes it: the task stops, its
-  service starts a replacement (a scheduler tick), and both tasks' events are
-  published; the follower describes the replacement (a task it does not know).
+  (default 60 s with 10 changes; the bench's own control calls are not AWS calls),
+  extrapolated to an hour, plus 12 reconciles (the same full sync) an hour. Each
+  change in the window is made as AWS makes it: the task stops, its service starts a
+  replacement (a scheduler tick), and the sandbox publishes every state change of
+  both, and the deployment and service actions, as ECS does; the follower describes
+  the replacement (a task it does not know).
   ECS calls are shown apart: they are the budget ECS throttles and the one that grows
   with the fleet; the SQS calls grow with the change rate only. The window is run a
   second time with FLEETDECK_STREAM_DESCRIBE_UNKNOWN=false (new tasks written from
@@ -92,7 +93,9 @@ class Bench:
         self.client = SandboxClient(url)
         self.ecs = boto("ecs", url)
         self.account_id = account_id
-        self.bench_calls = 0  # the bench's own DescribeTasks + PutEvents
+        self.bench_calls = 0  # the bench's own AWS calls in a window (none since the
+        # sandbox publishes the events itself; kept so a bench change that adds some
+        # still subtracts them)
         self.bench_ecs_calls = 0
 
     def running(self) -> list[str]:
@@ -103,15 +106,12 @@ class Bench:
         return arns
 
     def change(self, arn: str) -> float:
-        """Stop ``arn`` in AWS and publish its event; the latency until the mirror
-        shows it STOPPED."""
+        """Stop ``arn`` in AWS (the sandbox publishes its Task State Change, as ECS
+        does); the latency until the mirror shows it STOPPED."""
         from deployments.models import Task
-        from tests.ecs_event_publish import tasks_publish
 
         started = time.monotonic()
         self.client.stop_task(arn, exit_code=0, reason="bench")
-        tasks_publish(self.url, CLUSTER, [arn])
-        self.bench_calls += 2
         while not Task.objects.filter(arn=arn, last_status="STOPPED").exists():
             if time.monotonic() - started > 30:
                 raise RuntimeError(f"{arn} not STOPPED in the mirror after 30 s")
@@ -119,21 +119,11 @@ class Bench:
         return time.monotonic() - started
 
     def change_replaced(self, arn: str) -> None:
-        """A change as AWS makes it: the task stops, its service starts a replacement
-        (one scheduler tick), and both tasks' events are published; the follower
-        describes the replacement, which the mirror does not know yet."""
-        from deployments.models import Task
-        from tests.ecs_event_publish import tasks_publish
-
+        """A change as AWS makes it: the task stops and its service starts a replacement
+        (one scheduler tick); the sandbox publishes every state change of both, as ECS
+        does, and the follower describes the replacement (a task it does not know)."""
         self.client.stop_task(arn, exit_code=0, reason="bench")
         self.client.tick(1)
-        group = Task.objects.get(arn=arn).group
-        listed = self.ecs.list_tasks(cluster=CLUSTER, serviceName=group.split(":", 1)[1])
-        known = set(Task.objects.filter(arn__in=listed["taskArns"]).values_list("arn", flat=True))
-        new = [a for a in listed["taskArns"] if a not in known]
-        tasks_publish(self.url, CLUSTER, [arn, *new])
-        self.bench_calls += 3  # ListTasks, DescribeTasks, PutEvents (at most 10 entries)
-        self.bench_ecs_calls += 2
 
     def sync_once(self, changes: list[str]) -> tuple[float, int]:
         """One polling fan-out's work for the account (ListClusters, DescribeClusters
