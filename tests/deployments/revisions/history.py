@@ -78,6 +78,8 @@ def page_text(fragment: str) -> str:
 
 
 def row_changes(page: str, deployment_id: str) -> str:
-    """The text of a service page's "what this deployment changed" cell."""
-    (row,) = [r for r in page.split("<tr") if f'<td class="mono">{deployment_id}</td>' in r]
+    """The text of a service page's "what this deployment changed" cell (in its
+    Deployments table; the Deployment history table lists the same ids)."""
+    table = page.split('<section class="card" id="deployments">', 1)[1].split("</section>", 1)[0]
+    (row,) = [r for r in table.split("<tr") if f'<td class="mono">{deployment_id}</td>' in r]
     return page_text(row.split('data-col="changes">', 1)[1].split("</td>", 1)[0])
