@@ -14,7 +14,7 @@ from decimal import Decimal
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 
-from clusters.display import timestamp_text
+from clusters.display import timestamp_text, usd_text
 
 
 def _points(values: Sequence[tuple[float, float]]) -> str:
@@ -108,11 +108,10 @@ def _bar_frame(
     width: int,
     height: int,
     label: str,
-    top: int,
-    top_text: str = "",
+    top: int | str,
     pad_left: int = _BAR_PAD_LEFT,
 ) -> list[SafeString]:
-    """The opening tag, title, axis and the axis' two count labels."""
+    """The opening tag, title, axis and the axis' two labels (``top``: the top's)."""
     return [
         format_html(
             '<svg class="chart bars" viewBox="0 0 {} {}" role="img" aria-label="{}">',
@@ -128,7 +127,7 @@ def _bar_frame(
             width - 2,
             height - _BAR_PAD_BOTTOM,
         ),
-        format_html('<text x="0" y="{}">{}</text>', _BAR_PAD_TOP + 8, top_text or top),
+        format_html('<text x="0" y="{}">{}</text>', _BAR_PAD_TOP + 8, top),
         format_html('<text x="0" y="{}">0</text>', height - _BAR_PAD_BOTTOM),
     ]
 
@@ -184,8 +183,7 @@ def daily_bars(
         width=width,
         height=height,
         label=label,
-        top=0,
-        top_text=f"{unit}{top:.2f}",
+        top=f"{unit}{usd_text(top)}",  # rounded as the page and the API round money
         pad_left=pad_left,
     )
     for i, (day, value) in enumerate(days):
@@ -202,7 +200,7 @@ def daily_bars(
                 f"{base - h:.1f}",
                 f"{max(slot_w - 2, 1):.1f}",
                 f"{h:.1f}",
-                f"{day:%Y-%m-%d}: {unit}{value:.2f}",
+                f"{day:%Y-%m-%d}: {unit}{usd_text(value)}",
             )
         )
     parts.append(mark_safe("</svg>"))

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from clusters.health import HealthState, is_unhealthy
 from clusters.models import Cluster, ContainerInstance, Event, EventSource
+from deployments.health.facts import OOM_MARKER, REQUESTED_STOPS
 from deployments.models import (
     ACTIVE_STATUSES,
     Deployment,
@@ -89,25 +90,21 @@ def service_recent_stops(service: Service) -> dict[str, Any]:
     rows = list(
         TaskContainer.objects.filter(task__service=service, task__last_status="STOPPED")
         .exclude(exit_code__isnull=True, reason="")
+        # A stop the scheduler or a person asked for (a redeploy's 143s) is not a
+        # failure, unless it was an OOM kill: the health model's rule, applied before
+        # the limit (a big redeploy must not push the failures out of it).
+        .exclude(Q(task__stop_code__in=REQUESTED_STOPS) & ~Q(reason__contains=OOM_MARKER))
         .order_by("-task__stopped_at", "-task_id")
-        .values("task_id", "exit_code", "reason", "task__stop_code")[: RECENT_STOPS * 4]
+        .values("task_id", "exit_code", "reason")[: RECENT_STOPS * 4]
     )
-    rows = [r for r in rows if not _requested(r)]
     tasks = list(dict.fromkeys(r["task_id"] for r in rows))[:RECENT_STOPS]
     kept = [r for r in rows if r["task_id"] in set(tasks)]
     codes = Counter(r["exit_code"] for r in kept if r["exit_code"] is not None)
     return {
         "tasks": len(tasks),
         "exit_codes": sorted(codes.items(), key=lambda kv: (-kv[1], kv[0])),
-        "oom": len({r["task_id"] for r in kept if "OutOfMemory" in (r["reason"] or "")}),
+        "oom": len({r["task_id"] for r in kept if OOM_MARKER in (r["reason"] or "")}),
     }
-
-
-def _requested(row: Any) -> bool:
-    """A stop the scheduler or a person asked for (a redeploy's 143s) is not a
-    failure, unless it was an OOM kill: the same rule as the health model's."""
-    oom = "OutOfMemory" in (row["reason"] or "")
-    return row["task__stop_code"] in ("ServiceSchedulerInitiated", "UserInitiated") and not oom
 
 
 def service_last_placement_failure(service: Service) -> dict[str, Any] | None:

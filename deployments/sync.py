@@ -14,6 +14,8 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 
+from django.conf import settings
+
 from clusters.aws.ecs import ClusterInfo, EcsReader
 from clusters.aws.errors import AwsError, AwsTransientError
 from clusters.aws.session import account_discover_id
@@ -82,7 +84,10 @@ def last_words_queue_quietly(cluster_id: int) -> None:
     (deployments.logs, by task name: one log call each, in a worker, capped per run).
     One indexed query when nothing failed. Never fails the sync."""
     try:
-        if failed_containers_without_last_words(cluster_id).exists():
+        if (
+            settings.FLEETDECK_LAST_WORDS_PER_SYNC > 0
+            and failed_containers_without_last_words(cluster_id).exists()
+        ):
             job_enqueue(LAST_WORDS_TASK, cluster_id)
     except Exception:
         log.exception("queueing last words after the sync of cluster %s failed", cluster_id)

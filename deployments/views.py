@@ -32,6 +32,7 @@ from deployments.logs import logs_may_read, task_logs_panels
 from deployments.models import Deployment, Service, Task
 from deployments.revisions.selectors import changes_attach, with_previous
 from deployments.selectors import (
+    HISTORY_ROWS,
     TASK_STATUSES,
     service_deployment_history,
     service_in_flight,
@@ -144,6 +145,7 @@ def service_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         "part": part,
         "networking_flags": service_networking_flags(service=service) if not part else [],
         "history": service_deployment_history(service) if not part else [],
+        "history_limit": HISTORY_ROWS,
     }
     if part in ("live", "incident"):
         return render(request, f"deployments/service_detail.html#{part}", context)

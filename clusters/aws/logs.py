@@ -93,8 +93,10 @@ def log_events_page(
 def log_events_search(
     *, account: AwsAccount, region: str, group: str, stream: str, text: str, limit: int
 ) -> list[LogLine]:
-    """Lines of the stream that contain ``text`` (a quoted term: an exact phrase
-    in CloudWatch's filter syntax), oldest first, at most ``limit``."""
+    """The newest lines of the stream that contain ``text`` (a quoted term: an exact
+    phrase in CloudWatch's filter syntax), oldest first, at most ``limit``. FilterLogEvents
+    reads from the stream's start, so the pages are read on (a few at most) and the
+    last ``limit`` kept."""
     phrase = '"' + text.replace('"', " ") + '"'
     lines: list[LogLine] = []
     token: str | None = None
@@ -114,6 +116,6 @@ def log_events_search(
             raise _missing(exc) from exc
         lines += [_line(e) for e in answer.get("events") or []]
         token = answer.get("nextToken")
-        if not token or len(lines) >= limit:
+        if not token:
             break
     return lines[-limit:]

@@ -131,7 +131,9 @@ def line_compute(span: Span, *, lo: datetime, hi: datetime, now: datetime) -> Li
     return Line(span, hours, hours * span.price, projected, projected * span.price)
 
 
-def bill_compute(spans: list[Span], *, month: date, now: datetime) -> Bill:
+def bill_compute(spans: list[Span], *, month: date, now: datetime, daily: bool = True) -> Bill:
+    """The month's bill; ``daily=False`` leaves out the per-day trend (the costly part:
+    every interval against every day), for readers of the totals only (/metrics)."""
     start, end = month_bounds(month)
     bill = Bill(month=month, start=start, end=end, now=now)
     clusters: dict[int, ClusterBill] = {}
@@ -151,7 +153,9 @@ def bill_compute(spans: list[Span], *, month: date, now: datetime) -> Bill:
         row.projected_hours += line.projected_hours
         row.projected_cost += line.projected_cost
     bill.clusters = sorted(clusters.values(), key=lambda c: (c.account, c.region, c.cluster))
-    bill.daily = daily_costs([line.span for line in bill.lines], start=start, end=end, now=now)
+    if daily:
+        spans_billed = [line.span for line in bill.lines]
+        bill.daily = daily_costs(spans_billed, start=start, end=end, now=now)
     return bill
 
 

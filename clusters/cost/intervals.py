@@ -61,12 +61,10 @@ def _note_seen(
     by_pk: dict[int, ContainerInstance],
     now: datetime,
 ) -> None:
-    """What the mirror saw while registered: when, and the status (one UPDATE, plus
-    one bulk update for the few whose status changed)."""
+    """What the mirror saw while registered: a status change (noted with when it was
+    seen) and a start learnt late. Only the rows that changed are written: this runs
+    after every instance sync, and an unchanged fleet writes nothing."""
     seen = [pk for pk, ci in by_pk.items() if _is_registered(ci) and pk in open_by_instance]
-    InstanceRegistration.objects.filter(instance_id__in=seen, deregistered_at__isnull=True).update(
-        last_seen_at=now
-    )
     changed = []
     for pk in seen:
         reg, ci = open_by_instance[pk], by_pk[pk]
@@ -74,9 +72,11 @@ def _note_seen(
         # before the mirror described it) corrects the start.
         start = ci.registered_at or reg.registered_at
         if reg.last_status != ci.status or reg.registered_at != start:
-            reg.last_status, reg.registered_at = ci.status, start
+            reg.last_status, reg.registered_at, reg.last_seen_at = ci.status, start, now
             changed.append(reg)
-    InstanceRegistration.objects.bulk_update(changed, ["last_status", "registered_at"])
+    InstanceRegistration.objects.bulk_update(
+        changed, ["last_status", "registered_at", "last_seen_at"]
+    )
 
 
 def _open(cluster: Cluster, missing: list[ContainerInstance], now: datetime) -> int:

@@ -57,8 +57,9 @@ def month_spans(*, month: date, account: str = "") -> list[Span]:
     return spans
 
 
-def cost_bill(*, month: date, now: datetime, account: str = "") -> Bill:
-    return bill_compute(month_spans(month=month, account=account), month=month, now=now)
+def cost_bill(*, month: date, now: datetime, account: str = "", daily: bool = True) -> Bill:
+    spans = month_spans(month=month, account=account)
+    return bill_compute(spans, month=month, now=now, daily=daily)
 
 
 def cost_months(*, now: datetime, limit: int = 24) -> list[date]:

@@ -372,6 +372,9 @@ def instances_apply(
         with transaction.atomic():
             mirror_write(ContainerInstance, new=new, changed=changed, stats=stats, now=now)
             stats.events += events_record(events)
+        # A deregistration seen on the stream closes its bill interval now, not at the
+        # next reconcile (no AWS call; what was just written).
+        registrations_record(cluster=cluster, now=now)
 
 
 def cluster_mark_synced(*, cluster: Cluster, ok: bool, error: str = "") -> None:

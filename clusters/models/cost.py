@@ -13,8 +13,8 @@ class InstanceRegistration(models.Model):
 
     Written by the mirror's instance sync (``clusters.cost.registrations_record``)
     and by a decommission (``registration_close``); the bill (``clusters.cost``)
-    adds these up. ``last_seen_at``/``last_status``: what the mirror last saw
-    while the instance was registered."""
+    adds these up. ``last_status``/``last_seen_at``: the status the mirror last saw
+    while the instance was registered, and when it saw it change."""
 
     class ClosedBy(models.TextChoices):
         OPEN = "", "Still registered"

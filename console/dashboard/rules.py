@@ -101,9 +101,12 @@ def why_attach(items: list[AttentionItem]) -> None:
         item.why = found.title if found.summary in said else found.summary
 
 
-def needs_attention(*, snapshot: FleetSnapshot | None = None) -> list[AttentionItem]:
+def needs_attention(
+    *, snapshot: FleetSnapshot | None = None, why: bool = True
+) -> list[AttentionItem]:
     """Every item that needs attention: unacknowledged first, then by severity, then
-    newest first. Acknowledged items sink to the bottom until their state changes."""
+    newest first. Acknowledged items sink to the bottom until their state changes.
+    ``why=False`` leaves out the diagnoses (their queries), for counts only (/metrics)."""
     snap = snapshot or fleet_snapshot()
     ensure_extensions_loaded(snap)
     items: list[AttentionItem] = []
@@ -112,7 +115,8 @@ def needs_attention(*, snapshot: FleetSnapshot | None = None) -> list[AttentionI
     for _, rule in EXTENSION_RULES:
         items.extend(rule(snap))
     acknowledgements_attach(items)
-    why_attach(items)
+    if why:
+        why_attach(items)
     items.sort(
         key=lambda i: (
             i.acknowledged,

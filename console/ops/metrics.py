@@ -87,7 +87,7 @@ def metrics_text() -> str:
     now = timezone.now()
     snap = fleet_snapshot(now=now)
     summary = dashboard_summary(snapshot=snap)
-    items = needs_attention(snapshot=snap)
+    items = needs_attention(snapshot=snap, why=False)  # counted by severity only
     out = Exposition()
     _services_write(out, summary, snap)
     _instances_write(out, summary)
@@ -248,7 +248,8 @@ def _drift_write(out: Exposition) -> None:
 
 def _cost_write(out: Exposition, now: datetime) -> None:
     """The ECS Anywhere bill of the current month (docs/cost.md), per cluster."""
-    bill = cost_bill(month=now.date().replace(day=1), now=now)
+    # Totals only: a scrape must not build the month's per-day trend.
+    bill = cost_bill(month=now.date().replace(day=1), now=now, daily=False)
     out.family(
         "fleetdeck_anywhere_cost_month_to_date_usd",
         "gauge",

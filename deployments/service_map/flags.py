@@ -26,9 +26,11 @@ def external_discovery_unsupported(service: Service, *, on_external: bool) -> st
     """Service Connect or service discovery on a service that runs on external
     instances (ECS Anywhere supports neither: no traffic reaches it by its names), in
     the EXTERNAL check's words. ``on_external``: known to run on external instances."""
+    if not on_external:  # the map asked once for the whole cluster: no query per service
+        return None
     findings = [
         f
-        for f in external_unsupported(service=service, runs_on_external=on_external)
+        for f in external_unsupported(service=service, runs_on_external=True)
         if f.code in DISCOVERY_FINDINGS
     ]
     if not findings:

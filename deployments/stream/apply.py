@@ -28,7 +28,7 @@ from django.conf import settings
 
 from clusters.aws.ecs import ContainerInstanceInfo, EcsReader, TaskInfo
 from clusters.aws.ecs_events import DEPLOYMENT, INSTANCE, SERVICE_ACTION, TASK, EcsEvent
-from clusters.mirror.sync import SyncLockBusy, SyncStats, instances_apply
+from clusters.mirror.sync import SyncLockBusy, SyncStats, cluster_lock, instances_apply
 from clusters.models import AwsAccount, Cluster, ContainerInstance
 from deployments.models import Service, Task
 from deployments.sync import health_refresh_quietly, last_words_queue_quietly, services_refresh
@@ -129,7 +129,11 @@ def _tasks(
         elif unknown:  # the event's detail is the DescribeTasks shape: write it as is
             infos += [t for a in unknown if (t := by_arn[a].task) is not None]
         if infos:
-            tasks_apply(cluster=cluster, reader=reader, stats=out.stats, infos=infos)
+            # Under the cluster's lock, as a sync writes: a full sync running now holds
+            # a snapshot of the cluster's tasks and would insert these again. Busy:
+            # SyncLockBusy, and the batch stays in the queue for after the sync.
+            with cluster_lock(cluster_id=cluster.pk):
+                tasks_apply(cluster=cluster, reader=reader, stats=out.stats, infos=infos)
             out.cluster_ids.add(cluster.pk)
         out.applied += len(infos)
 
@@ -158,7 +162,8 @@ def _instances(
             out.described += len(unknown)
             infos += described
         if infos:
-            instances_apply(cluster=cluster, infos=infos, stats=out.stats)
+            with cluster_lock(cluster_id=cluster.pk):  # as for tasks, above
+                instances_apply(cluster=cluster, infos=infos, stats=out.stats)
             out.cluster_ids.add(cluster.pk)
         out.applied += len(infos)
 

@@ -27,6 +27,7 @@ from clusters.aws.ecs_events import EcsEvent, EventUnreadable, ecs_event_parse
 from clusters.aws.errors import AwsError
 from clusters.aws.session import aws_client
 from clusters.aws.sqs_queues import QueueMessage, messages_delete, messages_receive
+from clusters.mirror.sync import SyncLockBusy
 from clusters.models import EventStream
 from clusters.stream.status import stream_depth_refresh, stream_poll_record
 from deployments.stream.apply import Applied, events_apply
@@ -67,6 +68,11 @@ def batch_apply(*, stream: EventStream, reader: EcsReader, messages: list[QueueM
     try:
         out = events_apply(account=account, region=region, reader=reader, events=batch.events)
         done = batch.receipts
+    except SyncLockBusy:
+        # A full sync of the cluster is writing: nothing deleted, the batch comes back
+        # after the visibility timeout and applies then (what it already wrote is skipped).
+        log.info("stream %s: a cluster is being synced; the batch waits for it", stream)
+        out, done = Applied(), []
     except Exception:
         log.exception("stream %s: batch failed, applying its events one by one", stream)
         out, done = Applied(), []

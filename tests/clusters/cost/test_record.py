@@ -22,13 +22,15 @@ def test_record_opens_notes_closes_and_reopens() -> None:
     assert registrations_record(cluster=c, now=T0) == 1
     assert registrations_record(cluster=c, now=T0 + timedelta(minutes=1)) == 0  # idempotent
     reg = InstanceRegistration.objects.get()
-    assert reg.registered_at == ci.first_seen_at and reg.last_seen_at == T0 + timedelta(minutes=1)
+    # Unchanged: not rewritten (last_seen_at is when the mirror last saw a change).
+    assert reg.registered_at == ci.first_seen_at and reg.last_seen_at == T0
     # The mirror learns registeredAt and the status: the interval follows.
     ci.registered_at, ci.status = T0 - timedelta(days=3), "DRAINING"
     ci.save()
     registrations_record(cluster=c, now=T0 + timedelta(minutes=2))
     reg.refresh_from_db()
     assert (reg.registered_at, reg.last_status) == (T0 - timedelta(days=3), "DRAINING")
+    assert reg.last_seen_at == T0 + timedelta(minutes=2)  # when it saw the change
     # No longer listed: closed when the mirror marked it gone.
     ci.gone_at = T0 + timedelta(hours=1)
     ci.save()

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from clusters.aws.ecs_events import ecs_event_parse
-from clusters.mirror.sync import account_reader
+from clusters.mirror.sync import SyncLockBusy, account_reader, cluster_lock
 from clusters.models import AwsAccount
 from deployments.models import Task
 from deployments.stream.apply import events_apply
@@ -69,3 +69,20 @@ def test_an_event_of_an_unmirrored_cluster_is_dropped(streamed: AwsAccount, sand
     reader = account_reader(account=streamed, region="us-east-1")
     out = events_apply(account=streamed, region="us-east-1", reader=reader, events=[stray])
     assert out.dropped == 1 and out.applied == 0
+
+
+def test_events_wait_while_a_sync_of_their_cluster_writes(
+    streamed: AwsAccount, sandbox: Any
+) -> None:
+    """A full sync holds a snapshot of the cluster's tasks and would insert a task the
+    stream wrote meanwhile a second time: the stream writes under the cluster's lock,
+    and while a sync holds it the events are not applied (nor, by the follower, deleted:
+    they come back after the visibility timeout and apply then)."""
+    events, _ = _forgotten_events(sandbox, 1)
+    reader = account_reader(account=streamed, region="us-east-1")
+    cluster_id = Task.objects.filter(cluster__name="edge").values_list("cluster_id", flat=True)[0]
+    with cluster_lock(cluster_id=cluster_id), pytest.raises(SyncLockBusy):
+        events_apply(account=streamed, region="us-east-1", reader=reader, events=events)
+    assert not Task.objects.filter(arn=events[0].task.arn).exists()
+    out = events_apply(account=streamed, region="us-east-1", reader=reader, events=events)
+    assert out.applied == 1 and Task.objects.filter(arn=events[0].task.arn).exists()
