@@ -1,6 +1,6 @@
 """Benchmark the ECS event stream against 30 s polling, in the same run.
 
-    .venv/bin/python bench/stream.py [--tasks 2000 --changes 50 --window 60] [--doc]
+    .venv/bin/python bench/stream.py [--tasks 2000 --changes 50 --window 180] [--doc]
 
 Starts a sandbox (manual clock), seeds one external cluster (2,000 tasks by default),
 syncs it once, runs `setup_event_stream` and starts `manage.py follow_events` as a
@@ -16,19 +16,23 @@ real process (SQLite database). Then:
   re-sync of the 2,000-task cluster with 5 changes in it, the median of 3); the task is
   written before the sync ends, so this slightly overstates polling.
 - AWS calls per hour, 2,000 tasks, 10 changes a minute. Polling: 120 fan-outs an hour,
-  each the account's ListClusters + DescribeClusters and a full cluster sync with 5
-  changes in it (calls counted by the sandbox's request counter, measured once and
-  multiplied). Stream + reconcile: every call of the follower during a measured window
-  (default 60 s with 10 changes; the bench's own control calls are not AWS calls),
-  extrapolated to an hour, plus 12 reconciles (the same full sync) an hour. Each
-  change in the window is made as AWS makes it: the task stops, its service starts a
-  replacement (a scheduler tick), and the sandbox publishes every state change of
-  both, and the deployment and service actions, as ECS does; the follower describes
-  the replacement (a task it does not know).
+  each what the workers do (the account's ListClusters + DescribeClusters, then the
+  cluster's full sync) with 5 changes in it (calls counted by the sandbox's request
+  counter, measured once and multiplied). Stream + reconcile: every call of the
+  follower during a measured window (default 180 s with 10 changes a minute, from a
+  steady fleet: the latency phase's stops replaced first), extrapolated to an hour,
+  plus an hour's reconciles as the fan-out makes them in stream mode: a light one
+  every 300 s (measured after the window: it must find nothing the stream missed)
+  except the hourly full one (measured as polling's). Each change in the window is
+  made as AWS makes it: the task stops, its service starts a replacement (a
+  scheduler tick), and the sandbox publishes every state change of both, of their
+  instances and the deployment and service actions, as ECS does; the follower
+  writes each at once, and batches its describes of the replacements and the
+  refreshes of their services and cluster (FLEETDECK_STREAM_BATCH_SECONDS, 60).
   ECS calls are shown apart: they are the budget ECS throttles and the one that grows
   with the fleet; the SQS calls grow with the change rate only. The window is run a
-  second time with FLEETDECK_STREAM_DESCRIBE_UNKNOWN=false (new tasks written from
-  their events' detail, no describe).
+  second time with FLEETDECK_STREAM_DESCRIBE_UNKNOWN=false (no describe of new
+  tasks: written from their events' detail only).
 Targets: stream p95 <= 2 s; stream + reconcile >= 10x fewer calls than polling.
 """
 
@@ -45,6 +49,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -53,7 +58,9 @@ from bench.sync import setup_django, start_sandbox  # noqa: E402
 
 CLUSTER = "bench"
 POLL_SECONDS = 30
-RECONCILE_SECONDS = 300
+RECONCILE_SECONDS = 300  # FLEETDECK_RECONCILE_SECONDS's default
+FULL_SECONDS = 3600  # FLEETDECK_RECONCILE_FULL_SECONDS's default
+BATCH_SECONDS = 60  # FLEETDECK_STREAM_BATCH_SECONDS's default
 
 
 def _follower(db_path: str, data_dir: str, log: Path, **extra: str) -> subprocess.Popen[bytes]:
@@ -125,20 +132,31 @@ class Bench:
         self.client.stop_task(arn, exit_code=0, reason="bench")
         self.client.tick(1)
 
-    def sync_once(self, changes: list[str]) -> tuple[float, int]:
-        """One polling fan-out's work for the account (ListClusters, DescribeClusters
-        and the cluster's full sync: ``account_sync``) with ``changes`` stopped first:
-        (seconds, AWS calls)."""
-        from deployments.sync import account_sync
+    def sync_once(self, changes: list[str], *, reconcile: bool = False) -> tuple[float, int, Any]:
+        """One periodic fan-out's work for the account, as the workers do it (its
+        cluster list: ListClusters, DescribeClusters; then ``cluster_sync`` of the
+        cluster) with ``changes`` stopped first: (seconds, AWS calls, the cluster's run).
+        ``reconcile``: the periodic sync in stream mode (a light one when allowed)."""
+        from clusters.mirror.sync import SyncLockBusy
+        from clusters.models import Cluster
+        from deployments.reconcile import accounts_discover_clusters
+        from deployments.sync import cluster_sync
 
         for arn in changes:
             self.client.stop_task(arn, exit_code=0, reason="bench")
+        Cluster.objects.update(last_sync_at=None)  # the fan-out finds the sync due
         self.client.reset_request_counts()
         started = time.monotonic()
-        run = account_sync(account_id=self.account_id)
+        (cluster_id,) = accounts_discover_clusters()
+        while True:  # the follower may be writing the cluster (a worker would retry too)
+            try:
+                run = cluster_sync(cluster_id=cluster_id, reconcile=reconcile)
+                break
+            except SyncLockBusy:
+                time.sleep(0.2)
         seconds = time.monotonic() - started
         assert run is not None and run.status == "succeeded", run and run.errors
-        return seconds, _aws_calls(self.client.request_counts())
+        return seconds, _aws_calls(self.client.request_counts()), run
 
 
 def _latencies(bench: Bench, changes: int) -> tuple[list[float], list[float]]:
@@ -160,9 +178,17 @@ def _wait_polling(bench: Bench) -> None:
         time.sleep(0.1)
 
 
+def _settle(bench: Bench) -> None:
+    """Start from a steady fleet: the services replace the tasks the latency phase
+    stopped (one scheduler tick), and the follower makes its follow-ups for them."""
+    bench.client.tick(1)
+    time.sleep(BATCH_SECONDS + 2)
+
+
 def _window(bench: Bench, seconds: float, changes_per_minute: int) -> tuple[int, int]:
     """The follower's AWS calls (all, ECS only) during ``seconds`` with changes at
-    the given rate."""
+    the given rate, from a steady fleet."""
+    _settle(bench)
     targets = bench.running()
     bench.client.reset_request_counts()
     bench.bench_calls = bench.bench_ecs_calls = 0
@@ -177,6 +203,21 @@ def _window(bench: Bench, seconds: float, changes_per_minute: int) -> tuple[int,
     counts = bench.client.request_counts()
     ecs = sum(n for op, n in counts.items() if op.startswith("ecs:"))
     return _aws_calls(counts) - bench.bench_calls, ecs - bench.bench_ecs_calls
+
+
+def _reconciles(bench: Bench) -> dict[str, float]:
+    """A light reconcile's calls and what it found to change, once the follower has
+    made its batched follow-ups; the reconcile calls of an hour: every
+    ``RECONCILE_SECONDS`` a light one, every ``FULL_SECONDS`` a full one instead."""
+    time.sleep(BATCH_SECONDS + 2)
+    _seconds, light_calls, run = bench.sync_once([], reconcile=True)
+    assert run.light, "the reconcile in stream mode was not light"
+    per_hour = (3600 / RECONCILE_SECONDS - 3600 / FULL_SECONDS) * light_calls
+    return {
+        "light_calls": light_calls,
+        "light_changed": run.created_count + run.updated_count + run.gone_count,
+        "reconcile_h": per_hour,  # the full ones are added with the measured sync_calls
+    }
 
 
 def _seed(url: str, tasks: int) -> int:
@@ -222,7 +263,9 @@ def _report(args: argparse.Namespace, m: dict[str, float]) -> str:
         f"  polling: 120 x {m['sync_calls']:.0f} calls a fan-out = {m['poll_h']:.0f}",
         f"  stream follower: {m['window_calls']:.0f} calls ({m['window_ecs']:.0f} ECS) in"
         f" {args.window:.0f} s -> {m['follow_h']:.0f}/h",
-        f"  + 12 reconciles x {m['sync_calls']:.0f} = {12 * m['sync_calls']:.0f}",
+        f"  + reconciles: {3600 / RECONCILE_SECONDS - 3600 / FULL_SECONDS:.0f} light x"
+        f" {m['light_calls']:.0f} + {3600 / FULL_SECONDS:.0f} full x {m['sync_calls']:.0f}"
+        f" = {m['reconcile_h']:.0f}/h (the light one changed {m['light_changed']:.0f} rows)",
         f"  stream + reconcile, all calls: {m['stream_h']:.0f}/h"
         f" -> {m['poll_h'] / m['stream_h']:.1f}x fewer",
         f"  stream + reconcile, ECS calls: {m['stream_ecs_h']:.0f}/h"
@@ -263,7 +306,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--tasks", type=int, default=2000)
     parser.add_argument("--changes", type=int, default=50)
-    parser.add_argument("--window", type=float, default=60.0)
+    parser.add_argument("--window", type=float, default=180.0)
     parser.add_argument("--rate", type=int, default=10, help="changes a minute in the window")
     parser.add_argument("--doc", action="store_true", help="write the figures into the doc")
     args = parser.parse_args()
@@ -289,14 +332,16 @@ def main() -> int:
         stream, at = _latencies(bench, args.changes)
         m |= {"s50": statistics.median(stream), "s95": _pct(stream, 0.95), "smax": max(stream)}
         syncs = [bench.sync_once(bench.running()[:5]) for _ in range(3)]
-        m["sync_s"] = statistics.median(s for s, _ in syncs)
-        m["sync_calls"] = statistics.median(c for _, c in syncs)
+        m["sync_s"] = statistics.median(s for s, _, _ in syncs)
+        m["sync_calls"] = statistics.median(c for _, c, _ in syncs)
         polled = [POLL_SECONDS - (t % POLL_SECONDS) + m["sync_s"] for t in at]
         m |= {"p50": statistics.median(polled), "p95": _pct(polled, 0.95), "pmax": max(polled)}
         m["window_calls"], m["window_ecs"] = _window(bench, args.window, args.rate)
         m["follow_h"] = m["window_calls"] * 3600 / args.window
         m["poll_h"] = 3600 / POLL_SECONDS * m["sync_calls"]
-        reconciles = 3600 / RECONCILE_SECONDS * m["sync_calls"]
+        m |= _reconciles(bench)
+        m["reconcile_h"] += 3600 / FULL_SECONDS * m["sync_calls"]
+        reconciles = m["reconcile_h"]
         m["stream_h"] = m["follow_h"] + reconciles
         m["stream_ecs_h"] = m["window_ecs"] * 3600 / args.window + reconciles
         stopping = time.monotonic()

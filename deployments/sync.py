@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -37,14 +38,18 @@ from clusters.mirror.sync import (
     sync_runs_abandoned_close,
 )
 from clusters.models import AwsAccount, Cluster, SyncRun
-from clusters.stream.selectors import account_modes
-from clusters.stream.status import account_poll_due
 from deployments.deployment_history import cluster_history_sync
 from deployments.health import health_refresh
 from deployments.models import Service
+from deployments.reconcile import reconcile_is_light
 from deployments.selectors import failed_containers_without_last_words
 from deployments.task_sync import cluster_tasks_sync, service_tasks_sync
-from deployments.workload_sync import STOPPED, cluster_services_sync, services_fetch
+from deployments.workload_sync import (
+    STOPPED,
+    cluster_services_sync,
+    services_fetch,
+    services_mirrored,
+)
 
 log = logging.getLogger(__name__)
 LAST_WORDS_TASK = "deployments.logs.tasks.queue_last_words"
@@ -58,12 +63,19 @@ def cluster_sync(
     reader: EcsReader | None = None,
     described: ClusterInfo | None = None,
     final: bool = True,
+    reconcile: bool = False,
 ) -> SyncRun | None:
     """Sync one cluster, then re-evaluate its health (whatever the sync's outcome:
-    a failed sync is a reason too). Returns its finished ``SyncRun``."""
+    a failed sync is a reason too). Returns its finished ``SyncRun``. ``reconcile``:
+    the periodic sync, which may be a light one (``deployments.reconcile``)."""
     try:
         return _cluster_sync(
-            cluster_id=cluster_id, run_id=run_id, reader=reader, described=described, final=final
+            cluster_id=cluster_id,
+            run_id=run_id,
+            reader=reader,
+            described=described,
+            final=final,
+            reconcile=reconcile,
         )
     finally:
         health_refresh_quietly([cluster_id])
@@ -100,6 +112,7 @@ def _cluster_sync(
     reader: EcsReader | None,
     described: ClusterInfo | None,
     final: bool,
+    reconcile: bool = False,
 ) -> SyncRun | None:
     """Sync one cluster. Returns its finished ``SyncRun`` (None: no such cluster).
 
@@ -116,7 +129,11 @@ def _cluster_sync(
     stats = SyncStats()
     try:
         with cluster_lock(cluster_id=cluster.pk):
-            run = run or sync_run_start(account=cluster.account, cluster=cluster)
+            run = run or sync_run_start(
+                account=cluster.account,
+                cluster=cluster,
+                light=reconcile and reconcile_is_light(cluster),
+            )
             sync_runs_abandoned_close(cluster=cluster, keep_run_id=run.pk)
             reader = reader or account_reader(account=cluster.account, region=cluster.region)
             before = Counter(reader.calls)
@@ -190,17 +207,19 @@ def service_sync(*, service_id: int) -> SyncStats | None:
 
 
 def services_refresh(*, cluster: Cluster, reader: EcsReader, service_arns: list[str]) -> SyncStats:
-    """Refresh some services of ``cluster`` (their rows, deployments and events: one
-    DescribeServices per 10) with the full sync's writers, under the cluster's lock, but
-    not their tasks: for the event stream, whose task events carry the tasks (a targeted
-    ``service_sync`` would list and describe every task of the service on each service
-    event). Raises ``SyncLockBusy`` while a sync of the cluster runs (it sees the change)."""
+    """Refresh some services of ``cluster`` (ARNs or names; their rows, deployments and
+    events: one DescribeServices per 10; one not mirrored yet is added) with the full
+    sync's writers, under the cluster's lock, but not their tasks: for the event
+    stream, whose task events carry the tasks (a targeted ``service_sync`` would list
+    and describe every task of the service on each service event). Raises
+    ``SyncLockBusy`` while a sync of the cluster runs (it sees the change)."""
     stats = SyncStats()
     with cluster_lock(cluster_id=cluster.pk):
         infos = reader.services(cluster.arn, service_arns)
         cluster_services_sync(
             cluster=cluster, reader=reader, stats=stats, infos=infos, complete=False
         )
+        cluster_history_sync(cluster=cluster, reader=reader, stats=stats, infos=infos)
     return stats
 
 
@@ -238,9 +257,12 @@ def _cluster_phases(
     # work of one phase overlaps the fetches of the next ones.
     arn = cluster.arn
     f_instances = reader.submit(instances_fetch, reader=reader, cluster_arn=arn)
-    f_services = reader.submit(services_fetch, reader=reader, cluster_arn=arn)
+    mirrored = services_mirrored(cluster) if run.light else None  # light: the differences
+    f_services = reader.submit(services_fetch, reader=reader, cluster_arn=arn, mirrored=mirrored)
     f_running = reader.submit(reader.task_arns, arn, "RUNNING")
-    f_stopped = reader.submit(reader.task_arns, arn, STOPPED)
+    # A light reconcile lists no STOPPED tasks: a live row missing from the RUNNING
+    # listing is described anyway, to learn how it stopped.
+    f_stopped = _listed_nothing() if run.light else reader.submit(reader.task_arns, arn, STOPPED)
     try:
         progress("instances")
         instances = cluster_instances_sync(
@@ -249,7 +271,7 @@ def _cluster_phases(
         progress("services")
         service_infos = f_services.result()
         services = cluster_services_sync(
-            cluster=cluster, reader=reader, stats=stats, infos=service_infos
+            cluster=cluster, reader=reader, stats=stats, infos=service_infos, complete=not run.light
         )
         progress("deployment history")
         cluster_history_sync(cluster=cluster, reader=reader, stats=stats, infos=service_infos)
@@ -261,6 +283,7 @@ def _cluster_phases(
             instances=instances,
             services=services,
             listings=(f_running, f_stopped),
+            light=run.light,
         )
     finally:
         for f in (f_instances, f_services, f_running, f_stopped):
@@ -269,6 +292,12 @@ def _cluster_phases(
         for f in (f_instances, f_services, f_running, f_stopped):
             if not f.cancelled():
                 f.exception()
+
+
+def _listed_nothing() -> Future[list[str]]:
+    done: Future[list[str]] = Future()
+    done.set_result([])
+    return done
 
 
 def account_sync(
@@ -365,34 +394,3 @@ def _account_cluster_sync(
         if child.status != "succeeded":
             tally.ok = False
             stats.errors.extend(f"{cluster.name}: {e}" for e in child.errors)
-
-
-def accounts_discover_clusters() -> list[int]:
-    """For the periodic fan-out: refresh every enabled account's cluster list and
-    return the ids of the live clusters to sync. Errors are recorded per account.
-    An account whose event stream is healthy is only reconciled, every
-    FLEETDECK_RECONCILE_SECONDS (docs/event-stream.md)."""
-    ids: list[int] = []
-    modes = account_modes()
-    for account in AwsAccount.objects.filter(enabled=True):
-        mode = modes.get(account.pk)
-        if mode is not None and not account_poll_due(account, mode):
-            continue  # the event stream keeps it fresh; the reconcile comes later
-        errors: list[str] = []
-        for region in account.regions or ["us-east-1"]:
-            stats = SyncStats()
-            try:
-                if not account.account_id:
-                    account.account_id = account_discover_id(account=account, region=region)
-                    account.save(update_fields=["account_id"])
-                reader = account_reader(account=account, region=region)
-                for cluster, _info in account_clusters_sync(
-                    account=account, region=region, reader=reader, stats=stats
-                ):
-                    if cluster.gone_at is None:
-                        ids.append(cluster.pk)
-            except AwsError as exc:
-                errors.append(f"{region}: {exc}")
-        if errors:
-            account_mark_synced(account=account, ok=False, error="; ".join(errors))
-    return ids

@@ -53,13 +53,15 @@ def cluster_tasks_sync(
     instances: dict[str, int],
     services: dict[str, int],
     listings: tuple[Future[list[str]], Future[list[str]]] | None = None,
+    light: bool = False,
 ) -> None:
     """Mirror the cluster's tasks.
 
     Both listings (desired RUNNING and STOPPED) must complete before anything is
     written. Describes then stream in full batches and each batch is written as it
     arrives; a task mirrored as STOPPED is final and not described again. Gone
-    marking happens last, only when every describe answered.
+    marking happens last, only when every describe answered. ``light``: a light
+    reconcile (``deployments.reconcile``; its STOPPED listing is empty).
     """
     # Read the mirror's side first: it overlaps the listings already in flight.
     mirror = _TaskMirror(
@@ -77,7 +79,10 @@ def cluster_tasks_sync(
         stopped = reader.task_arns(cluster.arn, STOPPED)
     else:
         running, stopped = listings[0].result(), listings[1].result()
-    _tasks_reconcile(mirror, running, stopped)
+    if light:
+        _tasks_reconcile_light(mirror, running)
+    else:
+        _tasks_reconcile(mirror, running, stopped)
 
 
 def service_tasks_sync(
@@ -139,10 +144,41 @@ def _tasks_reconcile(mirror: _TaskMirror, running: list[str], stopped: list[str]
     found, missing = _describe_and_write(mirror, list(dict.fromkeys(to_describe)))
     vanished = {t.pk for a, t in existing.items() if a not in listed and a not in found}
     vanished |= {existing[a].pk for a in missing if a in existing}
-    if vanished:
-        mirror.stats.gone += Task.objects.filter(pk__in=vanished, gone_at__isnull=True).update(
+    _gone_mark(mirror, vanished)
+
+
+def _tasks_reconcile_light(mirror: _TaskMirror, running: list[str]) -> None:
+    """Describe only where the RUNNING listing and the mirror disagree: tasks the
+    mirror does not know, live rows the listing no longer names (how did they stop?)
+    and rows not settled yet. Only a row AWS itself reports missing is marked gone:
+    without the STOPPED listing, "not listed" does not mean "gone"."""
+    existing = mirror.existing
+    listed = set(running)
+    to_describe = [a for a in running if not _settled(existing.get(a))]
+    to_describe += [a for a, t in existing.items() if a not in listed and not t.is_final]
+    _found, missing = _describe_and_write(mirror, list(dict.fromkeys(to_describe)))
+    vanished = {existing[a].pk for a in missing if a in existing}
+    _gone_mark(mirror, vanished)
+
+
+def _gone_mark(mirror: _TaskMirror, pks: set[int]) -> None:
+    if pks:
+        mirror.stats.gone += Task.objects.filter(pk__in=pks, gone_at__isnull=True).update(
             gone_at=timezone.now()
         )
+
+
+def _settled(task: Task | None) -> bool:
+    """A mirrored task that is, and is meant to be, RUNNING, and whose links are whole
+    (a task written before its service or instance was mirrored gets them from a
+    describe): its next change is an event."""
+    return (
+        task is not None
+        and task.last_status == "RUNNING"
+        and task.desired_status == "RUNNING"
+        and (task.service_id is not None or not task.group.startswith("service:"))
+        and (task.container_instance_id is not None or task.launch_type == "FARGATE")
+    )
 
 
 def _of_service(service: Service | None, prefix: str = "") -> Q:

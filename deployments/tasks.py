@@ -13,7 +13,8 @@ from clusters.core.jobs import job_enqueue, task_retry
 from clusters.core.locks import Lock
 from clusters.mirror.sync import SyncLockBusy
 from deployments.history import history_prune
-from deployments.sync import account_sync, accounts_discover_clusters, cluster_sync, sync_run_fail
+from deployments.reconcile import accounts_discover_clusters
+from deployments.sync import account_sync, cluster_sync, sync_run_fail
 
 MAX_RETRIES = 4
 
@@ -49,7 +50,9 @@ def sync_all_accounts() -> int:
 def sync_cluster(self: CeleryTask, cluster_id: int, run_id: int | None = None) -> None:
     final = self.request.retries >= MAX_RETRIES
     try:
-        cluster_sync(cluster_id=cluster_id, run_id=run_id, final=final)
+        # Without a run (the periodic fan-out's) it may be a light reconcile; a user's
+        # "Sync now" (with its run) is always a full sync.
+        cluster_sync(cluster_id=cluster_id, run_id=run_id, final=final, reconcile=run_id is None)
     except SyncLockBusy:
         # A periodic sync simply skips; a "Sync now" run waits its turn.
         if run_id is not None and not final:

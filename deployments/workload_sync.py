@@ -93,9 +93,22 @@ def _subjects(cluster: Cluster) -> dict[str, Any]:
     return {"account": cluster.account.name, "region": cluster.region, "cluster_arn": cluster.arn}
 
 
-def services_fetch(*, reader: EcsReader, cluster_arn: str) -> list[ServiceInfo]:
+def services_fetch(
+    *, reader: EcsReader, cluster_arn: str, mirrored: set[str] | None = None
+) -> list[ServiceInfo]:
+    """The cluster's services, described. ``mirrored`` (a light reconcile: the ARNs of
+    ``services_mirrored``): only the ones the listing and the mirror disagree on are
+    described (new ones, and listed-no-more ones, to learn their status)."""
     arns = reader.service_arns(cluster_arn)
+    if mirrored is not None:
+        arns = [a for a in arns if a not in mirrored] + sorted(mirrored - set(arns))
     return reader.services(cluster_arn, arns) if arns else []
+
+
+def services_mirrored(cluster: Cluster) -> set[str]:
+    """The ARNs of the services the mirror holds as listed (not gone, not INACTIVE)."""
+    rows = Service.objects.filter(cluster=cluster, gone_at__isnull=True).exclude(status="INACTIVE")
+    return set(rows.values_list("arn", flat=True))
 
 
 def cluster_services_sync(

@@ -5,7 +5,8 @@ bus (Amazon ECS Developer Guide, "Amazon ECS events"): ``ECS Task State Change``
 ``ECS Container Instance State Change``, ``ECS Deployment State Change`` and
 ``ECS Service Action``. The sandbox publishes what AWS would by comparing the state
 it holds after every AWS request, control call and scheduler step with what it
-published last (``flush``): a task or container instance whose ``version`` moved,
+published last (``flush``): a task or container instance whose ``version`` moved
+(an instance's also moves, as AWS's does, when a task is placed on or leaves it),
 a deployment that appeared or changed ``rolloutState``, a service event message
 that AWS also sends as a service action. Several changes of one object inside one
 request or tick give one event with the newest state, which AWS's consumers
@@ -66,7 +67,7 @@ _PLACEMENT_REASONS = (
 
 def iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S.") + (
-        f"{int(ts * 1000) % 1000:03d}Z"
+        f"{round(ts * 1000) % 1000:03d}Z"
     )
 
 
@@ -210,13 +211,21 @@ def flush() -> int:
 def _changes(ecs: EC2ContainerServiceBackend, seen: Seen) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     now = CLOCK.timestamp()
+    usage: dict[str, tuple[int, int, int, int]] = {}
     for task in all_tasks(ecs):
         if seen.tasks.get(task.task_arn) != task.version:
             seen.tasks[task.task_arn] = task.version
             out.append(_envelope(ecs, TASK, task.task_arn, _task_detail(task.render(), now)))
+        _usage_add(usage, task)
     for ci in all_instances(ecs):
-        mark = (ci.version, ci.agent_connected, ci.status)
-        if seen.instances.get(ci.container_instance_arn) != mark:
+        used = usage.get(ci.container_instance_arn, (0, 0, 0, 0))
+        old = seen.instances.get(ci.container_instance_arn)
+        if old is not None and old[0] == ci.version and old[3] != used:
+            # Placing or stopping a task changes the instance's resources: AWS counts
+            # that as a change of the instance (its version rises) and sends an event.
+            ci.version += 1
+        mark = (ci.version, ci.agent_connected, ci.status, used)
+        if old != mark:
             seen.instances[ci.container_instance_arn] = mark
             # Rendered only when it changed: its resources cost a pass over the tasks.
             rendered = render_container_instance(ecs, ci)
@@ -229,6 +238,22 @@ def _changes(ecs: EC2ContainerServiceBackend, seen: Seen) -> list[dict[str, Any]
         out.extend(_deployment_changes(ecs, svc, seen))
         out.extend(_service_actions(ecs, svc, seen))
     return out
+
+
+def _usage_add(usage: dict[str, tuple[int, int, int, int]], task: Any) -> None:
+    """Add a task's share to its instance's (running, pending, cpu, memory), counted
+    as ``ecs_model.instance_usage`` counts it: every task not yet STOPPED."""
+    arn = task.container_instance_arn
+    if not arn or task.last_status == "STOPPED":
+        return
+    running, pending, cpu, memory = usage.get(arn, (0, 0, 0, 0))
+    is_running = task.last_status == "RUNNING"
+    usage[arn] = (
+        running + is_running,
+        pending + (not is_running),
+        cpu + task.requirements["CPU"],
+        memory + task.requirements["MEMORY"],
+    )
 
 
 def _task_detail(task: dict[str, Any], now: float) -> dict[str, Any]:

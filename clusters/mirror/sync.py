@@ -79,13 +79,14 @@ def account_reader(*, account: AwsAccount, region: str) -> EcsReader:
 
 # --- SyncRun progress ------------------------------------------------------
 def sync_run_start(
-    *, account: AwsAccount, cluster: Cluster | None = None, region: str = ""
+    *, account: AwsAccount, cluster: Cluster | None = None, region: str = "", light: bool = False
 ) -> SyncRun:
     return SyncRun.objects.create(
         account=account,
         cluster=cluster,
         region=region or (cluster.region if cluster else ""),
         phase="queued",
+        light=light,
     )
 
 

@@ -178,6 +178,9 @@ class SyncRun(models.Model):
     duration_ms = models.IntegerField(null=True, blank=True)
     # Time the run's AWS calls waited for the shared API budget (clusters/aws/budget.py).
     budget_wait_ms = models.IntegerField(default=0)
+    # A light reconcile (stream mode): what the listings name is checked, but tasks the
+    # mirror holds as settled RUNNING are not described (deployments/reconcile.py).
+    light = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["-started_at", "-id"]

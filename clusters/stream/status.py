@@ -49,7 +49,7 @@ def stream_mode(stream: EventStream | None, *, now: datetime | None = None) -> S
     age = stream.oldest_message_age_seconds
     if age is not None and age > stale.total_seconds():
         return StreamMode(POLLING, f"the followers lag: oldest message {age:.0f} s old")
-    return StreamMode(STREAM, "stream healthy: full sync reconciles")
+    return StreamMode(STREAM, "stream healthy: the sync only reconciles")
 
 
 def account_mode(
@@ -62,7 +62,7 @@ def account_mode(
         if not mode.is_stream:
             reason = mode.reason if len(by_region) <= 1 else f"{region}: {mode.reason}"
             return StreamMode(POLLING, reason)
-    return StreamMode(STREAM, "stream healthy: full sync reconciles")
+    return StreamMode(STREAM, "stream healthy: the sync only reconciles")
 
 
 def stream_depth_refresh(*, stream: EventStream) -> None:

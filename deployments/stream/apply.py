@@ -3,15 +3,17 @@
 - A task or instance event whose ``detail.version`` is at or below the version the
   row already holds is dropped (a duplicate, or a late arrival overtaken by a newer
   event or describe); of several events for one object in a batch the newest wins.
-- An event for an object the mirror does not know yet triggers a targeted describe,
-  batched per cluster (DescribeTasks / DescribeContainerInstances, 100 ARNs a call):
-  what AWS says now is written, not a possibly stale event. For tasks,
-  ``FLEETDECK_STREAM_DESCRIBE_UNKNOWN=false`` writes the event's detail instead (it is
-  the DescribeTasks shape; a stale one is overwritten by the next event or reconcile).
+- A task event for a task the mirror does not know yet is written from its detail
+  (the DescribeTasks shape) at once, and its task queued for a targeted describe
+  (``deployments.stream.follow_ups``: batched over time, 100 ARNs a call), which writes
+  what AWS says now; ``FLEETDECK_STREAM_DESCRIBE_UNKNOWN=false`` queues none (a stale
+  detail is overwritten by the next event or the reconcile). An event for an unknown
+  instance is described at once (DescribeContainerInstances; instance events are rare).
 - Writes go through ``deployments.task_sync.tasks_apply`` and
   ``clusters.mirror.sync.instances_apply``: the full sync's writers, timeline entries
   and dedupe keys, so a later reconcile finds nothing to add.
-- Deployment and service-action events refresh their service with ``service_sync``.
+- Deployment and service-action events, and task events of a service's tasks, queue
+  a refresh of the service (follow-ups again: its counts, deployments and events).
 
 AWS calls (the describes) happen outside any transaction; each write commits on its
 own, and the caller deletes the messages only after this returns.
@@ -28,10 +30,11 @@ from django.conf import settings
 
 from clusters.aws.ecs import ContainerInstanceInfo, EcsReader, TaskInfo
 from clusters.aws.ecs_events import DEPLOYMENT, INSTANCE, SERVICE_ACTION, TASK, EcsEvent
-from clusters.mirror.sync import SyncLockBusy, SyncStats, cluster_lock, instances_apply
+from clusters.mirror.sync import SyncStats, cluster_lock, instances_apply
 from clusters.models import AwsAccount, Cluster, ContainerInstance
-from deployments.models import Service, Task
-from deployments.sync import health_refresh_quietly, last_words_queue_quietly, services_refresh
+from deployments.models import Task
+from deployments.stream.follow_ups import FollowUps
+from deployments.sync import health_refresh_quietly, last_words_queue_quietly
 from deployments.task_sync import tasks_apply
 
 log = logging.getLogger(__name__)
@@ -40,7 +43,8 @@ log = logging.getLogger(__name__)
 @dataclass
 class Applied:
     """What a batch did: events written, dropped (duplicate/late/unknown cluster),
-    describes made, and the clusters touched (for the health refresh)."""
+    describes made, the clusters touched (for the health refresh) and the calls it
+    leaves to the batched follow-ups."""
 
     applied: int = 0
     dropped: int = 0
@@ -48,6 +52,7 @@ class Applied:
     cluster_ids: set[int] = field(default_factory=set)
     last_event_at: datetime | None = None
     stats: SyncStats = field(default_factory=SyncStats)
+    follow_ups: FollowUps = field(default_factory=FollowUps)
 
 
 def events_apply(
@@ -65,7 +70,7 @@ def events_apply(
         by_kind[event.kind].append(event)
     _tasks(out, reader, clusters, by_kind[TASK])
     _instances(out, reader, clusters, by_kind[INSTANCE])
-    _services(out, reader, clusters, by_kind[DEPLOYMENT] + by_kind[SERVICE_ACTION])
+    _services(out, clusters, by_kind[DEPLOYMENT] + by_kind[SERVICE_ACTION])
     if out.cluster_ids:
         health_refresh_quietly(sorted(out.cluster_ids))
         for cluster_id in sorted(out.cluster_ids):  # a stop seen here keeps its last words too
@@ -119,15 +124,14 @@ def _tasks(
         for arn, event in by_arn.items():
             if arn in versions and event.version <= versions[arn]:
                 out.dropped += 1
-            elif arn in versions and event.task is not None:
+            elif event.task is not None:  # the detail is the DescribeTasks shape
                 infos.append(event.task)
-        unknown = [arn for arn in by_arn if arn not in versions]
+            if event.task is not None and event.task.group.startswith("service:"):
+                out.follow_ups.service_touch(cluster.pk, event.task.group[len("service:") :])
+        unknown = {arn for arn in by_arn if arn not in versions}
         if unknown and settings.FLEETDECK_STREAM_DESCRIBE_UNKNOWN:
-            described, _missing = reader.tasks(cluster.arn, unknown)
+            out.follow_ups.tasks[cluster.pk] |= unknown
             out.described += len(unknown)
-            infos += described
-        elif unknown:  # the event's detail is the DescribeTasks shape: write it as is
-            infos += [t for a in unknown if (t := by_arn[a].task) is not None]
         if infos:
             # Under the cluster's lock, as a sync writes: a full sync running now holds
             # a snapshot of the cluster's tasks and would insert these again. Busy:
@@ -135,6 +139,7 @@ def _tasks(
             with cluster_lock(cluster_id=cluster.pk):
                 tasks_apply(cluster=cluster, reader=reader, stats=out.stats, infos=infos)
             out.cluster_ids.add(cluster.pk)
+            out.follow_ups.clusters.add(cluster.pk)  # its task counts moved
         out.applied += len(infos)
 
 
@@ -168,23 +173,17 @@ def _instances(
         out.applied += len(infos)
 
 
-def _services(
-    out: Applied, reader: EcsReader, clusters: dict[str, Cluster], events: list[EcsEvent]
-) -> None:
-    """A deployment or service action changed services: refresh their rows and
-    deployments (one DescribeServices per cluster and 10 services) with the sync's
-    writers; their tasks come with their own events. A sync of the cluster running now
-    sees the change itself."""
-    arns = {arn for e in events for arn in e.resources if ":service/" in arn}
-    by_cluster: dict[int, list[str]] = defaultdict(list)
-    for arn, cluster_id in Service.objects.filter(arn__in=arns).values_list("arn", "cluster_id"):
-        by_cluster[cluster_id].append(arn)
-    for cluster in {c.pk: c for c in clusters.values()}.values():
-        if cluster.pk not in by_cluster:
+def _services(out: Applied, clusters: dict[str, Cluster], events: list[EcsEvent]) -> None:
+    """A deployment or service action changed services: queue their refresh (rows,
+    deployments and events, with the sync's writers; the follow-ups batch them). Their
+    tasks come with their own events."""
+    for event in events:
+        cluster = clusters.get(_cluster_arn(event))
+        if cluster is None:
+            out.dropped += 1
             continue
-        try:
-            services_refresh(cluster=cluster, reader=reader, service_arns=by_cluster[cluster.pk])
-        except SyncLockBusy:
-            log.info("cluster %s is being synced, which sees the change", cluster.pk)
+        for arn in event.resources:
+            if ":service/" in arn:
+                out.follow_ups.service_touch(cluster.pk, arn.rsplit("/", 1)[-1])
         out.cluster_ids.add(cluster.pk)
-    out.applied += len(events)
+        out.applied += 1

@@ -2,10 +2,13 @@
 
 One thread per stream (an account's region), each looping: receive (20 s long poll,
 10 messages), parse, apply (``deployments.stream.apply``), and only after that has
-committed, delete the messages. Unreadable messages and messages whose apply keeps
-failing are never deleted: SQS hands them out again after the visibility timeout
-and, after ``FLEETDECK_STREAM_MAX_RECEIVES`` receives, moves them to the
-dead-letter queue itself (the redrive policy ``setup_event_stream`` sets).
+committed, delete the messages. The describes and service refreshes the events ask
+for are gathered and made at most once every ``FLEETDECK_STREAM_BATCH_SECONDS``
+(``deployments.stream.follow_ups``); while some wait, the long poll is cut short.
+Unreadable messages and messages whose apply keeps failing are never deleted: SQS
+hands them out again after the visibility timeout and, after
+``FLEETDECK_STREAM_MAX_RECEIVES`` receives, moves them to the dead-letter queue
+itself (the redrive policy ``setup_event_stream`` sets).
 
 Several followers (on several machines) may poll the same queue: a received message
 is invisible to the others for the visibility timeout, and applying one twice
@@ -15,10 +18,12 @@ changes nothing (versions and timeline dedupe keys), so at-least-once is enough.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.db import close_old_connections
 from django.utils import timezone
 
@@ -31,6 +36,7 @@ from clusters.mirror.sync import SyncLockBusy
 from clusters.models import EventStream
 from clusters.stream.status import stream_depth_refresh, stream_poll_record
 from deployments.stream.apply import Applied, events_apply
+from deployments.stream.follow_ups import FollowUps, follow_ups_run
 
 log = logging.getLogger(__name__)
 DEPTH_EVERY_SECONDS = 30.0  # how often a follower reads the queues' depths
@@ -86,6 +92,7 @@ def batch_apply(*, stream: EventStream, reader: EcsReader, messages: list[QueueM
                 continue
             out.applied += one.applied
             out.dropped += one.dropped
+            out.follow_ups.merge(one.follow_ups)
             out.last_event_at = max(
                 filter(None, [out.last_event_at, one.last_event_at]), default=None
             )
@@ -108,6 +115,8 @@ class StreamFollower:
         self.stop = stop
         self.wait_seconds = wait_seconds
         self._depth_at = 0.0
+        self.pending = FollowUps()
+        self._follow_ups_at = -float("inf")  # monotonic time of the last follow-ups
 
     def run(self) -> None:
         reader: EcsReader | None = None
@@ -122,10 +131,30 @@ class StreamFollower:
                     client = aws_client(account=stream.account, region=stream.region, service="ecs")
                     reader = EcsReader(client, concurrency=1)
                 self._once(stream, reader)
+                self._follow_ups(reader)
                 close_old_connections()
+            if reader is not None:
+                self._follow_ups(reader, now=True)  # best effort: else the reconcile
         finally:
             if reader is not None:
                 reader.close()
+
+    def _follow_ups_wait(self) -> float:
+        """Seconds until the pending follow-ups are due (inf: none pending)."""
+        if not self.pending:
+            return float("inf")
+        due = self._follow_ups_at + settings.FLEETDECK_STREAM_BATCH_SECONDS
+        return max(0.0, due - time.monotonic())
+
+    def _follow_ups(self, reader: EcsReader, *, now: bool = False) -> None:
+        if not self.pending or (not now and self._follow_ups_wait() > 0):
+            return
+        pending, self.pending = self.pending, FollowUps()
+        self._follow_ups_at = time.monotonic()
+        try:
+            self.pending.merge(follow_ups_run(reader=reader, pending=pending))
+        except Exception:
+            log.exception("stream %s: follow-ups failed (the reconcile catches up)", self.stream_id)
 
     def _once(self, stream: EventStream, reader: EcsReader) -> None:
         try:
@@ -136,7 +165,7 @@ class StreamFollower:
                 account=stream.account,
                 region=stream.region,
                 url=stream.queue_url,
-                wait_seconds=self.wait_seconds,
+                wait_seconds=min(self.wait_seconds, math.ceil(min(self._follow_ups_wait(), 20))),
             )
             age = _oldest_age(messages)
             out = (
@@ -144,6 +173,7 @@ class StreamFollower:
                 if messages
                 else Applied()
             )
+            self.pending.merge(out.follow_ups)
         except AwsError as exc:
             log.warning("stream %s: %s", stream, exc)
             stream_poll_record(stream_id=stream.pk, error=str(exc))

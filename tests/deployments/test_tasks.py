@@ -11,7 +11,8 @@ from celery import Celery
 from clusters.aws.session import clients_forget
 from clusters.models import AwsAccount, Cluster, SyncRun
 from deployments.models import Task
-from deployments.sync import account_sync, accounts_discover_clusters
+from deployments.reconcile import accounts_discover_clusters
+from deployments.sync import account_sync
 from tests.ecs_seed import seed_external_fleet
 from tests.peers import celery_worker_process, wait_until
 

@@ -35,6 +35,9 @@ def _stream(aws: Any, name: str = "fleetdeck-ecs") -> tuple[Any, str]:
     return sqs, url
 
 
+_INSTANCE = "ECS Container Instance State Change"
+
+
 def _drain(sqs: Any, url: str, wait: float = 0.0) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     deadline = time.monotonic() + wait
@@ -187,7 +190,33 @@ def test_nothing_without_a_rule_and_no_replay(aws, sandbox):
     sqs, url = _stream(aws)
     assert _drain(sqs, url) == []
     ecs.run_task(cluster="edge", taskDefinition="web", launchType="EXTERNAL")
-    assert [e["detail"]["lastStatus"] for e in _drain(sqs, url)] == ["PENDING"]
+    events = _drain(sqs, url)
+    tasks = [e["detail"] for e in events if e["detail-type"] == "ECS Task State Change"]
+    assert [t["lastStatus"] for t in tasks] == ["PENDING"]
+
+
+def test_placing_a_task_changes_its_instance(aws, sandbox):
+    """AWS sends a Container Instance State Change when a task is placed on or leaves an
+    instance (its resources change), with the instance's ``version`` one higher."""
+    activate_and_register(aws, sandbox, n=1, memory=2048)
+    ecs = aws("ecs")
+    external_task_definition(ecs)
+    sqs, url = _stream(aws)
+    before = ecs.describe_container_instances(
+        cluster="edge",
+        containerInstances=ecs.list_container_instances(cluster="edge")["containerInstanceArns"],
+    )["containerInstances"][0]
+    task = ecs.run_task(cluster="edge", taskDefinition="web", launchType="EXTERNAL")["tasks"][0]
+    placed = [e["detail"] for e in _drain(sqs, url) if e["detail-type"] == _INSTANCE]
+    assert len(placed) == 1 and placed[0]["version"] == before["version"] + 1
+    assert placed[0]["pendingTasksCount"] == 1 and placed[0]["runningTasksCount"] == 0
+    memory = {r["name"]: r["integerValue"] for r in placed[0]["remainingResources"]}["MEMORY"]
+    assert memory < 2048
+    ecs.stop_task(cluster="edge", task=task["taskArn"])
+    sandbox.client.tick(1)
+    left = [e["detail"] for e in _drain(sqs, url) if e["detail-type"] == _INSTANCE]
+    assert left and left[-1]["pendingTasksCount"] == 0 and left[-1]["runningTasksCount"] == 0
+    assert left[-1]["version"] > placed[0]["version"]
 
 
 def test_delivery_fault_duplicates_delays_and_reorders(aws, sandbox):
@@ -201,7 +230,7 @@ def test_delivery_fault_duplicates_delays_and_reorders(aws, sandbox):
     for _ in range(3):
         ecs.run_task(cluster="edge", taskDefinition="web", launchType="EXTERNAL")
     assert _drain(sqs, url) == []  # nothing yet: all late
-    events = _drain(sqs, url, wait=3.0)
+    events = [e for e in _drain(sqs, url, wait=3.0) if e["detail-type"] == "ECS Task State Change"]
     assert len(events) == 6
     assert len({e["id"] for e in events}) == 3  # each one twice, same id
     sandbox.client.clear_faults()

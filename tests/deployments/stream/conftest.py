@@ -37,10 +37,13 @@ def streamed(sandbox: Any, settings: Any) -> AwsAccount:
 
 
 @contextmanager
-def follow_events_process(log_path: Path, wait: int = 20) -> Iterator[subprocess.Popen[bytes]]:
-    """``manage.py follow_events`` as a real process (its own process group)."""
+def follow_events_process(
+    log_path: Path, wait: int = 20, **env: str
+) -> Iterator[subprocess.Popen[bytes]]:
+    """``manage.py follow_events`` as a real process (its own process group); ``env``:
+    settings for it (e.g. FLEETDECK_STREAM_BATCH_SECONDS="8")."""
     argv = ["manage.py", "follow_events", "--wait", str(wait)]
     with django_process(
-        argv, {"PYTHONUNBUFFERED": "1"}, log_path=log_path, term_wait=30, log_mode="ab"
+        argv, {"PYTHONUNBUFFERED": "1", **env}, log_path=log_path, term_wait=30, log_mode="ab"
     ) as proc:
         yield proc

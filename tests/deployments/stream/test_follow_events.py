@@ -43,6 +43,15 @@ def _stop(sandbox: Any, arns: list[str]) -> None:
     tasks_publish(sandbox.url, "edge", arns)
 
 
+def _queue_empty(sandbox: Any) -> bool:
+    """Nothing waiting and nothing in flight: every message was applied and deleted."""
+    sqs = boto("sqs", sandbox.url)
+    queue = EventStream.objects.get().queue_url
+    attrs = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["All"])["Attributes"]
+    waiting = attrs["ApproximateNumberOfMessages"], attrs["ApproximateNumberOfMessagesNotVisible"]
+    return waiting == ("0", "0")
+
+
 def _stopped_in_mirror(arn: str) -> bool:
     return Task.objects.filter(arn=arn, last_status="STOPPED").exists()
 
@@ -121,20 +130,55 @@ def test_follow_events_killed_mid_batch_loses_and_doubles_nothing(
     with follow_events_process(log):
         wait_until(lambda: all(_stopped_in_mirror(a) for a in victims), timeout=40)
         # the redelivered messages (visibility timeout 10 s) are applied and deleted
-        wait_until(
-            lambda: sandbox.client.request_counts().get("sqs:DeleteMessageBatch", 0) >= 2, 40
-        )
+        wait_until(lambda: _queue_empty(sandbox), 40)
     for arn in victims:
         entries = Event.objects.filter(task_arn=arn, details__lastStatus="STOPPED")
         assert entries.count() == 1, arn
     assert EventStream.objects.get().events_dropped >= 1, "the redelivered events were dropped"
-    sqs = boto("sqs", sandbox.url)
-    queue = EventStream.objects.get().queue_url
-    attrs = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["All"])["Attributes"]
-    assert attrs["ApproximateNumberOfMessages"] == "0"
     before = Task.objects.filter(arn__in=victims).values_list("arn", "version", "last_status")
     run = account_sync(account_id=streamed.pk)
     assert run is not None and run.status == "succeeded"
     after = Task.objects.filter(arn__in=victims).values_list("arn", "version", "last_status")
     assert set(before) == set(after)
     assert Event.objects.filter(task_arn__in=victims, details__lastStatus="STOPPED").count() == 4
+
+
+def test_the_followers_describes_and_refreshes_are_batched_in_time(
+    streamed: AwsAccount, sandbox: Any, tmp_path: Path
+) -> None:
+    """Three changes within FLEETDECK_STREAM_BATCH_SECONDS, each a stop and its
+    replacement (the sandbox publishes every state change): each stop is in the mirror
+    at once, and the replacements' describes and the service refreshes are made
+    together (at most a leading round, then one per period), not once per event."""
+    log = tmp_path / "follow.log"
+    with follow_events_process(log, FLEETDECK_STREAM_BATCH_SECONDS="8"):
+        sandbox.client.reset_request_counts()
+        wait_until(lambda: sandbox.client.request_counts().get("sqs:ReceiveMessage"), 20)
+        tasks = _running(3)
+        for task in tasks:
+            sandbox.client.stop_task(task.arn, exit_code=0, reason="batched")
+            sandbox.client.tick(1)  # the service starts a replacement
+            wait_until(lambda a=task.arn: _stopped_in_mirror(a), timeout=5, interval=0.05)
+        aws = {
+            t["taskArn"]: t["lastStatus"]
+            for t in boto("ecs", sandbox.url).describe_tasks(
+                cluster="edge",
+                tasks=boto("ecs", sandbox.url).list_tasks(cluster="edge")["taskArns"],
+            )["tasks"]
+        }
+        assert len(aws) == 6
+        try:
+            wait_until(
+                lambda: (
+                    dict(Task.objects.filter(arn__in=aws).values_list("arn", "last_status")) == aws
+                ),
+                timeout=10,
+            )
+            # the leading round (at the first stop) and one more, a period later
+            wait_until(lambda: sandbox.client.request_counts().get("ecs:DescribeServices") == 2, 30)
+        except AssertionError:
+            raise AssertionError(log.read_text()[-3000:]) from None
+        time.sleep(10)  # a further period: nothing is left to do
+        calls = sandbox.client.request_counts()
+    assert calls.get("ecs:DescribeServices") == 2, calls
+    assert 1 <= calls.get("ecs:DescribeTasks", 0) <= 2, f"3 new tasks, 1 call a round: {calls}"

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from clusters.models import AwsAccount, Cluster, EventStream
 from clusters.stream.selectors import account_modes
-from deployments.sync import accounts_discover_clusters
+from deployments.reconcile import accounts_discover_clusters
 
 pytestmark = pytest.mark.django_db
 

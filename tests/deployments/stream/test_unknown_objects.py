@@ -1,7 +1,8 @@
-"""An event for a task the mirror does not know: described (batched) by default, or
-written from the event's own detail with FLEETDECK_STREAM_DESCRIBE_UNKNOWN=false;
-either way the row is what the sync would write, and an event for a cluster the
-mirror does not know is dropped (the reconcile discovers it)."""
+"""An event for a task the mirror does not know: written from its detail at once and
+described in the batched follow-ups by default (only written with
+FLEETDECK_STREAM_DESCRIBE_UNKNOWN=false); either way the row is what the sync would
+write, and an event for a cluster the mirror does not know is dropped (the reconcile
+discovers it)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from clusters.mirror.sync import SyncLockBusy, account_reader, cluster_lock
 from clusters.models import AwsAccount
 from deployments.models import Task
 from deployments.stream.apply import events_apply
+from deployments.stream.follow_ups import follow_ups_run
 from tests.ecs_event_publish import TASK, _json_default
 from tests.ecs_seed import boto
 
@@ -52,9 +54,14 @@ def test_an_unknown_task_is_described_or_written_from_its_event(
     reader = account_reader(account=streamed, region="us-east-1")
     sandbox.client.reset_request_counts()
     out = events_apply(account=streamed, region="us-east-1", reader=reader, events=events)
+    assert sandbox.client.request_counts().get("ecs:DescribeTasks", 0) == 0, (
+        "written, not described"
+    )
+    assert out.applied == 3 and out.described == (3 if describe else 0)
+    assert not follow_ups_run(reader=reader, pending=out.follow_ups)
     calls = sandbox.client.request_counts()
     assert calls.get("ecs:DescribeTasks", 0) == (1 if describe else 0), calls
-    assert out.applied == 3 and out.described == (3 if describe else 0)
+    assert calls.get("ecs:DescribeServices", 0) == 1, "both services in one call"
     fields = ("arn", "last_status", "version", "group", "task_definition_id", "service_id")
     assert (
         sorted(Task.objects.filter(arn__in=[e.task.arn for e in events]).values_list(*fields))
