@@ -49,6 +49,7 @@ from deployments.workload_sync import (
     cluster_services_sync,
     services_fetch,
     services_mirrored,
+    services_refreshed,
 )
 
 log = logging.getLogger(__name__)
@@ -206,23 +207,6 @@ def service_sync(*, service_id: int) -> SyncStats | None:
     return stats
 
 
-def services_refresh(*, cluster: Cluster, reader: EcsReader, service_arns: list[str]) -> SyncStats:
-    """Refresh some services of ``cluster`` (ARNs or names; their rows, deployments and
-    events: one DescribeServices per 10; one not mirrored yet is added) with the full
-    sync's writers, under the cluster's lock, but not their tasks: for the event
-    stream, whose task events carry the tasks (a targeted ``service_sync`` would list
-    and describe every task of the service on each service event). Raises
-    ``SyncLockBusy`` while a sync of the cluster runs (it sees the change)."""
-    stats = SyncStats()
-    with cluster_lock(cluster_id=cluster.pk):
-        infos = reader.services(cluster.arn, service_arns)
-        cluster_services_sync(
-            cluster=cluster, reader=reader, stats=stats, infos=infos, complete=False
-        )
-        cluster_history_sync(cluster=cluster, reader=reader, stats=stats, infos=infos)
-    return stats
-
-
 def sync_run_fail(*, run_id: int, message: str) -> None:
     """Close a run whose task gave up (retries exhausted)."""
     run = SyncRun.objects.filter(pk=run_id, status="running").first()
@@ -256,8 +240,8 @@ def _cluster_phases(
     # Every listing and describe starts now, on the reader's pool; the database
     # work of one phase overlaps the fetches of the next ones.
     arn = cluster.arn
-    f_instances = reader.submit(instances_fetch, reader=reader, cluster_arn=arn)
     mirrored = services_mirrored(cluster) if run.light else None  # light: the differences
+    f_instances = reader.submit(instances_fetch, reader=reader, cluster_arn=arn)
     f_services = reader.submit(services_fetch, reader=reader, cluster_arn=arn, mirrored=mirrored)
     f_running = reader.submit(reader.task_arns, arn, "RUNNING")
     # A light reconcile lists no STOPPED tasks: a live row missing from the RUNNING
@@ -273,6 +257,7 @@ def _cluster_phases(
         services = cluster_services_sync(
             cluster=cluster, reader=reader, stats=stats, infos=service_infos, complete=not run.light
         )
+        services_refreshed(cluster, service_infos, since=run.started_at)
         progress("deployment history")
         cluster_history_sync(cluster=cluster, reader=reader, stats=stats, infos=service_infos)
         progress("tasks")

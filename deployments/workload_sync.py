@@ -106,9 +106,21 @@ def services_fetch(
 
 
 def services_mirrored(cluster: Cluster) -> set[str]:
-    """The ARNs of the services the mirror holds as listed (not gone, not INACTIVE)."""
-    rows = Service.objects.filter(cluster=cluster, gone_at__isnull=True).exclude(status="INACTIVE")
+    """The ARNs of the services the mirror holds as listed (not gone, not INACTIVE) and
+    current: one whose refresh an event asked for and is still wanted is left out, so
+    a light reconcile describes it."""
+    rows = Service.objects.filter(
+        cluster=cluster, gone_at__isnull=True, refresh_wanted_at__isnull=True
+    ).exclude(status="INACTIVE")
     return set(rows.values_list("arn", flat=True))
+
+
+def services_refreshed(cluster: Cluster, infos: list[ServiceInfo], since: datetime) -> None:
+    """These services were described after ``since``: a refresh wanted before then was
+    made (one wanted later stays wanted)."""
+    Service.objects.filter(
+        cluster=cluster, arn__in=[i.arn for i in infos], refresh_wanted_at__lte=since
+    ).update(refresh_wanted_at=None)
 
 
 def cluster_services_sync(

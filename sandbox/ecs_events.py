@@ -66,6 +66,7 @@ _PLACEMENT_REASONS = (
 
 
 def iso(ts: float) -> str:
+    ts = round(ts, 3)  # AWS's precision; rounded first, so .9996 s is the next second
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S.") + (
         f"{round(ts * 1000) % 1000:03d}Z"
     )

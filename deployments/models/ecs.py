@@ -59,6 +59,10 @@ class Service(HealthFields, MirroredModel):
     service_registries = models.JSONField(default=list, blank=True)
     capacity_provider_strategy = models.JSONField(default=list, blank=True)
     service_connect_configuration = models.JSONField(default=dict, blank=True)
+    # Set when an event asked for a refresh of the service (the stream's follow-ups),
+    # cleared once one was made: a refresh lost with its follower (killed, or the call
+    # failed) is made by the next reconcile instead (deployments/reconcile.py).
+    refresh_wanted_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["name", "id"]

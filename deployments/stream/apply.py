@@ -33,7 +33,7 @@ from clusters.aws.ecs_events import DEPLOYMENT, INSTANCE, SERVICE_ACTION, TASK, 
 from clusters.mirror.sync import SyncStats, cluster_lock, instances_apply
 from clusters.models import AwsAccount, Cluster, ContainerInstance
 from deployments.models import Task
-from deployments.stream.follow_ups import FollowUps
+from deployments.stream.follow_ups import FollowUps, services_wanted_record
 from deployments.sync import health_refresh_quietly, last_words_queue_quietly
 from deployments.task_sync import tasks_apply
 
@@ -71,6 +71,7 @@ def events_apply(
     _tasks(out, reader, clusters, by_kind[TASK])
     _instances(out, reader, clusters, by_kind[INSTANCE])
     _services(out, clusters, by_kind[DEPLOYMENT] + by_kind[SERVICE_ACTION])
+    services_wanted_record(out.follow_ups)
     if out.cluster_ids:
         health_refresh_quietly(sorted(out.cluster_ids))
         for cluster_id in sorted(out.cluster_ids):  # a stop seen here keeps its last words too

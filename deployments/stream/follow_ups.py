@@ -14,8 +14,12 @@ DescribeServices per 10 touched services per period, however many events came):
 - the refresh of a cluster whose tasks changed (its task counts: DescribeClusters,
   100 clusters a call; instances' counts come with their own events).
 
-Work not done when a follower stops (or a call fails) is left to the next
-reconcile, which describes the services and every task that is not settled.
+A service's wanted refresh is also noted on its row (``refresh_wanted_at``, with the
+event's write, before the message is deleted) and cleared when made: one lost with a
+follower that stopped or a call that failed is made by the next reconcile, light or
+full. A lost describe of a new task leaves the row its event wrote (the DescribeTasks
+shape; the next event or the hourly full sync overwrites it), a lost cluster refresh
+waits for the next reconcile, which describes the cluster.
 """
 
 from __future__ import annotations
@@ -24,12 +28,17 @@ import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+from django.utils import timezone
+
 from clusters.aws.ecs import EcsReader
 from clusters.aws.errors import AwsError
 from clusters.mirror.sync import SyncLockBusy, SyncStats, cluster_lock, cluster_refresh
 from clusters.models import Cluster
-from deployments.sync import health_refresh_quietly, services_refresh
+from deployments.deployment_history import cluster_history_sync
+from deployments.models import Service, Task
+from deployments.sync import health_refresh_quietly
 from deployments.task_sync import tasks_apply
+from deployments.workload_sync import cluster_services_sync, services_refreshed
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +87,9 @@ def follow_ups_run(*, reader: EcsReader, pending: FollowUps) -> FollowUps:
         except AwsError as exc:  # the reconcile will see it; retrying could loop
             log.warning("stream follow-ups of cluster %s failed: %s", cluster.pk, exc)
         touched.append(cluster.pk)
-    _clusters_refresh(reader, [c for c in clusters if c.pk in pending.clusters])
+    _clusters_refresh(
+        reader, [c for c in clusters if c.pk in pending.clusters and c.pk not in left.clusters]
+    )
     if touched:
         health_refresh_quietly(sorted(touched))
     return left
@@ -102,11 +113,34 @@ def _clusters_refresh(reader: EcsReader, clusters: list[Cluster]) -> None:
 def _cluster_follow_ups(
     cluster: Cluster, reader: EcsReader, task_arns: set[str], service_names: set[str]
 ) -> None:
+    """Under the cluster's lock, taken first (while a sync writes, nothing is called):
+    the services first, so a new one is there to link its first tasks to; then the new
+    tasks, and a task AWS no longer knows (a late event of a forgotten task) is gone."""
     stats = SyncStats()
-    if task_arns:
-        infos, _missing = reader.tasks(cluster.arn, sorted(task_arns))
-        if infos:
-            with cluster_lock(cluster_id=cluster.pk):
-                tasks_apply(cluster=cluster, reader=reader, stats=stats, infos=infos)
-    if service_names:  # DescribeServices takes names: a new service is written too
-        services_refresh(cluster=cluster, reader=reader, service_arns=sorted(service_names))
+    started = timezone.now()
+    with cluster_lock(cluster_id=cluster.pk):
+        if service_names:  # DescribeServices takes names: a new service is written too
+            infos = reader.services(cluster.arn, sorted(service_names))
+            cluster_services_sync(
+                cluster=cluster, reader=reader, stats=stats, infos=infos, complete=False
+            )
+            cluster_history_sync(cluster=cluster, reader=reader, stats=stats, infos=infos)
+            services_refreshed(cluster, infos, since=started)
+        if task_arns:
+            described, missing = reader.tasks(cluster.arn, sorted(task_arns))
+            if described:
+                tasks_apply(cluster=cluster, reader=reader, stats=stats, infos=described)
+            Task.objects.filter(cluster=cluster, arn__in=missing, gone_at__isnull=True).update(
+                gone_at=timezone.now()
+            )
+
+
+def services_wanted_record(follow_ups: FollowUps) -> None:
+    """Note on the services that an event asked for their refresh (the oldest wish
+    kept), so that one lost with its follower is made by the next reconcile."""
+    now = timezone.now()
+    for cluster_id, names in follow_ups.services.items():
+        if names:
+            Service.objects.filter(
+                cluster_id=cluster_id, name__in=names, refresh_wanted_at__isnull=True
+            ).update(refresh_wanted_at=now)

@@ -151,7 +151,9 @@ def test_the_followers_describes_and_refreshes_are_batched_in_time(
     at once, and the replacements' describes and the service refreshes are made
     together (at most a leading round, then one per period), not once per event."""
     log = tmp_path / "follow.log"
-    with follow_events_process(log, FLEETDECK_STREAM_BATCH_SECONDS="8"):
+    # A period long enough that the three changes (under 15 s, each stop waited for
+    # below) fall into the leading round's period even on a slow machine.
+    with follow_events_process(log, FLEETDECK_STREAM_BATCH_SECONDS="20"):
         sandbox.client.reset_request_counts()
         wait_until(lambda: sandbox.client.request_counts().get("sqs:ReceiveMessage"), 20)
         tasks = _running(3)
@@ -175,10 +177,10 @@ def test_the_followers_describes_and_refreshes_are_batched_in_time(
                 timeout=10,
             )
             # the leading round (at the first stop) and one more, a period later
-            wait_until(lambda: sandbox.client.request_counts().get("ecs:DescribeServices") == 2, 30)
+            wait_until(lambda: sandbox.client.request_counts().get("ecs:DescribeServices") == 2, 40)
         except AssertionError:
             raise AssertionError(log.read_text()[-3000:]) from None
-        time.sleep(10)  # a further period: nothing is left to do
+        time.sleep(22)  # a further period: nothing is left to do
         calls = sandbox.client.request_counts()
     assert calls.get("ecs:DescribeServices") == 2, calls
     assert 1 <= calls.get("ecs:DescribeTasks", 0) <= 2, f"3 new tasks, 1 call a round: {calls}"

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from clusters.mirror.sync import sync_run_start
 from clusters.models import AwsAccount, Cluster, EventStream, SyncRun
-from deployments.models import Task
+from deployments.models import Service, Task
 from deployments.sync import cluster_sync
 from deployments.tasks import sync_cluster
 
@@ -44,7 +44,7 @@ def test_a_quiet_fleets_light_reconcile_describes_no_task(healthy: Cluster, sand
     run = _reconcile(healthy)
     calls = sandbox.client.request_counts()
     assert run.light
-    assert "ecs:DescribeTasks" not in calls, calls
+    assert "ecs:DescribeTasks" not in calls and "ecs:DescribeServices" not in calls, calls
     assert calls.get("ecs:ListTasks") == 1, "the RUNNING listing only: " + str(calls)
     assert run.created_count + run.updated_count + run.gone_count == 0
 
@@ -97,3 +97,19 @@ def test_a_runs_progress_says_it_was_light(healthy: Cluster, viewer_client: Any)
     assert page.status_code == 200 and "light reconcile" in page.content.decode()
     page = viewer_client.get(reverse("deployments:sync-run", args=[full.pk]))
     assert page.status_code == 200 and "light reconcile" not in page.content.decode()
+
+
+def test_a_refresh_the_follower_lost_is_made_by_the_light_reconcile(
+    healthy: Cluster, sandbox: Any
+) -> None:
+    """An event asked for a service's refresh and its follower died before making it:
+    the row is stale (here: its desired count) and says the refresh is wanted."""
+    service = Service.objects.filter(cluster=healthy).order_by("name").first()
+    assert service is not None
+    Service.objects.filter(pk=service.pk).update(desired_count=99, refresh_wanted_at=timezone.now())
+    sandbox.client.reset_request_counts()
+    run = _reconcile(healthy)
+    assert run.light
+    assert sandbox.client.request_counts().get("ecs:DescribeServices") == 1, "that one only"
+    service.refresh_from_db()
+    assert service.desired_count == 3 and service.refresh_wanted_at is None

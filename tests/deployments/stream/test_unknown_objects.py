@@ -15,7 +15,7 @@ import pytest
 from clusters.aws.ecs_events import ecs_event_parse
 from clusters.mirror.sync import SyncLockBusy, account_reader, cluster_lock
 from clusters.models import AwsAccount
-from deployments.models import Task
+from deployments.models import Service, Task
 from deployments.stream.apply import events_apply
 from deployments.stream.follow_ups import follow_ups_run
 from tests.ecs_event_publish import TASK, _json_default
@@ -58,7 +58,10 @@ def test_an_unknown_task_is_described_or_written_from_its_event(
         "written, not described"
     )
     assert out.applied == 3 and out.described == (3 if describe else 0)
+    wanted = Service.objects.filter(refresh_wanted_at__isnull=False)
+    assert wanted.count() == 2, "the refresh is noted on the rows until it is made"
     assert not follow_ups_run(reader=reader, pending=out.follow_ups)
+    assert not wanted.exists()
     calls = sandbox.client.request_counts()
     assert calls.get("ecs:DescribeTasks", 0) == (1 if describe else 0), calls
     assert calls.get("ecs:DescribeServices", 0) == 1, "both services in one call"
@@ -93,3 +96,19 @@ def test_events_wait_while_a_sync_of_their_cluster_writes(
     assert not Task.objects.filter(arn=events[0].task.arn).exists()
     out = events_apply(account=streamed, region="us-east-1", reader=reader, events=events)
     assert out.applied == 1 and Task.objects.filter(arn=events[0].task.arn).exists()
+
+
+def test_a_task_aws_no_longer_knows_is_gone_after_its_describe(
+    streamed: AwsAccount, sandbox: Any, settings: Any
+) -> None:
+    """A late event of a task AWS has forgotten: written from its detail, then the
+    follow-up's describe reports it MISSING and the row is marked gone."""
+    settings.FLEETDECK_STREAM_DESCRIBE_UNKNOWN = True
+    events, _ = _forgotten_events(sandbox, 1)
+    ghost_arn = events[0].task.arn.rsplit("/", 1)[0] + "/0123456789abcdef0123456789abcdef"
+    ghost = replace(events[0], task=replace(events[0].task, arn=ghost_arn))
+    reader = account_reader(account=streamed, region="us-east-1")
+    out = events_apply(account=streamed, region="us-east-1", reader=reader, events=[ghost])
+    assert Task.objects.get(arn=ghost_arn).gone_at is None
+    follow_ups_run(reader=reader, pending=out.follow_ups)
+    assert Task.objects.get(arn=ghost_arn).gone_at is not None
