@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('deployments', '0008_task_version'),
+        ("deployments", "0008_task_version"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='service',
-            name='refresh_wanted_at',
+            model_name="service",
+            name="refresh_wanted_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
     ]
