@@ -1,6 +1,6 @@
 """Benchmark the ECS event stream against 30 s polling, in the same run.
 
-    .venv/bin/python bench/stream.py [--tasks 2000 --changes 50 --window 180] [--doc]
+    .venv/bin/python bench/stream.py [--tasks 2000 --changes 50 --window 300] [--doc]
 
 Starts a sandbox (manual clock), seeds one external cluster (2,000 tasks by default),
 syncs it once, runs `setup_event_stream` and starts `manage.py follow_events` as a
@@ -19,7 +19,7 @@ real process (SQLite database). Then:
   each what the workers do (the account's ListClusters + DescribeClusters, then the
   cluster's full sync) with 5 changes in it (calls counted by the sandbox's request
   counter, measured once and multiplied). Stream + reconcile: every call of the
-  follower during a measured window (default 180 s with 10 changes a minute, from a
+  follower during a measured window (default 300 s with 10 changes a minute, from a
   steady fleet: the latency phase's stops replaced first), extrapolated to an hour,
   plus an hour's reconciles as the fan-out makes them in stream mode: a light one
   every 300 s (measured after the window: it must find nothing the stream missed)
@@ -104,6 +104,7 @@ class Bench:
         # sandbox publishes the events itself; kept so a bench change that adds some
         # still subtracts them)
         self.bench_ecs_calls = 0
+        self.window_counts: list[dict[str, int]] = []  # each window's calls, by operation
 
     def running(self) -> list[str]:
         from deployments.models import Task
@@ -201,8 +202,13 @@ def _window(bench: Bench, seconds: float, changes_per_minute: int) -> tuple[int,
             n += 1
         time.sleep(0.05)
     counts = bench.client.request_counts()
+    bench.window_counts.append(counts)
     ecs = sum(n for op, n in counts.items() if op.startswith("ecs:"))
     return _aws_calls(counts) - bench.bench_calls, ecs - bench.bench_ecs_calls
+
+
+def _by_call(counts: dict[str, int]) -> str:
+    return ", ".join(f"{op} {n}" for op, n in sorted(counts.items()))
 
 
 def _reconciles(bench: Bench) -> dict[str, float]:
@@ -306,7 +312,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--tasks", type=int, default=2000)
     parser.add_argument("--changes", type=int, default=50)
-    parser.add_argument("--window", type=float, default=180.0)
+    parser.add_argument("--window", type=float, default=300.0)
     parser.add_argument("--rate", type=int, default=10, help="changes a minute in the window")
     parser.add_argument("--doc", action="store_true", help="write the figures into the doc")
     args = parser.parse_args()
@@ -356,7 +362,10 @@ def main() -> int:
         m["nd_calls"], m["nd_ecs"] = _window(bench, args.window, args.rate)
         m["nd_h"] = m["nd_calls"] * 3600 / args.window + reconciles
         m["nd_ecs_h"] = m["nd_ecs"] * 3600 / args.window + reconciles
-        text = _report(args, m)
+        text = _report(args, m) + "".join(
+            f"\nfollower's calls, window {i + 1}: {_by_call(c)}"
+            for i, c in enumerate(bench.window_counts)
+        )
         print(text)
         if args.doc:
             _doc_write(text, time.monotonic() - began)
