@@ -126,15 +126,12 @@ def _cluster_sync(
     if cluster is None:
         return None
     run = SyncRun.objects.filter(pk=run_id).first() if run_id else None
+    light = reconcile and run is None and reconcile_is_light(cluster)
     started = time.monotonic()
     stats = SyncStats()
     try:
         with cluster_lock(cluster_id=cluster.pk):
-            run = run or sync_run_start(
-                account=cluster.account,
-                cluster=cluster,
-                light=reconcile and reconcile_is_light(cluster),
-            )
+            run = run or sync_run_start(account=cluster.account, cluster=cluster, light=light)
             sync_runs_abandoned_close(cluster=cluster, keep_run_id=run.pk)
             reader = reader or account_reader(account=cluster.account, region=cluster.region)
             before = Counter(reader.calls)

@@ -118,9 +118,11 @@ def services_mirrored(cluster: Cluster) -> set[str]:
 def services_refreshed(cluster: Cluster, infos: list[ServiceInfo], since: datetime) -> None:
     """These services were described after ``since``: a refresh wanted before then was
     made (one wanted later stays wanted)."""
-    Service.objects.filter(
+    wanted = Service.objects.filter(
         cluster=cluster, arn__in=[i.arn for i in infos], refresh_wanted_at__lte=since
-    ).update(refresh_wanted_at=None)
+    )
+    if wanted.exists():  # a read first: a sync with nothing to clear writes nothing
+        wanted.update(refresh_wanted_at=None)
 
 
 def cluster_services_sync(

@@ -66,10 +66,11 @@ _PLACEMENT_REASONS = (
 
 
 def iso(ts: float) -> str:
-    ts = round(ts, 3)  # AWS's precision; rounded first, so .9996 s is the next second
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S.") + (
-        f"{round(ts * 1000) % 1000:03d}Z"
-    )
+    """An event's timestamp. AWS writes milliseconds in its events as in its API; the
+    sandbox keeps its own microseconds in both, so that an object written from its
+    event and from a describe holds the same instant (as with AWS), and the order of
+    what one scheduler step did stays visible."""
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 @dataclass

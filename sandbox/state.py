@@ -34,9 +34,7 @@ class Clock:
         return datetime.now(UTC) + timedelta(seconds=self.offset)
 
     def timestamp(self) -> float:
-        # Milliseconds, as AWS's timestamps (API and events) have: an object written
-        # from its event and from a describe then holds the same instant.
-        return round(time.time() + self.offset, 3)
+        return time.time() + self.offset
 
     def advance(self, seconds: float) -> None:
         self.offset += seconds
