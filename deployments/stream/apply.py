@@ -43,7 +43,7 @@ log = logging.getLogger(__name__)
 @dataclass
 class Applied:
     """What a batch did: events written, dropped (duplicate/late/unknown cluster),
-    describes made, the clusters touched (for the health refresh) and the calls it
+    new tasks queued for a describe, the clusters touched (for the health refresh) and the calls it
     leaves to the batched follow-ups."""
 
     applied: int = 0
